@@ -1,0 +1,119 @@
+"""The `rafka` command line.
+
+This module only builds the argument parser and turns failures into the CLI
+contract of DESIGN.md: exit 0 on success, otherwise a one-line error on stderr
+(JSON with --json) and a non-zero exit, never a traceback unless --debug.
+
+Each command lives in its own module under `broker/commands/` and exposes
+`register(subparsers, common)`, which adds its sub-parser(s) and sets
+`handler=` to a function `handler(args) -> int` (the exit code). `common` is a
+parent parser carrying --bootstrap/--json/--debug so every command accepts
+them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from broker.cli_errors import CliError
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9192"
+
+# Command modules, in the order they appear in --help. A module missing from
+# the tree (not built yet) is skipped so the CLI stays usable.
+COMMAND_MODULES = (
+    "broker.commands.format_cmd",
+    "broker.commands.node_cmd",
+    "broker.commands.quorum_cmd",
+    "broker.commands.brokers_cmd",
+    "broker.commands.topics_cmd",
+    "broker.commands.produce_cmd",
+    "broker.commands.consume_cmd",
+    "broker.commands.dumplog_cmd",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError("INVALID_ARGUMENTS", f"{self.prog}: {message}", exit_code=2)
+
+
+def common_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--bootstrap",
+        default=os.environ.get("RAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
+        help="HOST:PORT[,...] of any node's client listener "
+        "(default: $RAFKA_BOOTSTRAP or %(default)s)",
+    )
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_parser()
+    parser = _Parser(
+        prog="rafka",
+        description="rafka: a Kafka-style log broker with a Raft metadata quorum",
+        parents=[common],
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(subparsers, common)
+    return parser
+
+
+def report_error(code: str, message: str, as_json: bool) -> None:
+    """Print one error line on stderr, per the CLI contract."""
+    message = " ".join(str(message).split())  # always exactly one line
+    if as_json:
+        print(json.dumps({"error": code, "message": message}), file=sys.stderr)
+    else:
+        print(f"error: {code}: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in argv
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return 0 if not argv else 2
+        code = handler(args)
+        return int(code or 0)
+    except CliError as exc:
+        if debug:
+            raise
+        report_error(exc.code, exc.message, as_json)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        if debug:
+            raise
+        code = getattr(exc, "code_name", None) or type(exc).__name__
+        report_error(str(code), str(exc) or type(exc).__name__, as_json)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
