@@ -1,0 +1,77 @@
+"""`rafka dump-log PATH [--records]`: decode segment files or the metadata log.
+
+PATH is one segment file (`NNNNNNNNNNNNNNNNNNNN.log`) or a directory (a data
+partition such as `topic-0/`, or a node's `metadata/` Raft log), whose
+segments are dumped in base-offset order. Metadata records are msgpack, so
+they print as {"base64": ...} unless they happen to be UTF-8.
+
+Output: with --json one object per line per batch (DESIGN.md's shape plus
+`segment`, `position` and a few header fields); an unreadable tail ends that
+segment with {"segment", "error", "position"}. Without --json, one readable
+line per batch (records indented below it with --records).
+
+Exit code: 0 when PATH is a segment (or a directory of them) and was walked
+to its end, even if the dump reports a torn tail or a CRC-invalid batch:
+those are findings shown in the output (a torn tail is the normal result of
+a crash, which recovery truncates), not failures of the command. Non-zero,
+with a one-line error, when PATH is not a segment or cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+
+from broker.cli_errors import CliError
+from log.dump import dump_log
+from log.errors import LogDirError, NotASegmentError
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "dump-log",
+        parents=[common],
+        help="decode segment files (a .log file, a partition directory or the metadata log)",
+    )
+    p.add_argument("path", metavar="PATH", help="a segment .log file or a directory of segments")
+    p.add_argument("--records", action="store_true", help="also print every record")
+    p.set_defaults(handler=handle)
+
+
+def _text(value) -> str:
+    if isinstance(value, dict):
+        return "base64:" + value["base64"]
+    return json.dumps(value, ensure_ascii=False)
+
+
+def format_text(item: dict) -> list[str]:
+    """The human form of one dump item: a batch line, then record lines."""
+    where = f"{item['segment']}@{item['position']}"
+    if "error" in item:
+        return [f"{where} error: {item['error']}"]
+    line = (
+        f"{where} offsets={item['base_offset']}..{item['last_offset']} count={item['count']} "
+        f"epoch={item['partition_leader_epoch']} size={item['size']} "
+        f"crc_valid={str(item['crc_valid']).lower()} compression={item['compression']}"
+    )
+    if item["is_control"]:
+        line += " control"
+    lines = [line]
+    for rec in item.get("records", ()):
+        lines.append(f"  offset={rec['offset']} key={_text(rec['key'])} value={_text(rec['value'])}")
+    if "records_error" in item:
+        lines.append(f"  records: {item['records_error']}")
+    return lines
+
+
+def handle(args) -> int:
+    try:
+        for item in dump_log(args.path, records=args.records):
+            if args.json:
+                print(json.dumps(item))
+            else:
+                print("\n".join(format_text(item)))
+    except NotASegmentError as exc:
+        raise CliError("NOT_A_SEGMENT", str(exc)) from None
+    except (LogDirError, OSError) as exc:
+        raise CliError("KAFKA_STORAGE_ERROR", f"cannot read {args.path}: {exc}") from None
+    return 0

@@ -1,0 +1,315 @@
+"""`rafka quorum up` (a local N-node quorum as child processes) and
+`rafka quorum status` (the leader's view of the metadata quorum).
+
+`quorum up` policy when a child dies unexpectedly: it prints one line saying
+so and restarts the node (the data directory keeps its log), at most
+`--restarts-max` times per node; past that it stops every node and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from broker.cli_errors import CliError
+from broker.config import render_config
+from broker.meta_properties import MetaPropertiesError, format_dir, new_cluster_id, read
+
+NODES_MAX = 9
+DEFAULT_BASE_PORT = 9192
+PEER_PORT_OFFSET = 100
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser("quorum", parents=[common], help="the metadata quorum")
+    sub = p.add_subparsers(dest="quorum_command", metavar="ACTION", required=True)
+
+    up = sub.add_parser("up", parents=[common], help="start a local quorum of N nodes")
+    up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
+    up.add_argument("--dir", default="./rafka-data", help="data root (default ./rafka-data)")
+    up.add_argument(
+        "--base-port",
+        type=int,
+        default=DEFAULT_BASE_PORT,
+        help="node i listens for clients on base+i-1 and peers on base+100+i-1",
+    )
+    up.add_argument("--ready-timeout-s", type=float, default=60.0)
+    up.add_argument("--status-interval-s", type=float, default=5.0)
+    up.add_argument("--stop-timeout-s", type=float, default=15.0)
+    up.add_argument("--restarts-max", type=int, default=3)
+    up.set_defaults(handler=handle_up)
+
+    status = sub.add_parser("status", parents=[common], help="leader, term, commit, per-voter lag")
+    status.add_argument("--timeout-s", type=float, default=5.0)
+    status.set_defaults(handler=handle_status)
+
+
+def parse_bootstrap(text: str) -> list[str]:
+    from broker.config import ConfigError, parse_host_port
+
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(str(parse_host_port(part, "--bootstrap")))
+        except ConfigError as exc:
+            raise CliError("INVALID_ARGUMENTS", str(exc), exit_code=2) from None
+    if not out:
+        raise CliError("INVALID_ARGUMENTS", "--bootstrap: no address given", exit_code=2)
+    return out
+
+
+def handle_status(args) -> int:
+    import trio
+
+    from broker.admin_client import AdminError, quorum_status
+    from broker.status import render_status_table
+
+    bootstrap = parse_bootstrap(args.bootstrap)
+    try:
+        status = trio.run(quorum_status, bootstrap, args.timeout_s)
+    except AdminError as exc:
+        raise CliError(exc.code, exc.message) from None
+    if args.json:
+        print(json.dumps(status))
+    else:
+        print(render_status_table(status))
+    return 0
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def handle_up(args) -> int:
+    import trio
+
+    if not 1 <= args.nodes <= NODES_MAX:
+        raise CliError("INVALID_ARGUMENTS", f"--nodes must be 1..{NODES_MAX}", exit_code=2)
+    if not 1024 <= args.base_port <= 65535 - PEER_PORT_OFFSET - args.nodes:
+        raise CliError("INVALID_ARGUMENTS", "--base-port out of range", exit_code=2)
+    layout = QuorumLayout(Path(args.dir).resolve(), args.nodes, args.base_port)
+    busy = [p for p in layout.all_ports() if not port_free(p)]
+    if busy:
+        raise CliError("PORT_IN_USE", f"port(s) already in use: {', '.join(map(str, busy))}")
+    try:
+        layout.prepare()
+    except OSError as exc:
+        raise CliError("KAFKA_STORAGE_ERROR", f"cannot prepare {layout.root}: {exc}") from None
+    code = trio.run(run_quorum_up, layout, args)
+    sys.stdout.flush()
+    return code
+
+
+class QuorumLayout:
+    """Where node i of a local quorum lives: DIR/node-i/ (data, logs,
+    node.toml, node.out), client port base+i-1, peer port base+100+i-1."""
+
+    def __init__(self, root: Path, nodes: int, base_port: int) -> None:
+        self.root = root
+        self.ids = list(range(1, nodes + 1))
+        self.base_port = base_port
+
+    def node_dir(self, i: int) -> Path:
+        return self.root / f"node-{i}"
+
+    def config_path(self, i: int) -> Path:
+        return self.node_dir(i) / "node.toml"
+
+    def client_port(self, i: int) -> int:
+        return self.base_port + i - 1
+
+    def peer_port(self, i: int) -> int:
+        return self.base_port + PEER_PORT_OFFSET + i - 1
+
+    def client_address(self, i: int) -> str:
+        return f"127.0.0.1:{self.client_port(i)}"
+
+    def all_ports(self) -> list[int]:
+        return [self.client_port(i) for i in self.ids] + [self.peer_port(i) for i in self.ids]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(self.client_address(i) for i in self.ids)
+
+    def shared_cluster_id(self) -> str:
+        """The cluster id already on disk (all formatted nodes must agree), or a new one."""
+        found: dict[int, str] = {}
+        for i in self.ids:
+            try:
+                identity = read(self.node_dir(i)) if self.node_dir(i).is_dir() else None
+            except MetaPropertiesError as exc:
+                raise CliError(exc.code, exc.message) from None
+            if identity is not None:
+                found[i] = identity.cluster_id
+        if len(set(found.values())) > 1:
+            detail = ", ".join(f"node-{i}={c}" for i, c in sorted(found.items()))
+            raise CliError("INCONSISTENT_CLUSTER_ID", f"{self.root} mixes clusters: {detail}")
+        return next(iter(found.values())) if found else new_cluster_id()
+
+    def prepare(self) -> str:
+        """Format every node (reusing the cluster id) and write its node.toml."""
+        cluster_id = self.shared_cluster_id()
+        voters = {j: f"127.0.0.1:{self.peer_port(j)}" for j in self.ids}
+        clients = {j: self.client_address(j) for j in self.ids}
+        for i in self.ids:
+            try:
+                format_dir(self.node_dir(i), i, cluster_id)
+            except MetaPropertiesError as exc:
+                raise CliError(exc.code, exc.message) from None
+            text = render_config(
+                node_id=i,
+                data_dir=".",
+                client=self.client_address(i),
+                peer=f"127.0.0.1:{self.peer_port(i)}",
+                voters=voters,
+                client_addresses=clients,
+            )
+            self.config_path(i).write_text(text)
+        return cluster_id
+
+
+class Children:
+    """The node processes of `quorum up`, by node id; every one is reaped."""
+
+    def __init__(self, layout: QuorumLayout) -> None:
+        self.layout = layout
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.restarts: dict[int, int] = {i: 0 for i in layout.ids}
+
+    def start(self, i: int) -> None:
+        cmd = [
+            sys.executable, "-m", "broker.cli", "node", "start",
+            "--config", str(self.layout.config_path(i)),
+            "--no-terminal-log", "--exit-with-parent",
+        ]  # fmt: skip
+        # node.out holds only fatal start-up errors (logs go to logs/node.jsonl).
+        with open(self.layout.node_dir(i) / "node.out", "wb") as out:
+            self.procs[i] = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    def dead(self) -> list[tuple[int, int]]:
+        return [(i, p.returncode) for i, p in self.procs.items() if p.poll() is not None]
+
+    def stop_all(self, timeout_s: float) -> None:
+        """SIGTERM every node, wait up to timeout_s, then kill -9 the rest."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                _signal(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def quorum_ready(status: dict, ids: list[int]) -> bool:
+    """A leader is elected, has committed in its term, and every voter has caught up."""
+    if status.get("leader_id") is None or status.get("role") != "leader":
+        return False
+    if status.get("commit_index", 0) < 1:
+        return False
+    voters = {v["node_id"]: v for v in status.get("voters", [])}
+    return set(ids) <= set(voters) and all(voters[i].get("lag") == 0 for i in ids)
+
+
+def status_line(status: dict) -> str:
+    lags = ",".join(f"{v['node_id']}:{v.get('lag')}" for v in status.get("voters", []))
+    return (
+        f"status leader={status.get('leader_id')} term={status.get('term')} "
+        f"commit={status.get('commit_index')} lag={lags}"
+    )
+
+
+async def run_quorum_up(layout: QuorumLayout, args) -> int:
+    import trio
+
+    from broker.admin_client import quorum_status
+
+    children = Children(layout)
+    bootstrap = [layout.client_address(i) for i in layout.ids]
+    code = 0
+    try:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def on_signal() -> None:
+                    async for _ in signals:
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(on_signal)
+                for i in layout.ids:
+                    children.start(i)
+                _say(f"starting {len(layout.ids)} nodes under {layout.root}")
+                code = await _supervise(layout, args, children, bootstrap, quorum_status)
+                nursery.cancel_scope.cancel()
+    finally:
+        _say("stopping nodes")
+        children.stop_all(args.stop_timeout_s)
+        _say("stopped")
+    return code
+
+
+async def _supervise(layout, args, children: Children, bootstrap, quorum_status) -> int:
+    """Wait for ready, then print status and watch children until cancelled."""
+    import trio
+
+    ready = False
+    started = trio.current_time()
+    last_line = -1e9
+    while True:
+        for i, returncode in children.dead():
+            children.restarts[i] += 1
+            if children.restarts[i] > args.restarts_max:
+                _say(f"node {i} exited unexpectedly (code {returncode}); giving up")
+                return 1
+            _say(f"node {i} exited unexpectedly (code {returncode}); restarting it")
+            children.start(i)
+        try:
+            with trio.fail_after(2.0):
+                status = await quorum_status(bootstrap, 2.0)
+        except Exception:  # noqa: BLE001 - a quorum that does not answer yet
+            status = None
+        now = trio.current_time()
+        if not ready:
+            if status is not None and quorum_ready(status, layout.ids):
+                ready = True
+                _say(f"ready bootstrap={layout.bootstrap}")
+                last_line = now
+            elif now - started > args.ready_timeout_s:
+                _say(f"no ready quorum after {args.ready_timeout_s:g}s; see {layout.root}")
+                return 1
+        elif now - last_line >= args.status_interval_s:
+            _say(status_line(status) if status else "status unavailable (no leader answered)")
+            last_line = now
+        await trio.sleep(0.2 if not ready else 0.5)

@@ -1,0 +1,304 @@
+"""A node's configuration: the TOML file of docs/node-config.md, validated.
+
+Why a typed, validated config: a node that starts with a typo in its voters
+table would silently form a different quorum. Every field is checked here
+once, at start-up, and a bad file raises `ConfigError` naming the field, which
+the CLI prints as one line.
+
+Invariants of a `NodeConfig` returned by `load_config`/`parse_config`:
+- `node_id` is a positive int and, when the node is a controller, a key of
+  `voters`;
+- `data_dir` is absolute (a relative path is resolved against the folder of
+  the config file, not the working directory);
+- every timing is a positive int of milliseconds, and
+  `heartbeat_interval_ms < election_timeout_ms`, `tick_ms <= heartbeat_interval_ms`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+VALID_ROLES = ("controller", "broker")
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names the field."""
+
+    code = "INVALID_CONFIG"
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RaftSettings:
+    election_timeout_ms: int = 1000
+    heartbeat_interval_ms: int = 100
+    tick_ms: int = 50
+    # How many proposals the node accepts before the first is committed.
+    proposals_in_flight_max: int = 1024
+    # Inbound peer messages buffered between the listener and the driver.
+    inbound_messages_max: int = 4096
+    fsync: bool = True
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1000
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    node_id: int
+    data_dir: Path
+    client_listener: HostPort
+    peer_listener: HostPort
+    voters: dict[int, HostPort]
+    advertised_client: HostPort
+    roles: tuple[str, ...] = VALID_ROLES
+    rack: str | None = None
+    raft: RaftSettings = field(default_factory=RaftSettings)
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    # Optional map node id -> advertised client address of the other nodes,
+    # so a follower can point a client at the leader.
+    client_addresses: dict[int, HostPort] = field(default_factory=dict)
+    source: Path | None = None
+
+    @property
+    def is_voter(self) -> bool:
+        return self.node_id in self.voters
+
+
+def parse_host_port(text: Any, what: str) -> HostPort:
+    """Parse "host:port" (IPv6 as "[::1]:port"); raise ConfigError naming `what`."""
+    if not isinstance(text, str) or ":" not in text:
+        raise ConfigError(f"{what}: expected 'host:port', got {text!r}")
+    host, _, port_text = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        raise ConfigError(f"{what}: missing host in {text!r}")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(f"{what}: bad port in {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{what}: port out of range in {text!r}")
+    return HostPort(host, port)
+
+
+def parse_id_address(text: Any, what: str) -> tuple[int, HostPort]:
+    """Parse "id@host:port" as in Kafka's controller.quorum.voters."""
+    if not isinstance(text, str) or "@" not in text:
+        raise ConfigError(f"{what}: expected 'id@host:port', got {text!r}")
+    id_text, _, address = text.partition("@")
+    try:
+        node_id = int(id_text)
+    except ValueError:
+        raise ConfigError(f"{what}: bad node id in {text!r}") from None
+    if node_id <= 0:
+        raise ConfigError(f"{what}: node id must be positive in {text!r}")
+    return node_id, parse_host_port(address, what)
+
+
+def _id_address_table(raw: Any, what: str) -> dict[int, HostPort]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise ConfigError(f"{what}: expected a list of 'id@host:port' strings")
+    table: dict[int, HostPort] = {}
+    for item in raw:
+        node_id, address = parse_id_address(item, what)
+        if node_id in table:
+            raise ConfigError(f"{what}: node id {node_id} listed twice")
+        table[node_id] = address
+    return table
+
+
+def _positive_int(section: dict, key: str, default: int, what: str) -> int:
+    value = section.pop(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{what}.{key}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _no_unknown_keys(section: dict, what: str) -> None:
+    if section:
+        names = ", ".join(sorted(section))
+        raise ConfigError(f"{what}: unknown key(s): {names}")
+
+
+def _raft_settings(raw: Any) -> RaftSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("raft: expected a table")
+    raw = dict(raw)
+    d = RaftSettings()
+    election = _positive_int(raw, "election_timeout_ms", d.election_timeout_ms, "raft")
+    heartbeat = _positive_int(raw, "heartbeat_interval_ms", d.heartbeat_interval_ms, "raft")
+    tick = _positive_int(raw, "tick_ms", d.tick_ms, "raft")
+    in_flight = _positive_int(raw, "proposals_in_flight_max", d.proposals_in_flight_max, "raft")
+    inbound = _positive_int(raw, "inbound_messages_max", d.inbound_messages_max, "raft")
+    fsync = raw.pop("fsync", True)
+    if not isinstance(fsync, bool):
+        raise ConfigError(f"raft.fsync: expected true or false, got {fsync!r}")
+    _no_unknown_keys(raw, "raft")
+    if heartbeat >= election:
+        raise ConfigError("raft: heartbeat_interval_ms must be below election_timeout_ms")
+    if tick > heartbeat:
+        raise ConfigError("raft: tick_ms must not exceed heartbeat_interval_ms")
+    return RaftSettings(election, heartbeat, tick, in_flight, inbound, fsync)
+
+
+def _broker_settings(raw: Any) -> BrokerSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("broker: expected a table")
+    raw = dict(raw)
+    d = BrokerSettings()
+    session = _positive_int(raw, "session_timeout_ms", d.session_timeout_ms, "broker")
+    heartbeat = _positive_int(raw, "heartbeat_interval_ms", d.heartbeat_interval_ms, "broker")
+    _no_unknown_keys(raw, "broker")
+    if heartbeat >= session:
+        raise ConfigError("broker: heartbeat_interval_ms must be below session_timeout_ms")
+    return BrokerSettings(session, heartbeat)
+
+
+def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None) -> NodeConfig:
+    """Validate a parsed TOML document; relative paths resolve against base_dir."""
+    doc = dict(doc)
+    listeners = doc.pop("listeners", None)
+    if not isinstance(listeners, dict):
+        raise ConfigError("listeners: missing table with 'client' and 'peer'")
+    listeners = dict(listeners)
+    # In TOML, keys written after the [listeners] header belong to it, so the
+    # documented layout puts voters/advertised_client there; accept both.
+    for key in ("voters", "advertised_client", "client_addresses"):
+        if key in listeners:
+            if key in doc:
+                raise ConfigError(f"{key}: given both at top level and under [listeners]")
+            doc[key] = listeners.pop(key)
+
+    node_id = doc.pop("node_id", None)
+    if isinstance(node_id, bool) or not isinstance(node_id, int) or node_id <= 0:
+        raise ConfigError(f"node_id: expected a positive integer, got {node_id!r}")
+
+    roles_raw = doc.pop("roles", list(VALID_ROLES))
+    if not isinstance(roles_raw, list) or not roles_raw:
+        raise ConfigError("roles: expected a non-empty list")
+    for role in roles_raw:
+        if role not in VALID_ROLES:
+            raise ConfigError(f"roles: unknown role {role!r} (valid: controller, broker)")
+    roles = tuple(dict.fromkeys(roles_raw))
+
+    data_dir_raw = doc.pop("data_dir", None)
+    if not isinstance(data_dir_raw, str) or not data_dir_raw:
+        raise ConfigError("data_dir: expected a path")
+    data_dir = Path(data_dir_raw)
+    if not data_dir.is_absolute():
+        data_dir = base_dir / data_dir
+    data_dir = Path(data_dir).resolve()
+
+    rack = doc.pop("rack", None)
+    if rack is not None and (not isinstance(rack, str) or not rack):
+        raise ConfigError("rack: expected a non-empty string")
+
+    if "client" not in listeners or "peer" not in listeners:
+        raise ConfigError("listeners: both 'client' and 'peer' are required")
+    client = parse_host_port(listeners.pop("client"), "listeners.client")
+    peer = parse_host_port(listeners.pop("peer"), "listeners.peer")
+    _no_unknown_keys(listeners, "listeners")
+
+    if "voters" not in doc:
+        raise ConfigError("voters: missing list of 'id@host:port'")
+    voters = _id_address_table(doc.pop("voters"), "voters")
+    if not voters:
+        raise ConfigError("voters: at least one voter is required")
+    if "controller" in roles and node_id not in voters:
+        raise ConfigError(f"voters: a controller's own id {node_id} must be listed")
+
+    advertised_raw = doc.pop("advertised_client", None)
+    advertised = client if advertised_raw is None else parse_host_port(
+        advertised_raw, "advertised_client"
+    )
+    client_addresses = _id_address_table(doc.pop("client_addresses", []), "client_addresses")
+    client_addresses.setdefault(node_id, advertised)
+
+    raft = _raft_settings(doc.pop("raft", {}))
+    broker = _broker_settings(doc.pop("broker", {}))
+    _no_unknown_keys(doc, "config")
+    return NodeConfig(
+        node_id=node_id,
+        data_dir=data_dir,
+        client_listener=client,
+        peer_listener=peer,
+        voters=voters,
+        advertised_client=advertised,
+        roles=roles,
+        rack=rack,
+        raft=raft,
+        broker=broker,
+        client_addresses=client_addresses,
+        source=source,
+    )
+
+
+def load_config(path: str | Path) -> NodeConfig:
+    """Read and validate a node's TOML file; ConfigError on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(doc, path.resolve().parent, source=path)
+
+
+def render_config(
+    *,
+    node_id: int,
+    data_dir: str,
+    client: str,
+    peer: str,
+    voters: dict[int, str],
+    client_addresses: dict[int, str] | None = None,
+    raft: dict[str, int | bool] | None = None,
+) -> str:
+    """Write a node.toml text (used by `rafka quorum up` and test fixtures).
+
+    Top-level keys come before any table so they stay top-level in TOML.
+    """
+
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    voter_list = ", ".join(q(f"{i}@{a}") for i, a in sorted(voters.items()))
+    lines = [
+        f"node_id = {node_id}",
+        'roles = ["controller", "broker"]',
+        f"data_dir = {q(data_dir)}",
+        f"voters = [{voter_list}]",
+    ]
+    if client_addresses:
+        addr_list = ", ".join(q(f"{i}@{a}") for i, a in sorted(client_addresses.items()))
+        lines.append(f"client_addresses = [{addr_list}]")
+    lines += ["", "[listeners]", f"client = {q(client)}", f"peer = {q(peer)}"]
+    if raft:
+        lines += ["", "[raft]"]
+        for key, value in raft.items():
+            rendered = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            lines.append(f"{key} = {rendered}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,38 @@
+"""Settings of the controller's decisions (all limits named `*_max`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    # A broker that has not heartbeaten for this long is fenced.
+    session_timeout_ms: int = 6000
+    # A fenced broker is unfenced once its metadata offset is at least its
+    # registration's offset and at most this many entries behind the image.
+    broker_caught_up_lag_max: int = 1000
+    # Topic limits (one CreateTopics entry holds a topic's partitions, so
+    # this also bounds a Raft entry to ~70 bytes per partition).
+    partitions_per_topic_max: int = 10_000
+    cluster_partitions_max: int = 1_000_000
+    topics_per_request_max: int = 1000
+    replication_factor_max: int = 64
+    # No data replication yet: a broker that comes back is "caught up" as
+    # soon as it is unfenced and re-joins the ISR of partitions that have a
+    # leader. Turn off once followers fetch and the leader expands the ISR.
+    rejoin_isr_on_unfence: bool = True
+    # Periodic preferred-leader election (Kafka's auto.leader.rebalance).
+    preferred_election_interval_ms: int = 30_000
+    preferred_elections_per_tick_max: int = 1000
+    # Safety net: leaderless partitions re-tried per tick.
+    leaderless_elections_per_tick_max: int = 1000
+    # Partitions named in one ElectLeaders request.
+    elect_partitions_per_request_max: int = 10_000
+
+    def __post_init__(self) -> None:
+        for name in ("session_timeout_ms", "partitions_per_topic_max", "cluster_partitions_max",
+                     "topics_per_request_max", "replication_factor_max",
+                     "preferred_election_interval_ms"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"controller {name} must be >= 1")

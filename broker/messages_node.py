@@ -1,0 +1,79 @@
+"""Client-facing node messages (the client listener; never Raft traffic).
+
+- QuorumStatusRequest -> QuorumStatusResponse: a node's view of the metadata
+  quorum. The leader knows every member's log end and last contact; a
+  follower answers with what it knows (its own log, the leader id and, when
+  known, the leader's client address) so a client can retry at the leader.
+- BenchAppendRequest -> BenchAppendResponse: benchmark-only. Appends opaque
+  entries to the metadata log and answers once they are committed and
+  applied. A node serves it only when started with `--bench`; otherwise the
+  request type is not even accepted on the client listener.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netproto.schema import Message, register
+
+# A BenchAppend may carry at most this many entries, each at most this big.
+BENCH_ENTRIES_PER_REQUEST_MAX = 1024
+BENCH_ENTRY_BYTES_MAX = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ReplicaState(Message):
+    """One quorum member as the answering node sees it (lag is in entries,
+    relative to the leader's log end; None fields are unknown)."""
+
+    TYPE = "node.ReplicaState"
+    node_id: int
+    log_end_offset: int | None = None
+    lag: int | None = None
+    last_contact_ms: int | None = None
+
+
+@register
+@dataclass(frozen=True)
+class QuorumStatusRequest(Message):
+    TYPE = "node.QuorumStatusRequest"
+
+
+@register
+@dataclass(frozen=True)
+class QuorumStatusResponse(Message):
+    TYPE = "node.QuorumStatusResponse"
+    cluster_id: str
+    node_id: int
+    role: str
+    leader_id: int | None
+    term: int
+    commit_index: int
+    applied_index: int
+    log_end_offset: int
+    voters: list[ReplicaState] = field(default_factory=list)
+    observers: list[ReplicaState] = field(default_factory=list)
+    leader_client_address: str | None = None
+    # The state machine's own summary (e.g. an entry count and a digest of
+    # everything applied), so tests can compare replicas.
+    state_machine: dict[str, str] = field(default_factory=dict)
+
+
+@register
+@dataclass(frozen=True)
+class BenchAppendRequest(Message):
+    TYPE = "node.BenchAppendRequest"
+    entries: list[bytes]
+
+
+@register
+@dataclass(frozen=True)
+class BenchAppendResponse(Message):
+    TYPE = "node.BenchAppendResponse"
+    first_index: int
+    last_index: int
+    term: int
+
+
+CLIENT_TYPES = frozenset({QuorumStatusRequest.TYPE})
+BENCH_TYPES = frozenset({BenchAppendRequest.TYPE})

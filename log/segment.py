@@ -1,0 +1,330 @@
+"""One segment: a `.log` file of whole record batches plus its indexes.
+
+Why a class of its own: the partition log decides *when* to roll, truncate or
+delete; the segment knows *how* its bytes and indexes change. It is not
+thread-safe: PartitionLog calls it under its lock.
+
+Invariants:
+- the file holds whole, valid batches with contiguous offsets
+  [base_offset, next_offset), except the bytes still in `_pending`, which are
+  whole batches waiting for one write();
+- `size` counts file bytes plus pending bytes; `_os_size` only what write()
+  handed to the OS; reads first drain pending bytes they would cover;
+- the in-memory indexes describe every batch (the files may lag until
+  `write_indexes`).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from log.atomic import atomic_write
+from log.batch import HEADER_SIZE, LENGTH_OVERHEAD, parse_header
+from log.errors import CorruptBatchError, LogDirError
+from log.index import IndexCorruptError, OffsetIndex, TimeIndex
+
+LOG_SUFFIX = ".log"
+INDEX_SUFFIX = ".index"
+TIME_INDEX_SUFFIX = ".timeindex"
+OFFSET_DIGITS = 20
+NO_TIMESTAMP = -1
+# base_offset and batch_length: enough to step from one batch to the next.
+_BASE_AND_LENGTH = struct.Struct(">qi")
+_INT64 = struct.Struct(">q")
+_INT32 = struct.Struct(">i")
+LAST_OFFSET_DELTA_POS = 23
+WALK_CHUNK_BYTES = 64 * 1024
+
+
+def segment_name(base_offset: int) -> str:
+    return f"{base_offset:0{OFFSET_DIGITS}d}"
+
+
+def parse_segment_name(name: str) -> int | None:
+    """Base offset of a `.log` file name, or None if not a segment name."""
+    stem, dot, suffix = name.partition(".")
+    if dot and "." + suffix == LOG_SUFFIX and len(stem) == OFFSET_DIGITS and stem.isdigit():
+        return int(stem)
+    return None
+
+
+def _write_all(fd: int, view) -> None:
+    view = memoryview(view)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class Segment:
+    """A segment file and its in-memory indexes (see module invariants)."""
+
+    def __init__(self, dir_path: str, base_offset: int, fd: int, size: int, *, index_interval_bytes: int):
+        self.dir_path = dir_path
+        self.base_offset = base_offset
+        self.fd = fd
+        self.size = size
+        self._os_size = size
+        self.synced_size = size
+        self._pending = bytearray()
+        self.index_interval_bytes = index_interval_bytes
+        self.next_offset = base_offset
+        self.max_timestamp = NO_TIMESTAMP
+        self.offset_of_max_timestamp = base_offset
+        self.rolling_base_ms: int | None = None
+        self.index = OffsetIndex(base_offset)
+        self.time_index = TimeIndex(base_offset)
+        self._bytes_since_index_entry = 0
+        self.indexes_written = False
+
+    # ---- files -----------------------------------------------------------
+
+    def path(self, suffix: str) -> str:
+        return os.path.join(self.dir_path, segment_name(self.base_offset) + suffix)
+
+    @classmethod
+    def create(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int) -> "Segment":
+        """A new empty segment; a leftover file of that name (beyond the log
+        end) is emptied."""
+        path = os.path.join(dir_path, segment_name(base_offset) + LOG_SUFFIX)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as exc:
+            raise LogDirError(f"cannot create segment {path}: {exc}") from exc
+        for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+            _remove_if_exists(os.path.join(dir_path, segment_name(base_offset) + suffix))
+        return cls(dir_path, base_offset, fd, 0, index_interval_bytes=index_interval_bytes)
+
+    @classmethod
+    def open_existing(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int) -> "Segment":
+        path = os.path.join(dir_path, segment_name(base_offset) + LOG_SUFFIX)
+        try:
+            fd = os.open(path, os.O_RDWR)
+            size = os.fstat(fd).st_size
+        except OSError as exc:
+            raise LogDirError(f"cannot open segment {path}: {exc}") from exc
+        return cls(dir_path, base_offset, fd, size, index_interval_bytes=index_interval_bytes)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            self.drain()
+            os.close(self.fd)
+            self.fd = -1
+
+    def delete(self) -> None:
+        """Close and remove the segment and its index files."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self._pending.clear()
+        for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+            _remove_if_exists(self.path(suffix))
+
+    # ---- appends ---------------------------------------------------------
+
+    def track_batch(self, base_offset: int, next_offset: int, position: int, size: int, max_timestamp: int) -> None:
+        """Account for a whole batch at `position` in the indexes (append and
+        recovery share this rule, so a rebuilt index equals the original)."""
+        if self._bytes_since_index_entry >= self.index_interval_bytes and position > 0:
+            self.index.append(base_offset, position)
+            if self.max_timestamp > NO_TIMESTAMP:
+                self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
+            self._bytes_since_index_entry = 0
+        self._bytes_since_index_entry += size
+        if max_timestamp > self.max_timestamp:
+            self.max_timestamp = max_timestamp
+            self.offset_of_max_timestamp = base_offset
+        self.next_offset = next_offset
+
+    def write_batch(self, prefix, body, write_buffer_bytes_max: int) -> None:
+        """Append one batch given as `prefix` (its re-stamped first bytes) and
+        `body` (the rest, a memoryview). Batches smaller than
+        `write_buffer_bytes_max` gather in `_pending` for one write()."""
+        n = len(prefix) + len(body)
+        if n >= write_buffer_bytes_max:
+            self.drain()
+            _writev_all(self.fd, prefix, body)
+            self._os_size += n
+        else:
+            if len(self._pending) + n > write_buffer_bytes_max:
+                self.drain()
+            self._pending += prefix
+            self._pending += body
+        self.size += n
+
+    def drain(self) -> None:
+        """Hand pending bytes to the OS (not an fsync)."""
+        if self._pending:
+            _write_all(self.fd, self._pending)
+            self._os_size += len(self._pending)
+            self._pending.clear()
+
+    def snapshot_state(self) -> tuple:
+        """What rollback_to needs to undo appends made after this call."""
+        return (self.size, self.next_offset, self.max_timestamp, self.offset_of_max_timestamp,
+                self._bytes_since_index_entry, len(self.index), len(self.time_index))
+
+    def rollback_to(self, state: tuple) -> None:
+        """Undo a failed append: cut the file back and restore the tracking
+        state captured by `snapshot_state`."""
+        (size, self.next_offset, self.max_timestamp, self.offset_of_max_timestamp,
+         self._bytes_since_index_entry, n_index, n_time) = state
+        self._pending.clear()
+        if self._os_size > size:
+            os.ftruncate(self.fd, size)
+        self.size = self._os_size = size
+        self.synced_size = min(self.synced_size, size)
+        self.index.cut(n_index)
+        self.time_index.cut(n_time)
+
+    # ---- reads -----------------------------------------------------------
+
+    def read(self, position: int, size: int) -> bytes:
+        """`size` bytes at `position` (within the segment)."""
+        if position + size > self._os_size:
+            self.drain()
+        return os.pread(self.fd, size, position)
+
+    def read_batches(self, start: int, max_bytes: int) -> bytes:
+        """Whole batches from `start` (a batch start) totalling at most
+        `max_bytes`, but at least the first batch.
+
+        The end comes from the sparse index when an entry lies inside the
+        window (one pread, no copy); otherwise the window is stepped through
+        batch by batch.
+        """
+        limit = start + max_bytes
+        if limit >= self.size:
+            return self.read(start, self.size - start)
+        entry = self.index.entry_at_or_before_position(limit)
+        if entry is not None and entry[1] > start:
+            entry_offset, end = entry
+            head = self.read(end, 8)
+            if len(head) != 8 or _INT64.unpack(head)[0] != entry_offset:
+                raise IndexCorruptError(f"offset index entry for {entry_offset} does not point at its batch")
+            return self.read(start, end - start)
+        data = self.read(start, max_bytes)
+        end = 0
+        while end + 12 <= len(data):
+            size = _BASE_AND_LENGTH.unpack_from(data, end)[1] + LENGTH_OVERHEAD
+            if end + size > len(data):
+                break
+            end += size
+        if end == 0:
+            head = self.read(start, 12)
+            if len(head) < 12:
+                raise CorruptBatchError(f"no batch at position {start} of segment {self.base_offset}")
+            return self.read(start, _BASE_AND_LENGTH.unpack_from(head)[1] + LENGTH_OVERHEAD)
+        return data[:end]
+
+    def batch_start_for(self, offset: int) -> int:
+        """Position of the batch holding `offset` (base_offset <= offset <
+        next_offset). IndexCorruptError if the index misleads."""
+        expected, position = self.index.lookup(offset)
+        first = True
+        while position < self.size:
+            chunk = self.read(position, min(WALK_CHUNK_BYTES, self.size - position))
+            if len(chunk) < HEADER_SIZE:
+                raise CorruptBatchError(f"torn batch at position {position} of segment {self.base_offset}")
+            rel = 0
+            while rel + HEADER_SIZE <= len(chunk):
+                base, length = _BASE_AND_LENGTH.unpack_from(chunk, rel)
+                if first:
+                    if base != expected:
+                        raise IndexCorruptError(
+                            f"index of segment {self.base_offset} says offset {expected} is at "
+                            f"{position + rel}, found {base}")
+                    first = False
+                if offset <= base + _INT32.unpack_from(chunk, rel + LAST_OFFSET_DELTA_POS)[0]:
+                    return position + rel
+                rel += length + LENGTH_OVERHEAD
+            position += rel
+        raise IndexCorruptError(f"offset {offset} not found in segment {self.base_offset}")
+
+    def batch_headers(self, position: int = 0):
+        """Yield (position, BatchHeader) of each batch from `position` on (no
+        CRC check: for lookups in a log already verified)."""
+        while position < self.size:
+            chunk = self.read(position, min(WALK_CHUNK_BYTES, self.size - position))
+            rel = 0
+            while rel + HEADER_SIZE <= len(chunk):
+                header = parse_header(chunk, rel)
+                yield position + rel, header
+                rel += header.size
+            if rel == 0:
+                raise CorruptBatchError(f"torn batch at position {position} of segment {self.base_offset}")
+            position += rel
+
+    # ---- truncation and indexes -----------------------------------------
+
+    def truncate_to(self, position: int, next_offset: int) -> None:
+        """Cut the file at `position` (a batch boundary) so it ends before
+        `next_offset`; indexes follow; durable when this returns."""
+        self.drain()
+        os.ftruncate(self.fd, position)
+        os.fsync(self.fd)
+        self.size = self._os_size = self.synced_size = position
+        self.index.truncate_to(next_offset)
+        self.time_index.truncate_to(next_offset)
+        self.next_offset = next_offset
+        self.indexes_written = False
+
+    def seal_time_index(self) -> None:
+        """Make the last time index entry carry the segment's max timestamp."""
+        if self.max_timestamp > NO_TIMESTAMP:
+            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
+
+    def write_indexes(self) -> None:
+        """Write both index files (rename-atomic, not fsynced: a damaged one
+        is rebuilt on open)."""
+        self.seal_time_index()
+        atomic_write(self.path(INDEX_SUFFIX), self.index.to_bytes(), durable=False)
+        atomic_write(self.path(TIME_INDEX_SUFFIX), self.time_index.to_bytes(), durable=False)
+        self.indexes_written = True
+
+    def load_indexes(self, next_offset: int) -> None:
+        """Load both index files for a segment ending before `next_offset`;
+        IndexCorruptError (or OSError) if missing or damaged."""
+        with open(self.path(INDEX_SUFFIX), "rb") as f:
+            index = OffsetIndex.from_bytes(self.base_offset, f.read(), segment_bytes=self.size)
+        with open(self.path(TIME_INDEX_SUFFIX), "rb") as f:
+            time_index = TimeIndex.from_bytes(self.base_offset, f.read(), next_offset=next_offset)
+        if len(index) and index.lookup(next_offset)[0] >= next_offset:
+            raise IndexCorruptError("offset index names an offset past the segment's end")
+        if self.size and len(time_index) == 0 and len(index) > 0:
+            raise IndexCorruptError("time index is empty but the offset index is not")
+        if len(index):  # spot check the last entry, like Kafka's sanity check
+            offset, position = index.lookup(next_offset)
+            head = self.read(position, 8)
+            if len(head) != 8 or _INT64.unpack(head)[0] != offset:
+                raise IndexCorruptError(f"last offset index entry ({offset} at {position}) is wrong")
+        self.index, self.time_index = index, time_index
+        self.next_offset = next_offset
+        last = time_index.last_entry
+        if last is not None:
+            self.max_timestamp, self.offset_of_max_timestamp = last
+        self.indexes_written = True
+
+    def reset_indexes(self) -> None:
+        """Forget the indexes before a rebuild scan re-tracks every batch."""
+        self.index = OffsetIndex(self.base_offset)
+        self.time_index = TimeIndex(self.base_offset)
+        self._bytes_since_index_entry = 0
+        self.next_offset = self.base_offset
+        self.max_timestamp = NO_TIMESTAMP
+        self.offset_of_max_timestamp = self.base_offset
+        self.indexes_written = False
+
+
+def _writev_all(fd: int, prefix, body) -> None:
+    written = os.writev(fd, (prefix, body))
+    total = len(prefix) + len(body)
+    if written < total:  # a short write: finish the rest plainly
+        rest = (bytes(prefix) + bytes(body))[written:]
+        _write_all(fd, rest)
+
+
+def _remove_if_exists(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,119 @@
+"""Length-prefixed frames: a 4-byte big-endian payload size, then the payload.
+
+Why: TCP is a byte stream; frames give message boundaries. The size prefix is
+checked against ``max_frame_bytes`` *before* any payload is buffered, so a
+peer can never make us allocate more than one bounded frame.
+
+``FrameDecoder`` is a pure incremental state machine (no I/O): feed it bytes
+as they arrive in any split, it returns every complete payload in order.
+
+Invariants of ``FrameDecoder``:
+- between feeds, the buffered (not yet returned) bytes are fewer than
+  ``FRAME_HEADER_BYTES + max_frame_bytes``;
+- once it raised ``FrameError`` it is poisoned and raises again on any feed
+  (the stream has lost its framing and must be closed).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from netproto.errors import ErrorCode, RafkaError
+
+FRAME_HEADER_BYTES = 4
+FRAME_BYTES_MAX_DEFAULT = 16 * 1024 * 1024
+_SIZE = struct.Struct(">I")
+
+
+class FrameError(RafkaError):
+    """The byte stream is not valid framing (oversized or truncated frame).
+
+    ``code`` is MESSAGE_TOO_LARGE for an oversized frame and CORRUPT_MESSAGE
+    for a truncated one; either way the connection must be closed."""
+
+
+def encode_frame(payload: bytes, max_frame_bytes: int = FRAME_BYTES_MAX_DEFAULT) -> bytes:
+    """Prefix ``payload`` with its size. Raises FrameError(MESSAGE_TOO_LARGE)
+    if the payload is larger than ``max_frame_bytes`` (the receiver would
+    refuse it anyway, so fail at the sender where the bug is)."""
+    size = len(payload)
+    if size > max_frame_bytes:
+        raise FrameError(
+            ErrorCode.MESSAGE_TOO_LARGE,
+            f"frame of {size} bytes exceeds max_frame_bytes={max_frame_bytes}",
+        )
+    return _SIZE.pack(size) + payload
+
+
+class FrameDecoder:
+    """Incremental decoder of length-prefixed frames (pure, no I/O)."""
+
+    __slots__ = ("max_frame_bytes", "_buf", "_need", "_failed")
+
+    def __init__(self, max_frame_bytes: int = FRAME_BYTES_MAX_DEFAULT) -> None:
+        if max_frame_bytes < 0:
+            raise ValueError("max_frame_bytes must be >= 0")
+        self.max_frame_bytes = max_frame_bytes
+        self._buf = bytearray()
+        # Size of the payload being read, or -1 while reading a header.
+        self._need = -1
+        self._failed: FrameError | None = None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes received but not yet returned as a frame."""
+        return len(self._buf)
+
+    @property
+    def has_partial(self) -> bool:
+        """True while part of a frame (header or payload) has arrived.
+
+        A server uses this to apply its partial-frame deadline."""
+        return bool(self._buf) or self._need >= 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add ``data`` and return the payloads of all frames now complete.
+
+        Raises FrameError(MESSAGE_TOO_LARGE) as soon as a header announces a
+        frame over ``max_frame_bytes``."""
+        if self._failed is not None:
+            raise self._failed
+        buf = self._buf
+        buf += data
+        frames: list[bytes] = []
+        pos = 0
+        end = len(buf)
+        while True:
+            if self._need < 0:
+                if end - pos < FRAME_HEADER_BYTES:
+                    break
+                (size,) = _SIZE.unpack_from(buf, pos)
+                if size > self.max_frame_bytes:
+                    self._failed = FrameError(
+                        ErrorCode.MESSAGE_TOO_LARGE,
+                        f"frame of {size} bytes exceeds max_frame_bytes={self.max_frame_bytes}",
+                    )
+                    self._buf = bytearray()
+                    raise self._failed
+                pos += FRAME_HEADER_BYTES
+                self._need = size
+            if end - pos < self._need:
+                break
+            frames.append(bytes(buf[pos : pos + self._need]))
+            pos += self._need
+            self._need = -1
+        if pos:
+            del buf[:pos]
+        return frames
+
+    def eof(self) -> None:
+        """The stream ended. Raises FrameError(CORRUPT_MESSAGE) if it ended in
+        the middle of a frame (a truncated frame)."""
+        if self._failed is not None:
+            raise self._failed
+        if self.has_partial:
+            missing = (self._need - len(self._buf)) if self._need >= 0 else (FRAME_HEADER_BYTES - len(self._buf))
+            raise FrameError(
+                ErrorCode.CORRUPT_MESSAGE,
+                f"stream ended inside a frame ({missing} bytes missing)",
+            )

@@ -1,0 +1,277 @@
+"""Process-cluster fixture for integration tests (reusable by other tests).
+
+`cluster_factory` builds a `ProcessCluster`: N real `rafka node start`
+processes on 127.0.0.1 with free ports, data under tmp_path, each node's
+peer traffic optionally routed through one cuttable `LinkProxy` per directed
+link. Every wait has a deadline; every process is cleaned up by pid at
+teardown (SIGKILL whatever is still alive), whatever the test did.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from broker.config import render_config
+from broker.meta_properties import format_dir, new_cluster_id
+from tests.integration.proxy import LinkProxy
+
+# Fast-but-not-flaky timings for two shared cores.
+TEST_RAFT = {"election_timeout_ms": 600, "heartbeat_interval_ms": 100, "tick_ms": 50}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free TCP ports on 127.0.0.1 (held open together, then released)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def rafka_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "broker.cli", *args]
+
+
+def subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("RAFKA_BOOTSTRAP", None)
+    return env
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[Any]], *, timeout_s: float, what: str, poll_s: float = 0.1
+) -> Any:
+    """Call probe until it returns something truthy; fail with `what` at the deadline.
+
+    Exceptions from probe (a node down, a refused connection) count as "not yet".
+    """
+    last: Any = None
+    with trio.move_on_after(timeout_s):
+        while True:
+            try:
+                last = await probe()
+            except Exception as exc:  # noqa: BLE001 - a failed probe is "not yet"
+                last = exc
+            else:
+                if last:
+                    return last
+            await trio.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last: {last!r}")
+
+
+class ProcessCluster:
+    def __init__(
+        self,
+        root: Path,
+        n: int,
+        *,
+        nursery: trio.Nursery,
+        proxied: bool = False,
+        raft: dict | None = None,
+        bench: bool = True,
+    ) -> None:
+        self.root = root
+        self.ids = list(range(1, n + 1))
+        self.nursery = nursery
+        self.proxied = proxied
+        self.raft = dict(TEST_RAFT if raft is None else raft)
+        self.bench = bench
+        self.cluster_id = new_cluster_id()
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.proxies: dict[tuple[int, int], LinkProxy] = {}
+        ports = free_ports(2 * n)
+        self.client_ports = dict(zip(self.ids, ports[:n]))
+        self.peer_ports = dict(zip(self.ids, ports[n:]))
+
+    # --- layout -----------------------------------------------------------
+    def node_dir(self, i: int) -> Path:
+        return self.root / f"node-{i}"
+
+    def config_path(self, i: int) -> Path:
+        return self.node_dir(i) / "node.toml"
+
+    def client_address(self, i: int) -> str:
+        return f"127.0.0.1:{self.client_ports[i]}"
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(self.client_address(i) for i in self.ids)
+
+    async def setup(self) -> None:
+        """Format every node, start proxies if asked, write the configs."""
+        if self.proxied:
+            for src in self.ids:
+                for dst in self.ids:
+                    if src != dst:
+                        proxy = LinkProxy(self.peer_ports[dst])
+                        await proxy.start(self.nursery)
+                        self.proxies[(src, dst)] = proxy
+        for i in self.ids:
+            format_dir(self.node_dir(i), i, self.cluster_id)
+            voters = {}
+            for j in self.ids:
+                port = self.peer_ports[j]
+                if self.proxied and j != i:
+                    port = self.proxies[(i, j)].port
+                voters[j] = f"127.0.0.1:{port}"
+            self.config_path(i).write_text(
+                render_config(
+                    node_id=i,
+                    data_dir=str(self.node_dir(i)),
+                    client=self.client_address(i),
+                    peer=f"127.0.0.1:{self.peer_ports[i]}",
+                    voters=voters,
+                    client_addresses={j: self.client_address(j) for j in self.ids},
+                    raft=self.raft,
+                )
+            )
+
+    # --- processes --------------------------------------------------------
+    def start(self, i: int) -> None:
+        assert i not in self.procs or self.procs[i].poll() is not None, f"node {i} running"
+        args = ["node", "start", "--config", str(self.config_path(i))]
+        if self.bench:
+            args.append("--bench")
+        out = open(self.node_dir(i) / "node.out", "ab")
+        try:
+            self.procs[i] = subprocess.Popen(
+                rafka_cmd(*args),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=subprocess_env(),
+                start_new_session=True,
+            )
+        finally:
+            out.close()
+
+    def start_all(self) -> None:
+        for i in self.ids:
+            self.start(i)
+
+    def alive(self, i: int) -> bool:
+        return i in self.procs and self.procs[i].poll() is None
+
+    def signal(self, i: int, sig: int) -> None:
+        os.kill(self.procs[i].pid, sig)
+
+    async def wait_exit(self, i: int, timeout_s: float = 15.0) -> int:
+        proc = self.procs[i]
+
+        async def exited():
+            return proc.poll() is not None
+
+        await wait_for(exited, timeout_s=timeout_s, what=f"node {i} (pid {proc.pid}) to exit")
+        return proc.returncode
+
+    async def kill(self, i: int) -> None:
+        """kill -9 and reap."""
+        self.signal(i, signal.SIGKILL)
+        await self.wait_exit(i)
+
+    async def stop(self, i: int, timeout_s: float = 15.0) -> int:
+        """SIGTERM; the exit code of a clean stop is 0."""
+        self.signal(i, signal.SIGTERM)
+        return await self.wait_exit(i, timeout_s)
+
+    def close(self) -> None:
+        """Teardown: SIGKILL every node still alive, by pid, and reap it."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                try:
+                    os.kill(proc.pid, signal.SIGCONT)
+                    os.kill(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def node_log(self, i: int) -> str:
+        try:
+            return (self.node_dir(i) / "node.out").read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    # --- network faults ---------------------------------------------------
+    def isolate(self, i: int) -> None:
+        """Cut every peer link into and out of node i."""
+        assert self.proxied, "isolate needs proxied=True"
+        for (src, dst), proxy in self.proxies.items():
+            if i in (src, dst):
+                proxy.cut()
+
+    def heal_all(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.heal()
+
+    # --- observation ------------------------------------------------------
+    async def status(self, i: int, timeout_s: float = 2.0) -> dict:
+        """Node i's own view (no redirect to the leader)."""
+        from broker.admin_client import node_status
+
+        return await node_status(self.client_address(i), timeout_s=timeout_s)
+
+    async def statuses(self, ids=None) -> dict[int, dict]:
+        out: dict[int, dict] = {}
+        for i in ids or self.ids:
+            if self.alive(i):
+                try:
+                    out[i] = await self.status(i)
+                except Exception:  # noqa: BLE001 - a node that does not answer is absent
+                    pass
+        return out
+
+    async def wait_leader(self, among=None, timeout_s: float = 20.0, exclude=()) -> dict:
+        """Wait until one live node (not in exclude) says it leads; return its status."""
+        ids = [i for i in (among or self.ids) if i not in exclude]
+
+        async def probe():
+            for i, st in (await self.statuses(ids)).items():
+                if st.get("role") == "leader" and st.get("leader_id") == i:
+                    return st
+            return None
+
+        return await wait_for(probe, timeout_s=timeout_s, what=f"a leader among {ids}")
+
+    async def append(self, i: int, entries: list[bytes], timeout_s: float = 10.0) -> dict:
+        from broker.admin_client import bench_append
+
+        return await bench_append(self.client_address(i), entries, timeout_s=timeout_s)
+
+
+@pytest.fixture
+async def cluster_factory(tmp_path, nursery):
+    """make(n=3, proxied=False, raft=None) -> a set-up ProcessCluster (not started)."""
+    clusters: list[ProcessCluster] = []
+
+    async def make(n: int = 3, **kwargs) -> ProcessCluster:
+        cluster = ProcessCluster(tmp_path / f"cluster-{len(clusters)}", n, nursery=nursery, **kwargs)
+        clusters.append(cluster)
+        await cluster.setup()
+        return cluster
+
+    try:
+        yield make
+    finally:
+        for cluster in clusters:
+            cluster.close()

@@ -1,0 +1,141 @@
+"""Node config (docs/node-config.md): valid files load, bad ones raise one
+ConfigError naming the field, and the CLI reports it as one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from broker.config import ConfigError, HostPort, load_config, parse_config, render_config
+
+DOC_EXAMPLE = """
+node_id = 1
+roles = ["controller", "broker"]
+data_dir = "rafka-data/node-1"
+rack = "r1"
+
+[listeners]
+client = "127.0.0.1:9192"
+peer = "127.0.0.1:9292"
+voters = ["1@127.0.0.1:9292", "2@127.0.0.1:9293", "3@127.0.0.1:9294"]
+advertised_client = "127.0.0.1:9192"
+
+[raft]
+election_timeout_ms = 1000
+heartbeat_interval_ms = 100
+tick_ms = 50
+
+[broker]
+session_timeout_ms = 6000
+heartbeat_interval_ms = 1000
+"""
+
+
+def base_doc(**over):
+    doc = {
+        "node_id": 2,
+        "data_dir": "d",
+        "voters": ["1@127.0.0.1:1", "2@127.0.0.1:2"],
+        "listeners": {"client": "127.0.0.1:10", "peer": "127.0.0.1:20"},
+    }
+    doc.update(over)
+    return doc
+
+
+def test_documented_example_loads_with_paths_relative_to_the_file(tmp_path):
+    """The example of docs/node-config.md (voters written under [listeners],
+    as TOML scopes them) loads, and data_dir resolves against the file's folder."""
+    cfg_file = tmp_path / "conf" / "node.toml"
+    cfg_file.parent.mkdir()
+    cfg_file.write_text(DOC_EXAMPLE)
+    cfg = load_config(cfg_file)
+    assert cfg.node_id == 1
+    assert cfg.data_dir == (tmp_path / "conf" / "rafka-data" / "node-1").resolve()
+    assert cfg.voters == {
+        1: HostPort("127.0.0.1", 9292),
+        2: HostPort("127.0.0.1", 9293),
+        3: HostPort("127.0.0.1", 9294),
+    }
+    assert cfg.client_listener == HostPort("127.0.0.1", 9192)
+    assert cfg.rack == "r1"
+    assert cfg.raft.election_timeout_ms == 1000
+    assert cfg.broker.session_timeout_ms == 6000
+
+
+def test_render_config_round_trips(tmp_path):
+    """What `quorum up` writes is what `node start` reads."""
+    text = render_config(
+        node_id=3,
+        data_dir=str(tmp_path / "n3"),
+        client="127.0.0.1:9194",
+        peer="127.0.0.1:9294",
+        voters={1: "127.0.0.1:9292", 3: "127.0.0.1:9294"},
+        client_addresses={1: "127.0.0.1:9192", 3: "127.0.0.1:9194"},
+        raft={"election_timeout_ms": 500, "fsync": False},
+    )
+    path = tmp_path / "node.toml"
+    path.write_text(text)
+    cfg = load_config(path)
+    assert cfg.node_id == 3 and cfg.data_dir == (tmp_path / "n3").resolve()
+    assert set(cfg.voters) == {1, 3}
+    assert cfg.client_addresses[1] == HostPort("127.0.0.1", 9192)
+    assert cfg.raft.election_timeout_ms == 500 and cfg.raft.fsync is False
+
+
+@pytest.mark.parametrize(
+    "over, field",
+    [
+        ({"node_id": 0}, "node_id"),
+        ({"node_id": "1"}, "node_id"),
+        ({"roles": ["zookeeper"]}, "roles"),
+        ({"voters": ["1@127.0.0.1:1"]}, "voters"),  # own id missing
+        ({"voters": ["x@127.0.0.1:1"]}, "voters"),
+        ({"voters": ["2@127.0.0.1:2", "2@127.0.0.1:3"]}, "voters"),
+        ({"voters": ["2@127.0.0.1:99999"]}, "voters"),
+        ({"listeners": {"client": "127.0.0.1:10"}}, "listeners"),
+        ({"listeners": {"client": "nohost", "peer": "127.0.0.1:2"}}, "listeners.client"),
+        ({"raft": {"election_timeout_ms": 100, "heartbeat_interval_ms": 100}}, "raft"),
+        ({"raft": {"tick_ms": -5}}, "raft.tick_ms"),
+        ({"raft": {"tick_ms": 50, "bogus": 1}}, "raft"),
+        ({"broker": {"session_timeout_ms": 100, "heartbeat_interval_ms": 200}}, "broker"),
+        ({"surprise": 1}, "config"),
+    ],
+)
+def test_bad_fields_raise_config_error_naming_the_field(tmp_path, over, field):
+    """Each kind of bad input is refused with a message that names the field."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(base_doc(**over), tmp_path)
+    assert str(info.value).startswith(field)
+
+
+def test_broker_only_node_need_not_be_a_voter(tmp_path):
+    """An observer (broker role only) follows the quorum without being in it."""
+    cfg = parse_config(base_doc(node_id=7, roles=["broker"]), tmp_path)
+    assert not cfg.is_voter
+
+
+def test_missing_and_invalid_files_raise_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("node_id = = 1\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(bad)
+
+
+def test_node_start_with_bad_config_is_one_line_error(tmp_path: Path):
+    """`rafka node start` on a broken config exits non-zero with one line, no traceback."""
+    bad = tmp_path / "node.toml"
+    bad.write_text("node_id = 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "node", "start", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "INVALID_CONFIG" in lines[0], proc.stderr
