@@ -33,8 +33,9 @@ class LogConfig:
     - retention_ms: delete sealed segments whose newest batch is older; -1
       means unlimited.
     - batch_bytes_max: the largest batch an append accepts.
-    - write_buffer_bytes_max: small appends are gathered in memory up to this
-      before one write() (bigger appends go straight to the file).
+    - write_buffer_bytes_max: the active segment gathers appends in a buffer
+      of this size and writes it when full (fewer, larger write() calls);
+      bigger batches go straight to the file; 0 disables buffering.
     - scan_chunk_bytes_max: read size of recovery and index rebuild scans.
     """
 
@@ -45,7 +46,7 @@ class LogConfig:
     retention_bytes: int = -1
     retention_ms: int = 7 * DAY_MS
     batch_bytes_max: int = 1024 * 1024 + 12
-    write_buffer_bytes_max: int = 64 * 1024
+    write_buffer_bytes_max: int = 256 * 1024
     scan_chunk_bytes_max: int = 1024 * 1024
 
     def __post_init__(self) -> None:

@@ -5,9 +5,10 @@ delete; the segment knows *how* its bytes and indexes change. It is not
 thread-safe: PartitionLog calls it under its lock.
 
 Invariants:
-- the file holds whole, valid batches with contiguous offsets
-  [base_offset, next_offset), except the bytes still in `_pending`, which are
-  whole batches waiting for one write();
+- the file (opened O_APPEND, so writes land at its end even after a
+  truncation) holds whole, valid batches with contiguous offsets
+  [base_offset, next_offset), except the first `_pending_bytes` bytes of
+  `_buffer`, which are whole batches waiting for one write();
 - `size` counts file bytes plus pending bytes; `_os_size` only what write()
   handed to the OS; reads first drain pending bytes they would cover;
 - the in-memory indexes describe every batch (the files may lag until
@@ -65,7 +66,8 @@ class Segment:
         self.size = size
         self._os_size = size
         self.synced_size = size
-        self._pending = bytearray()
+        self._buffer: bytearray | None = None  # allocated on first buffered append
+        self._pending_bytes = 0
         self.index_interval_bytes = index_interval_bytes
         self.next_offset = base_offset
         self.max_timestamp = NO_TIMESTAMP
@@ -87,7 +89,7 @@ class Segment:
         end) is emptied."""
         path = os.path.join(dir_path, segment_name(base_offset) + LOG_SUFFIX)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError as exc:
             raise LogDirError(f"cannot create segment {path}: {exc}") from exc
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
@@ -98,7 +100,7 @@ class Segment:
     def open_existing(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int) -> "Segment":
         path = os.path.join(dir_path, segment_name(base_offset) + LOG_SUFFIX)
         try:
-            fd = os.open(path, os.O_RDWR)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
             size = os.fstat(fd).st_size
         except OSError as exc:
             raise LogDirError(f"cannot open segment {path}: {exc}") from exc
@@ -107,6 +109,7 @@ class Segment:
     def close(self) -> None:
         if self.fd >= 0:
             self.drain()
+            self._release_buffer()
             os.close(self.fd)
             self.fd = -1
 
@@ -115,7 +118,7 @@ class Segment:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-        self._pending.clear()
+        self._release_buffer()
         for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
             _remove_if_exists(self.path(suffix))
 
@@ -135,46 +138,65 @@ class Segment:
             self.offset_of_max_timestamp = base_offset
         self.next_offset = next_offset
 
-    def write_batch(self, prefix, body, write_buffer_bytes_max: int) -> None:
-        """Append one batch given as `prefix` (its re-stamped first bytes) and
-        `body` (the rest, a memoryview). Batches smaller than
-        `write_buffer_bytes_max` gather in `_pending` for one write()."""
+    def append_batch(self, prefix, body, base_offset: int, next_offset: int, max_timestamp: int,
+                     write_buffer_bytes_max: int) -> None:
+        """Append one whole batch given as `prefix` (its re-stamped first
+        bytes) and `body` (the rest, a memoryview), and index it.
+
+        Batches are copied into a preallocated buffer of
+        `write_buffer_bytes_max` bytes and written when it fills: one big
+        write() costs less than many small ones. A batch bigger than the
+        buffer is written directly from the caller's memory.
+        """
+        position = self.size
         n = len(prefix) + len(body)
-        if n >= write_buffer_bytes_max:
+        if n <= write_buffer_bytes_max:
+            buf = self._buffer
+            if buf is None or len(buf) != write_buffer_bytes_max:
+                self.drain()
+                buf = self._buffer = bytearray(write_buffer_bytes_max)
+            start = self._pending_bytes
+            if start + n > write_buffer_bytes_max:
+                self.drain()
+                start = 0
+            middle = start + len(prefix)
+            buf[start:middle] = prefix
+            buf[middle : start + n] = body
+            self._pending_bytes = start + n
+        else:
             self.drain()
             _writev_all(self.fd, prefix, body)
             self._os_size += n
-        else:
-            if len(self._pending) + n > write_buffer_bytes_max:
-                self.drain()
-            self._pending += prefix
-            self._pending += body
-        self.size += n
+        self.size = position + n
+        self.track_batch(base_offset, next_offset, position, n, max_timestamp)
 
     def drain(self) -> None:
         """Hand pending bytes to the OS (not an fsync)."""
-        if self._pending:
-            _write_all(self.fd, self._pending)
-            self._os_size += len(self._pending)
-            self._pending.clear()
+        if self._pending_bytes:
+            with memoryview(self._buffer) as view:
+                _write_all(self.fd, view[: self._pending_bytes])
+            self._os_size += self._pending_bytes
+            self._pending_bytes = 0
 
-    def snapshot_state(self) -> tuple:
-        """What rollback_to needs to undo appends made after this call."""
-        return (self.size, self.next_offset, self.max_timestamp, self.offset_of_max_timestamp,
-                self._bytes_since_index_entry, len(self.index), len(self.time_index))
+    def _release_buffer(self) -> None:
+        """Drop the write buffer (pending bytes are lost: callers drain first
+        unless the segment is being deleted)."""
+        self._buffer = None
+        self._pending_bytes = 0
 
-    def rollback_to(self, state: tuple) -> None:
-        """Undo a failed append: cut the file back and restore the tracking
-        state captured by `snapshot_state`."""
-        (size, self.next_offset, self.max_timestamp, self.offset_of_max_timestamp,
-         self._bytes_since_index_entry, n_index, n_time) = state
-        self._pending.clear()
-        if self._os_size > size:
-            os.ftruncate(self.fd, size)
-        self.size = self._os_size = size
-        self.synced_size = min(self.synced_size, size)
-        self.index.cut(n_index)
-        self.time_index.cut(n_time)
+    def seal(self) -> None:
+        """The segment stops being active: write out pending bytes, free the
+        write buffer, write the index files."""
+        self.drain()
+        self._release_buffer()
+        self.write_indexes()
+
+    def delete_pending_and_close(self) -> None:
+        """Forget unwritten bytes and close (the log goes offline)."""
+        self._release_buffer()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     # ---- reads -----------------------------------------------------------
 
@@ -266,6 +288,12 @@ class Segment:
         self.index.truncate_to(next_offset)
         self.time_index.truncate_to(next_offset)
         self.next_offset = next_offset
+        self.indexes_written = False
+
+    def remove_index_files(self) -> None:
+        """Index files of a segment that is active again are stale."""
+        for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+            _remove_if_exists(self.path(suffix))
         self.indexes_written = False
 
     def seal_time_index(self) -> None:

@@ -47,6 +47,7 @@ from netproto.envelope import (
 from netproto.errors import ErrorCode, RafkaError
 from netproto.handshake import PROTOCOL_VERSION, Handshake, HandshakeOk
 from netproto.limits import NetLimits
+from netproto.nursery import open_background_nursery
 from netproto.schema import Message, from_wire
 from netproto.stream import FrameStream
 
@@ -206,7 +207,7 @@ async def _handshake(fs: FrameStream, hs: Handshake, limits: NetLimits) -> Hands
     await fs.stream.send_all(encode_message(REQUEST, 0, hs, limits.frame_bytes_max))  # type: ignore[attr-defined]
     payload = await fs.receive_frame(partial_timeout_s=limits.handshake_timeout_ms / 1000)
     if payload is None:
-        raise RafkaError(ErrorCode.NETWORK_EXCEPTION, "connection closed during the handshake")
+        raise NotSentError("connection closed during the handshake (server full or shutting down?)")
     kind, corr, a, b = decode_envelope(payload, limits)
     if kind == ERROR:
         raise error_from_wire(a, b)
@@ -255,14 +256,13 @@ async def open_connection(
         if ok is None:
             raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, f"handshake with {_fmt(addr)} timed out")
         conn = Connection(fs, addr, ok, limits)
-        async with trio.open_nursery() as nursery:
+        async with open_background_nursery() as nursery:
             nursery.start_soon(conn._reader)
             nursery.start_soon(conn._writer, stream)
             try:
                 yield conn
             finally:
                 conn._close(RafkaError(ErrorCode.NETWORK_EXCEPTION, "connection closed by this side"))
-                nursery.cancel_scope.cancel()
     finally:
         await trio.aclose_forcefully(stream)
 

@@ -26,7 +26,7 @@ import msgpack
 from netproto.errors import ErrorCode, RafkaError
 from netproto.framing import encode_frame
 from netproto.limits import NetLimits
-from netproto.schema import Message, to_wire
+from netproto.schema import InvalidMessage, Message, to_wire
 
 REQUEST = 0
 RESPONSE = 1
@@ -47,7 +47,11 @@ class CorruptEnvelope(RafkaError):
 def encode_message(kind: int, corr_id: int, msg: Message, frame_bytes_max: int) -> bytes:
     """A framed REQUEST/RESPONSE/ONEWAY. Raises InvalidMessage for a bad
     field and FrameError(MESSAGE_TOO_LARGE) for an oversized message."""
-    payload = msgpack.packb([kind, corr_id, msg.TYPE, to_wire(msg)], use_bin_type=True)
+    body = to_wire(msg)
+    try:
+        payload = msgpack.packb([kind, corr_id, msg.TYPE, body], use_bin_type=True)
+    except (OverflowError, ValueError, TypeError) as exc:  # e.g. an int beyond 64 bits
+        raise InvalidMessage(f"{type(msg).__name__} cannot be encoded: {exc}") from None
     return encode_frame(payload, frame_bytes_max)
 
 

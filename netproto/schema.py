@@ -18,9 +18,11 @@ Declaring a message::
 Supported field types: ``int``, ``str``, ``bytes``, ``bool``, ``float``
 (an int on the wire is accepted and converted), ``IntEnum`` subclasses (an
 int on the wire), ``X | None`` / ``Optional[X]``, ``list[X]``,
-``tuple[X, ...]``, ``tuple[X, Y]``, ``dict[str, X]``, ``dict[int, X]`` and
-nested registered-or-not ``Message`` subclasses (carried as their field map;
-the declared type says which class). ``bool`` is never accepted for ``int``.
+``tuple[X, ...]``, ``tuple[X, Y]``, ``frozenset[X]`` (a sorted list on the
+wire), ``dict[str, X]``, ``dict[int, X]`` and nested dataclasses (``Message``
+subclasses, registered or not, or plain dataclasses; carried as their field
+map; the declared type says which class). ``bool`` is never accepted for
+``int``.
 
 Wire form: ``to_wire(msg)`` returns ``{field_name: wire_value}`` (a msgpack-
 ready dict; the envelope carries ``TYPE`` separately). ``from_wire(type_name,
@@ -192,8 +194,8 @@ def _codec(cls: type) -> _Codec:
     codec = _CODECS.get(cls)
     if codec is not None:
         return codec
-    if not (isinstance(cls, type) and issubclass(cls, Message) and dataclasses.is_dataclass(cls)):
-        raise TypeError(f"{cls!r} is not a dataclass Message")
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"{cls!r} is not a dataclass")
     hints = typing.get_type_hints(cls)
     fields = []
     required = set()
@@ -262,7 +264,7 @@ def _compile(tp: Any, where: str) -> tuple[Conv, Conv]:
         return _float_conv, _float_conv
     if isinstance(tp, type) and issubclass(tp, enum.IntEnum):
         return _enum(tp)
-    if isinstance(tp, type) and issubclass(tp, Message):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _nested(tp)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -272,6 +274,8 @@ def _compile(tp: Any, where: str) -> tuple[Conv, Conv]:
             return _optional(*_compile(rest[0], where))
     elif origin is list and len(args) == 1:
         return _list(*_compile(args[0], where))
+    elif origin is frozenset and len(args) == 1:
+        return _frozenset(*_compile(args[0], where))
     elif origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         return _tuple_var(*_compile(args[0], where))
     elif origin is tuple and args and Ellipsis not in args:
@@ -345,6 +349,27 @@ def _list(enc: Conv, dec: Conv) -> tuple[Conv, Conv]:
         return _each(dec, v)
 
     return lenc, ldec
+
+
+def _frozenset(enc: Conv, dec: Conv) -> tuple[Conv, Conv]:
+    lenc, ldec = _list(enc, dec)
+
+    def fenc(v: Any) -> Any:
+        if type(v) not in (set, frozenset):
+            raise _Bad(f"expected frozenset, got {_tname(v)}")
+        try:
+            items = sorted(v)  # a stable wire form
+        except TypeError:
+            items = list(v)
+        return lenc(items)
+
+    def fdec(v: Any) -> Any:
+        try:
+            return frozenset(ldec(v))
+        except TypeError:  # unhashable items
+            raise _Bad("items are not hashable") from None
+
+    return fenc, fdec
 
 
 def _tuple_var(enc: Conv, dec: Conv) -> tuple[Conv, Conv]:

@@ -31,6 +31,8 @@ Refusals (one structlog line each; the server keeps serving everyone else):
   INVALID_REQUEST response, connection stays open; a one-way message of a
   type not in ``accepts`` -> error frame and close; an invalid one-way body
   is dropped;
+- a peer that half-closes (EOF) gets the responses of its pending requests
+  (flushed within ``close_linger_ms``), then the connection closes;
 - a frame not completed within ``partial_frame_timeout_ms``, no traffic for
   ``idle_timeout_ms``, or a response not written within
   ``partial_frame_timeout_ms`` -> close;
@@ -59,7 +61,7 @@ from netproto.errors import ErrorCode, RafkaError
 from netproto.framing import FrameError
 from netproto.handshake import BUILTIN_TYPES, PROTOCOL_VERSION, Ack, Handshake, HandshakeOk, check_handshake
 from netproto.limits import NetLimits
-from netproto.schema import InvalidMessage, Message, from_wire, registered_types
+from netproto.schema import InvalidMessage, Message, from_wire
 from netproto.stream import FrameStream, ReadTimeout
 
 _log = structlog.get_logger("netproto.server")
@@ -132,8 +134,8 @@ class _Server:
         self._ids = itertools.count(1)
 
     def accepted(self, type_name: str) -> bool:
-        if self.accepts is None:
-            return type_name not in BUILTIN_TYPES and type_name in registered_types()
+        if self.accepts is None:  # unknown names then fail in from_wire
+            return type_name not in BUILTIN_TYPES
         return type_name in self.accepts
 
     async def accept_loop(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
@@ -229,6 +231,7 @@ class _ConnectionServer:
         self.oneway_ctx = RequestContext(ctx.peer, ctx.kind, ctx.node_id, ctx.connection_id, oneway=True)
         self.log = log
         self.in_flight = trio.Semaphore(self.limits.in_flight_max)
+        self.clean_eof = False
         self.send_ch, self.recv_ch = trio.open_memory_channel[bytes](self.limits.send_queue_max)
 
     async def run(self) -> None:
@@ -237,16 +240,19 @@ class _ConnectionServer:
             async with self.send_ch:
                 async with trio.open_nursery() as handlers:
                     fatal = await self._read_loop(handlers)
-                    handlers.cancel_scope.cancel()
+                    if not self.clean_eof:
+                        handlers.cancel_scope.cancel()
+                    # else: the peer half-closed; let its requests finish.
                 if fatal is not None:
                     try:
                         self.send_ch.send_nowait(
                             encode_error(0, fatal.code, fatal.message, self.limits.frame_bytes_max))
                     except trio.WouldBlock:
                         pass
-                else:
+                elif not self.clean_eof:
                     conn_nursery.cancel_scope.cancel()
-            # The writer flushes what is queued (the error frame), bounded.
+            # The writer flushes what is queued (responses, the error frame),
+            # bounded; a peer that is fully gone fails the writer at once.
             conn_nursery.cancel_scope.deadline = trio.current_time() + self.limits.close_linger_ms / 1000
 
     async def _writer(self, scope: trio.CancelScope) -> None:
@@ -271,13 +277,15 @@ class _ConnectionServer:
         partial_s = limits.partial_frame_timeout_ms / 1000
         while True:
             try:
-                payload = await self.fs.receive_frame(
-                    idle_timeout_s=idle_s if self._idle() else float("inf"), partial_timeout_s=partial_s)
+                payload = await self.fs.receive_frame(idle_timeout_s=idle_s, partial_timeout_s=partial_s)
                 if payload is None:
                     self.log.debug("netproto.connection_closed")
+                    self.clean_eof = True
                     return None
                 kind, corr, type_name, body = decode_envelope(payload, limits)
             except ReadTimeout as exc:
+                if exc.which == "idle" and not self._idle():
+                    continue  # quiet, but waiting on its own requests: not idle
                 self.log.warning("netproto.read_timeout", which=exc.which)
                 return None
             except (FrameError, CorruptEnvelope) as exc:

@@ -49,3 +49,12 @@ class UnavailableError(RaftError):
 
 class StorageError(RaftError):
     """Persistent Raft state is unusable (corrupt hard-state or snapshot)."""
+
+
+class RaftTimeoutError(RaftError):
+    """A driver operation (propose, read_index, transfer) did not finish in
+    time; a proposal may still commit later (outcome unknown)."""
+
+
+class DriverStoppedError(RaftError):
+    """The driver is not running, so the operation cannot proceed."""

@@ -2,7 +2,7 @@
 term; for a pre-vote request, the term the sender would campaign in).
 
 Every message is a frozen dataclass with a `TYPE` class attribute and is
-registered with netproto's schema (when available) so it can travel on the
+registered with netproto's schema so it can travel on the
 peer listener. Field types stay within netproto's schema vocabulary (int,
 bytes, bool, list[...], nested messages).
 """
@@ -14,16 +14,8 @@ from typing import ClassVar
 
 from raft.types import Entry
 
-try:  # netproto/schema.py is written in parallel; fall back until it lands.
-    from netproto.schema import Message as _WireMessage
-    from netproto.schema import register as _register
-except ImportError:  # pragma: no cover - only while netproto is incomplete
-
-    class _WireMessage:  # type: ignore[no-redef]
-        TYPE: ClassVar[str] = ""
-
-    def _register(cls):  # type: ignore[no-redef]
-        return cls
+from netproto.schema import Message as _WireMessage
+from netproto.schema import register as _register
 
 
 class RaftMessage(_WireMessage):

@@ -21,9 +21,11 @@ class RaftLog:
         self.unstable: list[Entry] = []
         self.unstable_offset = storage.last_index() + 1
         self.unstable_snapshot: Snapshot | None = None
-        first = storage.first_index()
-        self.committed = first - 1
-        self.applied = first - 1
+        # The state machine restarts from the snapshot, which may be newer
+        # than the compaction point when storage keeps entries below it.
+        floor = max(storage.first_index() - 1, storage.snapshot().meta.index)
+        self.committed = floor
+        self.applied = floor
 
     # --- reading ---
     def first_index(self) -> int:

@@ -7,10 +7,13 @@ simulator) writes them with the write methods, durably, before sending the
 Ready's messages, then calls `core.advance(ready)`.
 
 Index conventions: the storage holds a snapshot covering [1, S] (S = 0 when
-none) and entries (S, last_index]. `term(S)` is always answerable (the
-snapshot's term), so `first_index() == S + 1` and `term(first_index() - 1)`
-works. `term(i)` for i < S raises CompactedError; for i > last_index raises
-UnavailableError.
+none) and entries (C, last_index] where C <= S is the compaction point
+(`compact(C)`; entries between C and S may be kept so slow followers can
+catch up without a snapshot). `term(C)` is always answerable, so
+`first_index() == C + 1` and `term(first_index() - 1)` works. `term(i)` for
+i < C raises CompactedError; for i > last_index raises UnavailableError. A
+restarted core starts with commit and applied at least S (the state machine
+is restored from the snapshot).
 
 MemoryStorage is the in-memory implementation for tests and the simulator.
 A crash that loses un-fsynced writes is modelled by the simulator keeping
@@ -55,7 +58,13 @@ class Storage(Protocol):
         entries[0].index (a conflicting suffix)."""
         ...
 
-    def set_hard_state(self, hard_state: HardState) -> None: ...
+    def sync(self) -> None:
+        """Make every append before it durable (one fsync per Ready)."""
+        ...
+
+    def set_hard_state(self, hard_state: HardState) -> None:
+        """Durable when it returns."""
+        ...
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         """Install a snapshot received from the leader: replaces the log."""
@@ -85,6 +94,9 @@ def limit_size(entries: list[Entry], max_bytes: int | None) -> list[Entry]:
 class MemoryStorage:
     """In-memory Storage. `_ents[0]` is a sentinel holding the snapshot's
     (index, term); real entries follow contiguously."""
+
+    # Writes are memory operations: the driver runs them inline, not in a thread.
+    io_in_thread = False
 
     def __init__(self, config: ConfigState | None = None, hard_state: HardState | None = None) -> None:
         self._bootstrap = config if config is not None else ConfigState()
@@ -151,6 +163,9 @@ class MemoryStorage:
             raise StorageError(f"gap: appending {first} after last {self.last_index()}")
         del self._ents[first - off :]
         self._ents.extend(entries)
+
+    def sync(self) -> None:
+        pass
 
     def set_hard_state(self, hard_state: HardState) -> None:
         self._hard_state = hard_state

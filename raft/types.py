@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import msgpack
+
+from netproto.schema import Message
 
 
 class Role(str, enum.Enum):
@@ -45,10 +48,13 @@ ENTRY_OVERHEAD_BYTES = 24  # rough per-entry cost used by byte limits
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Message):
+    """One log entry; a netproto Message so AppendEntries can nest it."""
+
+    TYPE: ClassVar[str] = "raft.Entry"
     term: int
     index: int
-    kind: int = EntryKind.NORMAL
+    kind: EntryKind = EntryKind.NORMAL
     data: bytes = b""
 
     @property

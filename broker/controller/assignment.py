@@ -8,13 +8,15 @@ alternating list, so neighbours on the ring sit in different racks.
 Partition at ring position g = start_index + p:
 - its preferred leader (first replica) is ring[g % n], so leaders go round
   the ring and every n consecutive partitions put one leader on each broker;
-- its followers are found by walking the ring from the leader with an
+- without racks, its followers are found by walking the ring from the leader with an
   offset `1 + (shift + k) % (n - 1)`, k = 0, 1, ..., where shift = g // n
   grows once per round, so the followers of one broker's partitions spread
   over all other brokers (when it fails, its load scatters);
-- with racks, a follower is skipped while its rack already holds a replica
-  of the partition and some rack does not, so replicas cover min(rf, racks)
-  racks.
+- with racks, each follower goes to a rack not yet holding a replica of the
+  partition (until every rack holds one, then another round), so replicas
+  cover min(rf, racks) racks; among those racks it takes the broker holding
+  the fewest replicas (per-rack heaps; ties go to the rack next after the
+  leader's), which keeps brokers balanced even when racks differ in size.
 
 Deterministic: the same brokers, count, rf and start index give the same
 assignment. The controller continues the start index across topics (the
@@ -24,6 +26,7 @@ Invariant: each replica list has rf distinct brokers, all from `brokers`.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 from netproto.errors import ErrorCode, RafkaError
@@ -54,10 +57,13 @@ def assign_replicas(
     partitions: int,
     replication_factor: int,
     start_index: int = 0,
+    replica_load: dict[int, int] | None = None,
 ) -> list[tuple[int, ...]]:
     """Replica lists for `partitions` new partitions; preferred leader first.
 
-    `brokers`: (node_id, rack) of the eligible brokers. Raises RafkaError
+    `brokers`: (node_id, rack) of the eligible brokers; `replica_load`:
+    replicas each already holds (used to balance followers across racks of
+    unequal size). Raises RafkaError
     INVALID_REPLICATION_FACTOR when rf is not in [1, len(brokers)]."""
     n = len(brokers)
     if replication_factor < 1 or replication_factor > n:
@@ -66,44 +72,85 @@ def assign_replicas(
             f"replication factor {replication_factor} needs 1..{n} available brokers",
         )
     ring, racks = broker_ring(brokers)
-    rack_count = len(set(racks.values())) if racks else 0
     out = []
+    if racks is not None:
+        loads = _RackLoads(ring, racks, replica_load or {})
+        for p in range(partitions):
+            out.append(_rack_aware(ring, racks, loads, start_index + p, replication_factor))
+        return out
     for p in range(partitions):
         g = start_index + p
         lead = g % n
         shift = (g // n) % (n - 1) if n > 1 else 0
         replicas = [ring[lead]]
-        if racks is None:
-            for k in range(replication_factor - 1):
-                replicas.append(ring[(lead + 1 + (shift + k) % (n - 1)) % n])
-        else:
-            _rack_aware_followers(ring, racks, rack_count, lead, shift, replication_factor, replicas)
+        for k in range(replication_factor - 1):
+            replicas.append(ring[(lead + 1 + (shift + k) % (n - 1)) % n])
         out.append(tuple(replicas))
     return out
 
 
-def _rack_aware_followers(ring, racks, rack_count, lead, shift, rf, replicas) -> None:
+class _RackLoads:
+    """Per-rack min-heaps of (replica load, ring position, broker), with lazy
+    updates: an entry whose load is stale is re-pushed when popped."""
+
+    def __init__(self, ring: list[int], racks: dict[int, str], load: dict[int, int]) -> None:
+        self.load = {b: load.get(b, 0) for b in ring}
+        self.racks = racks
+        self.heaps: dict[str, list] = {}
+        for pos, b in enumerate(ring):
+            self.heaps.setdefault(racks[b], []).append((self.load[b], pos, b))
+        for h in self.heaps.values():
+            heapq.heapify(h)
+        self.rack_names = sorted(self.heaps)
+
+    def best(self, rack: str, chosen: set[int]) -> tuple[int, int, int] | None:
+        """(load, ring position, broker) of the least-loaded broker of
+        `rack` not in `chosen`, or None when the rack has none left."""
+        h = self.heaps[rack]
+        skipped = []
+        found = None
+        while h:
+            load, pos, b = heapq.heappop(h)
+            if load != self.load[b]:
+                heapq.heappush(h, (self.load[b], pos, b))
+                continue
+            skipped.append((load, pos, b))
+            if b not in chosen:
+                found = (load, pos, b)
+                break
+        for item in skipped:
+            heapq.heappush(h, item)
+        return found
+
+    def bump(self, b: int) -> None:
+        self.load[b] += 1  # the stale heap entry is fixed when popped
+
+
+def _rack_aware(ring, racks, loads: _RackLoads, g, rf) -> tuple[int, ...]:
     n = len(ring)
-    used_racks = {racks[replicas[0]]}
-    chosen = set(replicas)
-    k = 0
-    while len(replicas) < rf:
-        # One pass over the other brokers in shifted order; take the first
-        # not chosen whose rack is unused (or any, once every rack is used).
-        picked = None
-        for step in range(n - 1):
-            b = ring[(lead + 1 + (shift + k + step) % (n - 1)) % n]
-            if b in chosen:
+    leader = ring[g % n]
+    loads.bump(leader)
+    replicas = [leader]
+    chosen = {leader}
+    names = loads.rack_names
+    ri = names.index(racks[leader])
+    used = {racks[leader]}
+    for _ in range(1, rf):
+        if len(used) == len(names):
+            used = set()  # every rack holds a replica: start another round
+        best = None
+        for step in range(1, len(names) + 1):
+            rack = names[(ri + step) % len(names)]
+            if rack in used:
                 continue
-            if len(used_racks) < rack_count and racks[b] in used_racks:
-                continue
-            picked, k = b, k + step + 1
-            break
-        assert picked is not None, "rf <= n guarantees an unchosen broker"
-        replicas.append(picked)
-        chosen.add(picked)
-        used_racks.add(racks[picked])
-        if len(used_racks) == rack_count and len(replicas) < rf:
-            used_racks = set()  # every rack holds one: spread the next round too
-            for b in replicas:
-                pass
+            cand = loads.best(rack, chosen)
+            if cand is not None and (best is None or cand[0] < best[0]):
+                best = cand
+        if best is None:  # only used racks have brokers left
+            best = min(c for c in (loads.best(x, chosen) for x in names) if c is not None)
+        b = best[2]
+        loads.bump(b)
+        replicas.append(b)
+        chosen.add(b)
+        used.add(racks[b])
+    return tuple(replicas)

@@ -68,14 +68,20 @@ class PartitionState(NamedTuple):
 class TopicImage:
     """One topic: its partitions (index = partition number) and configs."""
 
-    __slots__ = ("name", "topic_id", "partitions", "configs", "digest_cache")
+    __slots__ = ("name", "topic_id", "partitions", "configs", "digest_cache", "blob_cache")
 
     def __init__(self, name: str, topic_id: str) -> None:
         self.name = name
         self.topic_id = topic_id
         self.partitions: list[PartitionState] = []
         self.configs: dict[str, str] = {}
+        # Canonical encoding and its sha256, rebuilt lazily after a change.
         self.digest_cache: bytes | None = None
+        self.blob_cache: bytes | None = None
+
+    def changed(self) -> None:
+        self.digest_cache = None
+        self.blob_cache = None
 
 
 class MetadataImage:
@@ -119,6 +125,14 @@ class MetadataImage:
 
     def imbalanced(self) -> frozenset[PartitionKey]:
         return frozenset(self._imbalanced)
+
+    @property
+    def leaderless_count(self) -> int:
+        return len(self._leaderless)
+
+    @property
+    def imbalanced_count(self) -> int:
+        return len(self._imbalanced)
 
     def is_eligible(self, node_id: int) -> bool:
         b = self.brokers.get(node_id)
@@ -214,7 +228,7 @@ class MetadataImage:
                                rec.leader, rec.leader_epoch, rec.partition_epoch)
         _check_partition(t.name, state)
         t.partitions.append(state)
-        t.digest_cache = None
+        t.changed()
         self.partition_count += 1
         self._index_add(state)
 
@@ -240,7 +254,7 @@ class MetadataImage:
             self._index_remove(old)
             self._index_add(new)
         t.partitions[rec.partition] = new
-        t.digest_cache = None
+        t.changed()
 
     def _remove_topic(self, rec: r.RemoveTopicRecord, offset: int) -> None:
         t = self._topic_by_id(rec.topic_id)
@@ -258,7 +272,7 @@ class MetadataImage:
             t.configs.pop(rec.key, None)
         else:
             t.configs[rec.key] = rec.value
-        t.digest_cache = None
+        t.changed()
 
     # --------------------------------------------------------------- indexes
     def _index_add(self, s: PartitionState) -> None:
@@ -301,7 +315,7 @@ class MetadataImage:
             nt = TopicImage(t.name, t.topic_id)
             nt.partitions = list(t.partitions)
             nt.configs = dict(t.configs)
-            nt.digest_cache = t.digest_cache
+            nt.digest_cache, nt.blob_cache = t.digest_cache, t.blob_cache
             c.topics_by_id[t.topic_id] = nt
             c.topics_by_name[t.name] = nt
         c.partition_count = self.partition_count

@@ -6,9 +6,11 @@ loaded on restart or snapshot install. Loading builds the image directly
 second. A snapshot records the log offset it covers; applying resumes at the
 next entry.
 
-Format (msgpack map): {"format": 1, "offset", "last_broker_epoch",
-"brokers": [broker rows], "topics": [[name, topic_id, {configs},
-[partition rows]]]}; rows as in broker/metadata/digest.py. Any malformed
+Format (msgpack map): {"format": 2, "offset", "last_broker_epoch",
+"brokers": [broker rows], "topics": [topic blob (bin), ...]}, each blob the
+cached canonical encoding of one topic (`digest.topic_blob`: [name,
+topic_id, [[key, value]...], [partition rows]]), so writing a snapshot
+re-encodes only topics changed since the last one. Any malformed
 document raises SnapshotError: a node must not start from a half-read image.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import msgpack
 
-from broker.metadata.digest import broker_row, partition_row
+from broker.metadata.digest import broker_row, topic_blob
 from broker.metadata.image import (
     BrokerRegistration,
     MetadataApplyError,
@@ -26,7 +28,7 @@ from broker.metadata.image import (
     _check_partition,
 )
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 
 
 class SnapshotError(Exception):
@@ -39,10 +41,7 @@ def encode_snapshot(image: MetadataImage) -> bytes:
         "offset": image.offset,
         "last_broker_epoch": image.last_broker_epoch,
         "brokers": [broker_row(image.brokers[n]) for n in sorted(image.brokers)],
-        "topics": [
-            [t.name, t.topic_id, dict(sorted(t.configs.items())), [partition_row(s) for s in t.partitions]]
-            for t in (image.topics_by_name[n] for n in sorted(image.topics_by_name))
-        ],
+        "topics": [topic_blob(image.topics_by_name[n]) for n in sorted(image.topics_by_name)],
     }
     return msgpack.packb(doc, use_bin_type=True)
 
@@ -59,7 +58,8 @@ def decode_snapshot(data: bytes) -> MetadataImage:
         return _build(doc)
     except SnapshotError:
         raise
-    except (MetadataApplyError, KeyError, TypeError, ValueError, IndexError) as exc:
+    except (MetadataApplyError, KeyError, TypeError, ValueError, IndexError,
+            msgpack.UnpackException) as exc:
         raise SnapshotError(f"malformed metadata snapshot: {exc!r}") from exc
 
 
@@ -72,11 +72,15 @@ def _build(doc: dict) -> MetadataImage:
             raise SnapshotError(f"broker row has {len(row)} fields")
         b = BrokerRegistration(*row)
         image.brokers[b.node_id] = b
-    for name, topic_id, configs, rows in doc["topics"]:
+    for blob in doc["topics"]:
+        if type(blob) is not bytes:
+            raise SnapshotError("topic entry is not an encoded topic")
+        name, topic_id, configs, rows = msgpack.unpackb(blob, raw=False)
         if name in image.topics_by_name or topic_id in image.topics_by_id:
             raise SnapshotError(f"duplicate topic {name}")
         t = TopicImage(name, topic_id)
-        t.configs = {str(k): str(v) for k, v in configs.items()}
+        t.configs = {str(k): str(v) for k, v in configs}
+        t.blob_cache = blob
         parts = t.partitions
         for p, replicas, isr, leader, leader_epoch, partition_epoch in rows:
             if p != len(parts):

@@ -230,14 +230,18 @@ def check_registers(ops: list[Op], timeout_s: float = 60.0) -> dict:
 
 # --- convergence ----------------------------------------------------------------
 
-OFFSET_KEYS = ("metadata_offset", "last_applied_offset", "applied_offset")
-DIGEST_KEYS = ("image_digest", "metadata_digest", "digest")
+# The node's QuorumStatusResponse (broker/messages_node.py) carries
+# applied_index and a state_machine summary; older/other shapes are accepted.
+OFFSET_KEYS = ("metadata_offset", "offset", "applied_index")
+DIGEST_KEYS = ("image_digest", "digest", "metadata_digest")
 
 
 def _pick(status: dict, keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        if k in status:
-            return status[k]
+    nested = status.get("state_machine")
+    for source in (nested if isinstance(nested, dict) else {}, status):
+        for k in keys:
+            if source.get(k) is not None:
+                return source[k]
     return None
 
 
@@ -272,6 +276,18 @@ def check_convergence(events: Iterable[dict]) -> dict:
     return result
 
 
+def check_crashes(events: Iterable[dict]) -> dict | None:
+    """Nodes that exited without the harness killing them (a `node-exits`
+    harness event); None when the history does not record it."""
+    exits = None
+    for e in events:
+        if e["process"] == NEMESIS and e["f"] == "node-exits":
+            exits = e.get("value")
+    if exits is None:
+        return None
+    return {"valid": not exits, "exited": exits}
+
+
 def check_all(events: list[dict], timeout_s: float = 60.0) -> dict:
     ops = pair(events)
     checks = {
@@ -280,4 +296,7 @@ def check_all(events: list[dict], timeout_s: float = 60.0) -> dict:
         "registers": check_registers(ops, timeout_s),
         "convergence": check_convergence(events),
     }
+    crashes = check_crashes(events)
+    if crashes is not None:
+        checks["crashes"] = crashes
     return checks

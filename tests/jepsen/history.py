@@ -44,6 +44,13 @@ class HistoryRecorder:
         self.events: list[dict] = []
         self.counts = {t: 0 for t in TYPES}
 
+    def reset_origin(self) -> None:
+        """Start the clock now (only before the first event): time 0 is the
+        start of the workload, not of the cluster's boot."""
+        if self.events:
+            raise HistoryError("cannot move the time origin of a non-empty history")
+        self._start = self._clock()
+
     def elapsed_s(self) -> float:
         return self._clock() - self._start
 

@@ -149,26 +149,30 @@ class LinkProxy:
             await trio.aclose_forcefully(client)
 
     async def _pump(self, src, dst, conn_scope: trio.CancelScope) -> None:
-        """Copy src -> dst through a bounded delay line; EOF or an error on
-        either side ends the whole connection."""
+        """Copy src -> dst through a bounded delay line. EOF is passed on as
+        a half-close once the queued bytes are delivered (the other
+        direction keeps flowing); an error on either side ends the whole
+        connection."""
         send, recv = trio.open_memory_channel(self.limits.delay_chunks_max)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._deliver, recv, dst, conn_scope)
+            async with send:
+                while True:
+                    try:
+                        data = await src.receive_some(self.limits.chunk_bytes_max)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                        conn_scope.cancel()
+                        return
+                    if not data:
+                        break
+                    if self.mode is not LinkMode.PASS:
+                        continue  # swallowed
+                    due = trio.current_time() + self.delay_ms / 1000.0
+                    await send.send((due, data))
+        # EOF from src and everything delivered: half-close towards dst
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._deliver, recv, dst, conn_scope)
-                async with send:
-                    while True:
-                        try:
-                            data = await src.receive_some(self.limits.chunk_bytes_max)
-                        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                            break
-                        if not data:
-                            break
-                        if self.mode is not LinkMode.PASS:
-                            continue  # swallowed
-                        due = trio.current_time() + self.delay_ms / 1000.0
-                        await send.send((due, data))
-                # deliver drains what is queued, then the connection ends
-        finally:
+            await dst.send_eof()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             conn_scope.cancel()
 
     async def _deliver(self, recv, dst, conn_scope: trio.CancelScope) -> None:

@@ -124,3 +124,22 @@ def test_negative_delay_rejected():
     proxy = LinkProxy("l", "127.0.0.1", 1)
     with pytest.raises(ValueError):
         proxy.set_delay(-1)
+
+
+async def test_half_close_still_delivers_the_reply():
+    """Goal: a client that sends and half-closes (EOF) still gets the
+    server's reply through the proxy, then EOF."""
+    with trio.fail_after(DEADLINE_S):
+        async with trio.open_nursery() as nursery:
+            proxy = await start_proxy(nursery)
+            stream = await trio.open_tcp_stream("127.0.0.1", proxy.port)
+            await stream.send_all(b"bye")
+            await stream.send_eof()
+            got = b""
+            while True:
+                chunk = await stream.receive_some(100)
+                if not chunk:
+                    break
+                got += chunk
+            assert got == b"bye"
+            nursery.cancel_scope.cancel()

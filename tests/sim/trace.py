@@ -10,7 +10,7 @@ every line is also printed as it happens (vopr --trace).
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
+from collections import Counter, deque
 from typing import Any, Callable
 
 
@@ -70,12 +70,15 @@ class Trace:
         self.lines: deque[TraceLine] = deque(maxlen=events_max)
         self.echo = echo
         self.count = 0
+        # events by name (and delivered messages by type): run coverage
+        self.tally: Counter[str] = Counter()
 
     def add(self, time_ms: int, node: int | None, event: str, detail: Any = "") -> None:
         """Record one event; a non-str `detail` (a message) is summarized lazily."""
         line = TraceLine(time_ms, node, event, detail)
         self.lines.append(line)
         self.count += 1
+        self.tally[event if isinstance(detail, str) else type(detail).__name__] += 1
         if self.echo is not None:
             self.echo(line.render())
 

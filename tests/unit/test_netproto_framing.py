@@ -74,3 +74,34 @@ def test_truncated_frame_detected_at_eof(cut):
     with pytest.raises(FrameError) as err:
         dec.eof()
     assert err.value.code == ErrorCode.CORRUPT_MESSAGE
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_envelope_decoder_never_crashes_on_garbage(data):
+    """Goal: any bytes decode to a well-formed envelope or raise exactly
+    CorruptEnvelope (CORRUPT_MESSAGE) -- never another exception."""
+    from netproto.envelope import CorruptEnvelope, decode_envelope
+    from netproto.limits import NetLimits
+
+    try:
+        kind, corr, a, b = decode_envelope(data, NetLimits())
+    except CorruptEnvelope as err:
+        assert err.code == ErrorCode.CORRUPT_MESSAGE
+    else:
+        assert kind in (0, 1, 2, 3) and 0 <= corr < 2**31
+
+
+def test_envelope_decoder_enforces_msgpack_limits():
+    """Goal: a small frame cannot expand past the msgpack limits (a huge
+    array header is refused, not allocated)."""
+    import msgpack
+
+    from netproto.envelope import CorruptEnvelope, decode_envelope
+    from netproto.limits import NetLimits
+
+    limits = NetLimits(msgpack_array_len_max=10)
+    payload = msgpack.packb([0, 1, "t", list(range(11))])
+    with pytest.raises(CorruptEnvelope):
+        decode_envelope(payload, limits)
+    assert decode_envelope(msgpack.packb([0, 1, "t", list(range(10))]), limits)[3] == list(range(10))

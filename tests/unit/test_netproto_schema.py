@@ -48,6 +48,14 @@ class SchemaTestAll(Message):
     tags: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PlainConfig:
+    """A plain (non-Message) dataclass nested in a message."""
+
+    voters: frozenset[int]
+    learners: frozenset[int] = frozenset()
+
+
 @register
 @dataclass(frozen=True)
 class SchemaTestLater(Message):
@@ -55,6 +63,7 @@ class SchemaTestLater(Message):
 
     TYPE = "test.schema.Later"
     x: int
+    config: PlainConfig | None = None
 
 
 def sample() -> SchemaTestAll:
@@ -62,7 +71,7 @@ def sample() -> SchemaTestAll:
         i=-5, s="é", b=b"\x00\xff", flag=True, f=1.5, opt=None,
         entries=[SchemaTestEntry(1, b"a"), SchemaTestEntry(2, b"")],
         pair=(1, "x"), seq=(3, 4), by_name={"a": 1}, by_id={7: SchemaTestEntry(3, b"c"), 8: None},
-        color=Color.BLUE, later=SchemaTestLater(9),
+        color=Color.BLUE, later=SchemaTestLater(9, PlainConfig(frozenset({3, 1, 2}))),
     )
 
 
@@ -78,6 +87,8 @@ def test_round_trip_through_msgpack_keeps_every_type():
     back = wire_round_trip(msg)
     assert back == msg
     assert type(back.color) is Color and type(back.seq) is tuple and type(back.pair) is tuple
+    assert back.later.config.voters == frozenset({1, 2, 3}) and type(back.later.config.learners) is frozenset
+    assert to_wire(msg)["later"]["config"]["voters"] == [1, 2, 3]
 
 
 def test_defaults_fill_missing_optional_fields():
@@ -114,6 +125,7 @@ def test_int_on_wire_accepted_for_float():
         (lambda b: b.update(by_id={"7": None}), "expected int key"),
         (lambda b: b.update(color=3), "SchemaTestAll.color: expected Color"),
         (lambda b: b.update(later=None), "SchemaTestAll.later: expected a map"),
+        (lambda b: b["later"]["config"].update(voters=[1, "2"]), "SchemaTestAll.later.config.voters[1]"),
     ],
 )
 def test_bad_bodies_are_refused_with_a_path(mutate, path):
@@ -171,3 +183,21 @@ def test_entry_round_trip_property(term, data):
     """Goal: any int64/uint64 term and any bytes survive the wire."""
     msg = SchemaTestEntry(term, data)
     assert wire_round_trip(msg) == msg
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | st.binary(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(body=json_like)
+def test_from_wire_only_raises_invalid_message(body):
+    """Goal: any decoded msgpack value as a body either validates or raises
+    InvalidMessage -- never a crash inside the decoder."""
+    try:
+        msg = from_wire(SchemaTestAll.TYPE, body)
+    except InvalidMessage:
+        return
+    assert isinstance(msg, SchemaTestAll)

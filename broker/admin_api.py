@@ -1,0 +1,198 @@
+"""Handlers for the admin messages on the client and peer listeners.
+
+Why: a client may send any admin request to any node. Writes must reach the
+active controller (the Raft leader); reads can be answered from the local
+image, which may lag the leader unless the client asks for a linearizable
+read.
+
+- Writes (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
+  ElectLeaders) on the client listener: decided by the local controller when
+  it is active, otherwise forwarded over the peer connection to the leader's
+  peer listener. With no leader known, or when the forward surely was not
+  sent, the answer is NOT_CONTROLLER (nothing happened; the client retries).
+- Controller requests on the peer listener (forwarded writes and the broker
+  lifecycle: registration, heartbeat, controlled shutdown, AlterPartition)
+  are decided locally or refused with NOT_CONTROLLER; they are never
+  forwarded again, so a request crosses at most one hop.
+- Reads (DescribeTopic, ListTopics, ListBrokers) come from this node's
+  image. With `consistent=True` (or after a MetadataBarrierRequest on the
+  same connection) they first pass a ReadIndex barrier: linearizable.
+- MetadataStatus: this node's applied metadata offset and image digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Protocol
+
+import structlog
+import trio
+
+from broker.admin_messages import (
+    MetadataBarrierRequest,
+    MetadataBarrierResponse,
+    MetadataStatusRequest,
+    MetadataStatusResponse,
+)
+from broker.controller import describe
+from broker.controller import requests as rq
+from broker.controller_service import ControllerService, RaftHandle, not_controller, now_ms
+from broker.metadata.image import MetadataImage
+from netproto.connection import NotSentError
+from netproto.errors import ErrorCode, RafkaError
+from netproto.schema import Message
+from raft.errors import NotLeaderError, RaftError
+
+log = structlog.get_logger("rafka.admin_api")
+
+# (node_id, request, timeout_s) -> response, over the peer listener of node_id.
+ForwardCall = Callable[[int, Message, float], Awaitable[Message | None]]
+Handler = Callable[[Message, object], Awaitable[Message | None]]
+
+WRITE_REQUESTS = (
+    rq.CreateTopicsRequest,
+    rq.DeleteTopicsRequest,
+    rq.CreatePartitionsRequest,
+    rq.AlterConfigsRequest,
+    rq.ElectLeadersRequest,
+)
+BROKER_REQUESTS = (
+    rq.BrokerRegistrationRequest,
+    rq.BrokerHeartbeatRequest,
+    rq.ControlledShutdownRequest,
+    rq.AlterPartitionRequest,
+)
+READ_REQUESTS = (rq.DescribeTopicRequest, rq.ListTopicsRequest, rq.ListBrokersRequest)
+
+
+class ImageView(Protocol):
+    image: MetadataImage
+
+
+@dataclass(frozen=True)
+class AdminApiConfig:
+    # How long a write may wait for its decision (and a forward for its answer).
+    request_timeout_ms: int = 8000
+    # How long a consistent read may wait for its ReadIndex barrier.
+    barrier_timeout_ms: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.request_timeout_ms < 1 or self.barrier_timeout_ms < 1:
+            raise ValueError("admin api timeouts must be >= 1 ms")
+
+
+class AdminApi:
+    def __init__(
+        self,
+        node_id: int,
+        raft: RaftHandle,
+        metadata: ImageView,
+        service: ControllerService | None,
+        forward: ForwardCall,
+        config: AdminApiConfig | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.raft = raft
+        self.metadata = metadata
+        self.service = service
+        self.forward = forward
+        self.config = config or AdminApiConfig()
+
+    # ----------------------------------------------------- handler tables
+    def client_handlers(self) -> dict[str, Handler]:
+        """Message TYPE -> handler, to merge into the client listener's
+        dispatch (and its `accepts` set)."""
+        table: dict[str, Handler] = {cls.TYPE: self.handle_write for cls in WRITE_REQUESTS}
+        table.update({cls.TYPE: self.handle_read for cls in READ_REQUESTS})
+        table[MetadataBarrierRequest.TYPE] = self.handle_barrier
+        table[MetadataStatusRequest.TYPE] = self.handle_status
+        return table
+
+    def peer_handlers(self) -> dict[str, Handler]:
+        """Message TYPE -> handler for the peer listener: requests for the
+        active controller, decided here or refused, never forwarded."""
+        return {cls.TYPE: self.handle_controller_request for cls in (*WRITE_REQUESTS, *BROKER_REQUESTS)}
+
+    # -------------------------------------------------------------- writes
+    @property
+    def _timeout_s(self) -> float:
+        return self.config.request_timeout_ms / 1000
+
+    def _local_controller_active(self) -> bool:
+        return self.service is not None and self.service.is_active()
+
+    async def route_to_controller(self, msg: Message, timeout_s: float | None = None) -> Message | None:
+        """Have the active controller decide `msg`, wherever it runs."""
+        timeout_s = self._timeout_s if timeout_s is None else timeout_s
+        if self._local_controller_active():
+            assert self.service is not None
+            return await self.service.submit(msg, timeout_s)
+        leader_id = self.raft.leadership().leader_id
+        if leader_id is None or leader_id == self.node_id:
+            # No leader, or this node leads but its controller is not active
+            # yet (activation barrier): nothing happened, retry shortly.
+            raise not_controller(self.node_id, leader_id)
+        try:
+            with trio.fail_after(timeout_s):
+                return await self.forward(leader_id, msg, timeout_s)
+        except NotSentError as exc:
+            raise RafkaError(ErrorCode.NOT_CONTROLLER,
+                             f"could not reach the leader (node {leader_id}): {exc.message}") from None
+        except trio.TooSlowError:
+            raise RafkaError(ErrorCode.REQUEST_TIMED_OUT,
+                             f"{msg.TYPE} forwarded to node {leader_id}: no answer in {timeout_s}s") from None
+
+    async def handle_write(self, msg: Message, ctx: object = None) -> Message | None:
+        return await self.route_to_controller(msg)
+
+    async def handle_controller_request(self, msg: Message, ctx: object = None) -> Message | None:
+        if self.service is None:
+            raise not_controller(self.node_id, self.raft.leadership().leader_id)
+        return await self.service.submit(msg, self._timeout_s)
+
+    # --------------------------------------------------------------- reads
+    async def barrier(self) -> None:
+        """Wait until the local image holds everything committed now."""
+        timeout_s = self.config.barrier_timeout_ms / 1000
+        try:
+            with trio.fail_after(timeout_s):
+                await self.raft.read_barrier()
+        except trio.TooSlowError:
+            raise RafkaError(ErrorCode.REQUEST_TIMED_OUT,
+                             f"node {self.node_id}: read barrier not passed in {timeout_s}s") from None
+        except NotLeaderError as exc:
+            raise RafkaError(ErrorCode.LEADER_NOT_AVAILABLE,
+                             f"node {self.node_id}: no leader to confirm a consistent read "
+                             f"(hint {exc.leader_id})") from None
+        except RaftError as exc:
+            raise RafkaError(ErrorCode.LEADER_NOT_AVAILABLE, f"node {self.node_id}: {exc}") from None
+
+    async def handle_read(self, msg: Message, ctx: object = None) -> Message:
+        if getattr(msg, "consistent", False):
+            await self.barrier()
+        image = self.metadata.image
+        if isinstance(msg, rq.DescribeTopicRequest):
+            return describe.describe_topic(image, msg)
+        if isinstance(msg, rq.ListTopicsRequest):
+            return describe.list_topics(image)
+        if isinstance(msg, rq.ListBrokersRequest):
+            sessions = self.service.controller.sessions if self._local_controller_active() else None
+            return describe.list_brokers(image, sessions, now_ms())
+        raise RafkaError(ErrorCode.INVALID_REQUEST, f"not a read: {msg.TYPE}")
+
+    async def handle_barrier(self, msg: Message, ctx: object = None) -> Message:
+        await self.barrier()
+        return MetadataBarrierResponse(metadata_offset=self.metadata.image.offset)
+
+    async def handle_status(self, msg: Message, ctx: object = None) -> Message:
+        image = self.metadata.image
+        return MetadataStatusResponse(
+            node_id=self.node_id,
+            metadata_offset=image.offset,
+            digest=image.digest(),
+            topics=len(image.topics_by_name),
+            partitions=image.partition_count,
+            brokers=len(image.brokers),
+            is_active_controller=self._local_controller_active(),
+            leader_id=self.raft.leadership().leader_id,
+        )

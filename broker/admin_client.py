@@ -1,0 +1,119 @@
+"""The CLI's client for node-level requests (quorum status, bench appends).
+
+Why a separate module: the CLI, `quorum up`, the integration fixture and the
+benchmarks all ask nodes the same questions; this is the one place that
+knows how to find the leader and turn network failures into typed errors.
+
+Every call is bounded by the caller's `timeout_s`; failures raise
+`AdminError` with a Kafka-style code name (e.g. NETWORK_EXCEPTION,
+LEADER_NOT_AVAILABLE) and a one-line message.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import trio
+
+from broker.messages_node import (
+    BenchAppendRequest,
+    BenchAppendResponse,
+    QuorumStatusRequest,
+    QuorumStatusResponse,
+)
+from broker.status import status_to_dict
+from netproto.connection import Connection, open_connection
+from netproto.errors import RafkaError
+from netproto.handshake import KIND_CLIENT
+
+
+class AdminError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise AdminError("INVALID_ARGUMENTS", f"bad address {address!r} (want host:port)")
+    return host.strip("[]"), int(port)
+
+
+@asynccontextmanager
+async def connect(address: str, cluster_id: str | None = None) -> AsyncIterator[Connection]:
+    """A client connection to one node; RafkaError becomes AdminError."""
+    host, port = split_address(address)
+    try:
+        async with open_connection(host, port, cluster_id=cluster_id, kind=KIND_CLIENT) as conn:
+            yield conn
+    except RafkaError as exc:
+        raise AdminError(exc.code_name, f"{address}: {exc.message}") from None
+
+
+async def _call(address: str, request, timeout_s: float):
+    with trio.fail_after(timeout_s):
+        async with connect(address) as conn:
+            try:
+                return await conn.call(request, timeout_s=timeout_s)
+            except RafkaError as exc:
+                raise AdminError(exc.code_name, f"{address}: {exc.message}") from None
+
+
+async def node_status(address: str, timeout_s: float = 5.0) -> dict:
+    """One node's own view of the quorum (no redirect)."""
+    try:
+        resp = await _call(address, QuorumStatusRequest(), timeout_s)
+    except trio.TooSlowError:
+        raise AdminError("REQUEST_TIMED_OUT", f"{address}: no answer in {timeout_s}s") from None
+    if not isinstance(resp, QuorumStatusResponse):
+        raise AdminError("UNKNOWN_SERVER_ERROR", f"{address}: unexpected {type(resp).__name__}")
+    return status_to_dict(resp)
+
+
+async def quorum_status(bootstrap: list[str], timeout_s: float = 5.0) -> dict:
+    """The leader's view: ask the bootstrap nodes, follow a follower's hint
+    to the leader's client address, and fall back to the freshest follower
+    view (highest term) when no leader answers."""
+    queue = list(bootstrap)
+    asked: set[str] = set()
+    best: dict | None = None
+    last_error: AdminError | None = None
+    per_call_s = max(0.5, timeout_s / max(1, len(bootstrap)))
+    with trio.move_on_after(timeout_s):
+        while queue:
+            address = queue.pop(0)
+            if address in asked:
+                continue
+            asked.add(address)
+            try:
+                status = await node_status(address, per_call_s)
+            except AdminError as exc:
+                last_error = exc
+                continue
+            if status["role"] == "leader" and status["leader_id"] == status["node_id"]:
+                return status
+            hint = status.get("leader_client_address")
+            if hint and hint not in asked:
+                queue.insert(0, hint)
+            if best is None or status["term"] > best["term"]:
+                best = status
+    if best is not None:
+        return best
+    if last_error is not None:
+        raise AdminError(last_error.code, f"no node answered; last: {last_error.message}")
+    raise AdminError("REQUEST_TIMED_OUT", f"no node answered within {timeout_s}s")
+
+
+async def bench_append(address: str, entries: list[bytes], timeout_s: float = 10.0) -> dict:
+    """Append opaque entries through a node started with --bench; returns
+    {"first_index", "last_index", "term"} once they are committed."""
+    try:
+        resp = await _call(address, BenchAppendRequest(entries=list(entries)), timeout_s)
+    except trio.TooSlowError:
+        raise AdminError("REQUEST_TIMED_OUT", f"{address}: no answer in {timeout_s}s") from None
+    if not isinstance(resp, BenchAppendResponse):
+        raise AdminError("UNKNOWN_SERVER_ERROR", f"{address}: unexpected {type(resp).__name__}")
+    return {"first_index": resp.first_index, "last_index": resp.last_index, "term": resp.term}

@@ -1,0 +1,200 @@
+"""The broker side of the broker lifecycle: register, heartbeat, shut down.
+
+Why: the active controller fences brokers it does not hear from (session
+timeout) and only unfenced brokers lead partitions. Each broker process
+therefore registers on start with a fresh incarnation id (so the controller
+can tell a restart from a retry), heartbeats every `heartbeat_interval_ms`
+with the offset of its own metadata image (the controller unfences it once
+it has caught up), and on SIGTERM asks the controller to move its
+leaderships away before the process exits (controlled shutdown).
+
+`call_controller(request, timeout_s)` reaches the active controller
+wherever it is (the local service when this node leads, else the leader's
+peer listener); it raises RafkaError (NOT_CONTROLLER, NETWORK_EXCEPTION,
+REQUEST_TIMED_OUT, ...) and this module simply retries with backoff.
+
+States: UNREGISTERED -> (registration answered) REGISTERED, heartbeating ->
+SHUTTING_DOWN (controlled shutdown asked) -> STOPPED. A heartbeat answered
+STALE_BROKER_EPOCH (the controller does not know this registration)
+sends the broker back to UNREGISTERED: it registers again, same incarnation
+(so a registration that was committed but whose answer was lost is reused).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Protocol
+
+import structlog
+import trio
+
+from broker.controller import requests as rq
+from broker.metadata.image import MetadataImage
+from netproto.errors import ErrorCode, RafkaError
+from netproto.schema import Message
+
+log = structlog.get_logger("rafka.broker_lifecycle")
+
+ControllerCall = Callable[[Message, float], Awaitable[Message | None]]
+
+
+class ImageView(Protocol):
+    image: MetadataImage
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    heartbeat_interval_ms: int = 1000
+    # Per-request deadline for registration/heartbeat/shutdown calls.
+    request_timeout_ms: int = 3000
+    # Retry backoff (doubling, jittered) for registration and shutdown.
+    retry_backoff_initial_ms: int = 50
+    retry_backoff_max_ms: int = 1000
+    # How often controlled shutdown re-checks the local image.
+    shutdown_poll_ms: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("heartbeat_interval_ms", "request_timeout_ms", "retry_backoff_initial_ms",
+                     "retry_backoff_max_ms", "shutdown_poll_ms"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"broker lifecycle {name} must be >= 1")
+
+
+def new_incarnation_id(rng: random.Random) -> str:
+    return f"{rng.getrandbits(128):032x}"
+
+
+class BrokerLifecycle:
+    def __init__(
+        self,
+        node_id: int,
+        host: str,
+        port: int,
+        rack: str | None,
+        call_controller: ControllerCall,
+        metadata: ImageView,
+        rng: random.Random,
+        config: LifecycleConfig | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.host = host
+        self.port = port
+        self.rack = rack
+        self.call_controller = call_controller
+        self.metadata = metadata
+        self.rng = rng
+        self.config = config or LifecycleConfig()
+        self.incarnation_id = new_incarnation_id(rng)
+        self.broker_epoch: int | None = None
+        self.fenced = True
+        self.caught_up = False
+        self.state = "unregistered"
+        self.heartbeats_ok = 0
+        self.registered = trio.Event()
+
+    # ------------------------------------------------------------- helpers
+    def _backoff_s(self, attempt: int) -> float:
+        c = self.config
+        ms = min(c.retry_backoff_max_ms, c.retry_backoff_initial_ms * (2 ** min(attempt, 20)))
+        return ms * (0.5 + self.rng.random() / 2) / 1000
+
+    async def _call(self, request: Message) -> Message | None:
+        timeout_s = self.config.request_timeout_ms / 1000
+        with trio.fail_after(timeout_s + 0.5):  # a hard bound even if the callee ignores its deadline
+            return await self.call_controller(request, timeout_s)
+
+    # ----------------------------------------------------------------- run
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Register, then heartbeat until cancelled or shut down."""
+        task_status.started()
+        interval_s = self.config.heartbeat_interval_ms / 1000
+        while self.state not in ("shutting_down", "stopped"):
+            if self.state == "unregistered":
+                await self._register()
+                continue
+            await self._heartbeat()
+            await trio.sleep(interval_s)
+
+    async def _register(self) -> None:
+        attempt = 0
+        request = rq.BrokerRegistrationRequest(self.node_id, self.incarnation_id, self.host, self.port, self.rack)
+        while self.state == "unregistered":
+            try:
+                resp = await self._call(request)
+            except (RafkaError, trio.TooSlowError) as exc:
+                log.debug("broker.register_retry", node_id=self.node_id, error=repr(exc), attempt=attempt)
+                await trio.sleep(self._backoff_s(attempt))
+                attempt += 1
+                continue
+            if not isinstance(resp, rq.BrokerRegistrationResponse):
+                raise RafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"unexpected registration answer {resp!r:.80}")
+            self.broker_epoch = resp.broker_epoch
+            self.state = "registered"
+            self.registered.set()
+            log.info("broker.registered", node_id=self.node_id, broker_epoch=resp.broker_epoch,
+                     incarnation_id=self.incarnation_id)
+
+    async def _heartbeat(self) -> None:
+        assert self.broker_epoch is not None
+        request = rq.BrokerHeartbeatRequest(self.node_id, self.broker_epoch, self.metadata.image.offset)
+        try:
+            resp = await self._call(request)
+        except RafkaError as exc:
+            if exc.code == ErrorCode.STALE_BROKER_EPOCH:
+                log.warning("broker.registration_lost", node_id=self.node_id,
+                            broker_epoch=self.broker_epoch, reason=exc.message)
+                self.state = "unregistered"
+            else:
+                log.debug("broker.heartbeat_failed", node_id=self.node_id, error=exc.code.name)
+            return
+        except trio.TooSlowError:
+            log.debug("broker.heartbeat_failed", node_id=self.node_id, error="timeout")
+            return
+        if not isinstance(resp, rq.BrokerHeartbeatResponse):
+            return
+        self.heartbeats_ok += 1
+        if resp.is_fenced != self.fenced:
+            log.info("broker.fence_state", node_id=self.node_id, fenced=resp.is_fenced,
+                     broker_epoch=self.broker_epoch, metadata_offset=request.metadata_offset)
+        self.fenced = resp.is_fenced
+        self.caught_up = resp.is_caught_up
+        if resp.should_shut_down and self.state == "registered":
+            log.warning("broker.told_to_shut_down", node_id=self.node_id)
+            self.state = "stopped"
+
+    # ------------------------------------------------------------ shutdown
+    async def controlled_shutdown(self, timeout_s: float) -> bool:
+        """Ask the controller to move this broker's leaderships away, then
+        wait until the local image shows none left; stop heartbeating.
+        Returns False if that did not finish within `timeout_s` (the caller
+        shuts down anyway; the session timeout will fence it)."""
+        previous = self.state
+        self.state = "shutting_down"
+        if previous == "unregistered" or self.broker_epoch is None:
+            self.state = "stopped"
+            return True
+        request = rq.ControlledShutdownRequest(self.node_id, self.broker_epoch)
+        poll_s = self.config.shutdown_poll_ms / 1000
+        done = False
+        with trio.move_on_after(timeout_s):
+            attempt = 0
+            while True:
+                try:
+                    await self._call(request)
+                    break
+                except RafkaError as exc:
+                    if exc.code == ErrorCode.STALE_BROKER_EPOCH:
+                        break  # the controller no longer knows this incarnation
+                    log.debug("broker.shutdown_retry", node_id=self.node_id, error=exc.code.name)
+                except trio.TooSlowError:
+                    pass
+                await trio.sleep(self._backoff_s(attempt))
+                attempt += 1
+            while self.metadata.image.partitions_led_by(self.node_id):
+                await trio.sleep(poll_s)
+            done = True
+        self.state = "stopped"
+        log.info("broker.controlled_shutdown", node_id=self.node_id, done=done,
+                 still_leading=len(self.metadata.image.partitions_led_by(self.node_id)))
+        return done

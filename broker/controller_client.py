@@ -1,0 +1,179 @@
+"""The admin client: topic and broker requests to any node of a cluster.
+
+Why: the CLI, `quorum up` and test harnesses all need the same rules for
+talking to a cluster whose controller moves: try the bootstrap nodes in
+turn; on an answer that promises nothing happened (NOT_CONTROLLER,
+LEADER_NOT_AVAILABLE, or a request that surely never left this process)
+back off and try again until the deadline; never retry a write whose outcome
+is unknown (a timeout after sending), since it may have been applied.
+Reads change nothing, so they are retried on any network error too.
+
+Consistent reads: when the read request type has a `consistent` field it is
+set; otherwise the client sends a MetadataBarrierRequest and then the read on
+the same connection (the node answers the barrier only once its image holds
+every entry committed before it, so the read that follows is linearizable).
+
+Every call is bounded by `timeout_s`; errors are netproto's `RafkaError`
+with the Kafka code (REQUEST_TIMED_OUT when the deadline passes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import trio
+
+from broker.admin_messages import MetadataBarrierRequest, MetadataStatusRequest, MetadataStatusResponse
+from broker.controller import requests as rq
+from netproto.connection import NotSentError, open_connection
+from netproto.errors import ErrorCode, RafkaError
+from netproto.handshake import KIND_CLIENT
+from netproto.pool import parse_addr
+from netproto.schema import Message
+
+RETRIABLE = frozenset({ErrorCode.NOT_CONTROLLER, ErrorCode.LEADER_NOT_AVAILABLE})
+READ_RETRIABLE = RETRIABLE | {ErrorCode.NETWORK_EXCEPTION, ErrorCode.REQUEST_TIMED_OUT}
+BACKOFF_INITIAL_S = 0.05
+BACKOFF_MAX_S = 1.0
+ATTEMPT_TIMEOUT_MAX_S = 10.0
+
+
+def has_field(cls: type, name: str) -> bool:
+    return any(f.name == name for f in dataclasses.fields(cls))
+
+
+def parse_bootstrap(text: str | Sequence[str]) -> list[str]:
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    out = []
+    for part in parts:
+        part = part.strip()
+        if part:
+            host, port = parse_addr(part)  # ValueError on a bad address
+            out.append(f"{host}:{port}")
+    if not out:
+        raise ValueError("no bootstrap address given")
+    return out
+
+
+class AdminClient:
+    def __init__(self, bootstrap: str | Sequence[str], timeout_s: float = 15.0) -> None:
+        self.bootstrap = parse_bootstrap(bootstrap)
+        self.timeout_s = timeout_s
+
+    async def _attempt(self, address: str, request: Message, consistent: bool, timeout_s: float) -> Message:
+        """One try at one node. Any failure before `request` itself was
+        handed to the connection (connect, handshake, barrier) is raised as
+        NotSentError: the request surely did not happen."""
+        host, port = parse_addr(address)
+        sent = False
+        try:
+            async with open_connection(host, port, cluster_id=None, kind=KIND_CLIENT) as conn:
+                if consistent and not has_field(type(request), "consistent"):
+                    await conn.call(MetadataBarrierRequest(), timeout_s=timeout_s)
+                sent = True
+                return await conn.call(request, timeout_s=timeout_s)
+        except RafkaError as exc:
+            if sent or isinstance(exc, NotSentError):
+                raise
+            raise NotSentError(f"{address}: {exc.code.name}: {exc.message}") from None
+
+    async def call(self, request: Message, *, read: bool = False, consistent: bool = False,
+                   timeout_s: float | None = None) -> Message:
+        """Send `request` to the cluster, retrying where that is safe."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        if consistent and has_field(type(request), "consistent"):
+            request = dataclasses.replace(request, consistent=True)
+        retriable = READ_RETRIABLE if read else RETRIABLE
+        last: RafkaError | None = None
+        backoff_s = BACKOFF_INITIAL_S
+        attempt = 0
+        with trio.move_on_after(timeout_s):
+            while True:
+                address = self.bootstrap[attempt % len(self.bootstrap)]
+                attempt += 1
+                try:
+                    return await self._attempt(address, request, consistent,
+                                               min(ATTEMPT_TIMEOUT_MAX_S, timeout_s))
+                except NotSentError as exc:
+                    last = exc
+                except RafkaError as exc:
+                    if exc.code not in retriable:
+                        raise
+                    last = exc
+                if attempt % len(self.bootstrap) == 0:
+                    await trio.sleep(backoff_s)
+                    backoff_s = min(BACKOFF_MAX_S, backoff_s * 2)
+        detail = f"; last error: {last.code.name}: {last.message}" if last is not None else ""
+        raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, f"{request.TYPE}: no answer within {timeout_s}s{detail}")
+
+    # -------------------------------------------------------------- topics
+    async def create_topic(self, name: str, partitions: int, replication_factor: int,
+                           configs: dict[str, str] | None = None, validate_only: bool = False) -> rq.TopicResult:
+        resp = await self.call(rq.CreateTopicsRequest(
+            [rq.CreatableTopic(name, partitions, replication_factor, dict(configs or {}))],
+            validate_only=validate_only))
+        return _only_result(resp)
+
+    async def delete_topic(self, name: str) -> rq.TopicResult:
+        return _only_result(await self.call(rq.DeleteTopicsRequest([name])))
+
+    async def create_partitions(self, name: str, count: int, validate_only: bool = False) -> rq.TopicResult:
+        resp = await self.call(rq.CreatePartitionsRequest([rq.PartitionCountUpdate(name, count)],
+                                                          validate_only=validate_only))
+        return _only_result(resp)
+
+    async def alter_configs(self, name: str, configs: dict[str, str | None],
+                            validate_only: bool = False) -> rq.TopicResult:
+        resp = await self.call(rq.AlterConfigsRequest([rq.AlterableTopicConfigs(name, dict(configs))],
+                                                      validate_only=validate_only))
+        return _only_result(resp)
+
+    async def describe_topic(self, name: str, consistent: bool = False) -> rq.DescribeTopicResponse:
+        return await self.call(rq.DescribeTopicRequest(name), read=True, consistent=consistent)
+
+    async def list_topics(self, consistent: bool = False) -> list[str]:
+        resp = await self.call(rq.ListTopicsRequest(), read=True, consistent=consistent)
+        return list(resp.names)
+
+    async def list_brokers(self, consistent: bool = False) -> list[rq.BrokerDescription]:
+        resp = await self.call(rq.ListBrokersRequest(), read=True, consistent=consistent)
+        return list(resp.brokers)
+
+    async def metadata_status(self, address: str, timeout_s: float = 5.0) -> MetadataStatusResponse:
+        """One node's own metadata offset and digest (no retry elsewhere)."""
+        with trio.fail_after(timeout_s):
+            resp = await self._attempt(address, MetadataStatusRequest(), False, timeout_s)
+        assert isinstance(resp, MetadataStatusResponse)
+        return resp
+
+
+def _only_result(resp) -> rq.TopicResult:
+    results = getattr(resp, "results", None)
+    if not results or len(results) != 1:
+        raise RafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"unexpected answer {resp!r:.100}")
+    return results[0]
+
+
+def raise_for_result(result: rq.TopicResult) -> rq.TopicResult:
+    """Turn a per-topic error into a RafkaError with its Kafka code."""
+    if result.error_code:
+        try:
+            code = ErrorCode(result.error_code)
+        except ValueError:
+            code = ErrorCode.UNKNOWN_SERVER_ERROR
+        raise RafkaError(code, result.error_message or code.name)
+    return result
+
+
+async def brokers_ready(bootstrap: str | Sequence[str], expected: Sequence[int],
+                        timeout_s: float = 2.0) -> bool:
+    """True when every node id in `expected` is registered and unfenced
+    (as a node's image shows it). For `rafka quorum up`'s ready line."""
+    try:
+        brokers = await AdminClient(bootstrap, timeout_s).list_brokers()
+    except (RafkaError, trio.TooSlowError):
+        return False
+    state = {b.node_id: b for b in brokers}
+    return all(n in state and not state[n].fenced and not state[n].in_controlled_shutdown
+               for n in expected)

@@ -1,0 +1,143 @@
+"""The controller side of a node, as one object the node process wires in.
+
+Why one bundle: the node (broker/node.py) should not know how the active
+controller, the broker lifecycle and the admin handlers fit together; it
+builds `MetadataServices`, merges its handler tables into its two
+listeners, starts `run` in its nursery and calls `shutdown` on SIGTERM.
+
+Wiring contract for the node::
+
+    services = MetadataServices.for_node(config, driver, state_machine, forward, rng)
+    # client listener: accepts |= services.client_types,
+    #                  dispatch msg.TYPE -> services.client_handlers()[msg.TYPE]
+    # peer listener:   accepts |= services.peer_types,
+    #                  dispatch msg.TYPE -> services.peer_handlers()[msg.TYPE]
+    await nursery.start(services.run)
+    ...
+    # on SIGTERM, before transferring Raft leadership and exiting:
+    await services.shutdown(timeout_s)
+
+`forward(node_id, request, timeout_s)` must call `request` on the peer
+listener of `node_id` (the voters table's address) and return the response,
+raising netproto's NotSentError when it surely was not sent.
+"""
+
+from __future__ import annotations
+
+import random
+
+import trio
+
+from broker.admin_api import AdminApi, AdminApiConfig, ForwardCall
+from broker.broker_lifecycle import BrokerLifecycle, LifecycleConfig
+from broker.controller.config import ControllerConfig
+from broker.controller.controller import Controller
+from broker.controller_service import ControllerService, ControllerServiceConfig, RaftHandle
+
+# Kafka's auto leader rebalance runs every 300 s; rafka's clusters are small
+# and a restarted broker should get its preferred leaderships back soon.
+PREFERRED_ELECTION_INTERVAL_MS = 5000
+
+
+class MetadataServices:
+    def __init__(
+        self,
+        *,
+        node_id: int,
+        roles: tuple[str, ...],
+        raft: RaftHandle,
+        metadata,
+        forward: ForwardCall,
+        advertised_host: str,
+        advertised_port: int,
+        rack: str | None,
+        rng: random.Random,
+        controller_config: ControllerConfig | None = None,
+        service_config: ControllerServiceConfig | None = None,
+        api_config: AdminApiConfig | None = None,
+        lifecycle_config: LifecycleConfig | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.metadata = metadata
+        self.service: ControllerService | None = None
+        if "controller" in roles:
+            controller = Controller(node_id, controller_config, random.Random(rng.getrandbits(64)))
+            self.service = ControllerService(node_id, raft, metadata, controller, service_config)
+        self.api = AdminApi(node_id, raft, metadata, self.service, forward, api_config)
+        self.lifecycle: BrokerLifecycle | None = None
+        if "broker" in roles:
+            self.lifecycle = BrokerLifecycle(
+                node_id, advertised_host, advertised_port, rack, self.api.route_to_controller,
+                metadata, random.Random(rng.getrandbits(64)), lifecycle_config,
+            )
+
+    @classmethod
+    def for_node(cls, config, driver, state_machine, forward: ForwardCall,
+                 rng: random.Random | None = None) -> MetadataServices:
+        """Build from a broker.config.NodeConfig and a running RaftDriver."""
+        from broker.raft_handle import DriverRaftHandle
+
+        rng = rng or random.Random()
+        broker = config.broker
+        return cls(
+            node_id=config.node_id,
+            roles=tuple(config.roles),
+            raft=DriverRaftHandle(driver),
+            metadata=state_machine,
+            forward=forward,
+            advertised_host=config.advertised_client.host,
+            advertised_port=config.advertised_client.port,
+            rack=config.rack,
+            rng=rng,
+            controller_config=ControllerConfig(
+                session_timeout_ms=broker.session_timeout_ms,
+                preferred_election_interval_ms=PREFERRED_ELECTION_INTERVAL_MS,
+            ),
+            lifecycle_config=LifecycleConfig(
+                heartbeat_interval_ms=broker.heartbeat_interval_ms,
+                request_timeout_ms=max(1000, min(broker.session_timeout_ms // 2, 5000)),
+            ),
+        )
+
+    # ------------------------------------------------------------ handlers
+    def client_handlers(self):
+        return self.api.client_handlers()
+
+    def peer_handlers(self):
+        return self.api.peer_handlers()
+
+    @property
+    def client_types(self) -> frozenset[str]:
+        return frozenset(self.client_handlers())
+
+    @property
+    def peer_types(self) -> frozenset[str]:
+        return frozenset(self.peer_handlers())
+
+    # ----------------------------------------------------------- lifecycle
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Run the controller service (if a controller) and the broker
+        lifecycle (if a broker) until cancelled."""
+        async with trio.open_nursery() as nursery:
+            if self.service is not None:
+                await nursery.start(self.service.run)
+            if self.lifecycle is not None:
+                await nursery.start(self.lifecycle.run)
+            task_status.started()
+
+    async def shutdown(self, timeout_s: float) -> bool:
+        """Controlled shutdown of the broker role: move leaderships away,
+        bounded by `timeout_s`. True when it finished in time."""
+        if self.lifecycle is None:
+            return True
+        return await self.lifecycle.controlled_shutdown(timeout_s)
+
+    def status(self) -> dict:
+        lc = self.lifecycle
+        return {
+            "active_controller": self.service is not None and self.service.is_active(),
+            "broker_state": None if lc is None else lc.state,
+            "broker_epoch": None if lc is None else lc.broker_epoch,
+            "fenced": None if lc is None else lc.fenced,
+            "metadata_offset": self.metadata.image.offset,
+        }

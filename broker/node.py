@@ -1,0 +1,371 @@
+"""The node process: Raft storage, driver, peer and client listeners.
+
+Wiring (one trio nursery, everything structured):
+- `DiskStorage` under DATA_DIR/metadata (the Raft log, hard state, snapshots);
+- a `RaftDriver` running a `RaftCore`, applying committed entries to a
+  pluggable state machine (`apply(entry)`, `snapshot()`, `restore(data)`,
+  optionally `summary() -> dict[str, str]` for status);
+- the peer listener (kind "peer", Raft messages only) hands each message to
+  the driver; the Raft transport sends one-way messages through a netproto
+  pool to each voter's address from the config's voters table (the only
+  way this node reaches others, so a harness may put proxies there);
+- the client listener (kind "client") serves node messages
+  (broker/messages_node.py); BenchAppend only with `--bench`.
+
+Shutdown (SIGTERM/SIGINT, or the parent gone with --exit-with-parent): a
+leader first hands leadership to its most caught-up voter (bounded by
+`handover_timeout_ms`), then every task is cancelled and storage closed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import random
+import signal
+
+import msgpack
+import structlog
+import trio
+
+from broker.config import NodeConfig
+from broker.messages_node import (
+    BENCH_ENTRIES_PER_REQUEST_MAX,
+    BENCH_ENTRY_BYTES_MAX,
+    BENCH_TYPES,
+    CLIENT_TYPES,
+    BenchAppendRequest,
+    BenchAppendResponse,
+    QuorumStatusRequest,
+)
+from broker.meta_properties import MetaProperties
+from broker.status import build_status
+from netproto.errors import ErrorCode, RafkaError
+from netproto.handshake import KIND_CLIENT, KIND_PEER
+from netproto.pool import open_pool
+from netproto.server import serve
+from raft.config import RaftConfig
+from raft.core import RaftCore
+from raft.disk_storage import DiskStorage
+from raft.driver import RaftDriver
+from raft.errors import NotLeaderError, ProposalDroppedError, RaftError, RaftTimeoutError
+from raft.messages import ALL_MESSAGES
+from raft.types import ConfigState, EntryKind
+
+log = structlog.get_logger("rafka.node")
+
+PROPOSE_TIMEOUT_MS = 10_000
+PARENT_POLL_MS = 500
+
+
+class NodeStartError(Exception):
+    """The node cannot start (port in use, unusable storage); one line."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class DigestStateMachine:
+    """The simple state machine used until the metadata image is wired in.
+
+    It keeps no data, only a count and a SHA-256 chain over the data of every
+    applied NORMAL entry (d' = sha256(d + data)), so replicas can be compared:
+    two nodes with equal (entries_applied, digest) applied the same entries in
+    the same order.
+    """
+
+    def __init__(self) -> None:
+        self.entries_applied = 0
+        self.digest = bytes(32)
+
+    def apply(self, entry) -> int:
+        if entry.kind == EntryKind.NORMAL:
+            self.digest = hashlib.sha256(self.digest + entry.data).digest()
+            self.entries_applied += 1
+        return entry.index
+
+    def snapshot(self) -> bytes:
+        return msgpack.packb({"entries_applied": self.entries_applied, "digest": self.digest})
+
+    def restore(self, data: bytes) -> None:
+        obj = msgpack.unpackb(data)
+        self.entries_applied = int(obj["entries_applied"])
+        self.digest = bytes(obj["digest"])
+
+    def summary(self) -> dict[str, str]:
+        return {"entries_applied": str(self.entries_applied), "digest": self.digest.hex()}
+
+
+class PeerTransport:
+    """The driver's Transport: one-way sends to voters' configured addresses."""
+
+    def __init__(self, pool, addresses: dict[int, tuple[str, int]], node_id: int) -> None:
+        self.pool = pool
+        self.addresses = addresses
+        self.node_id = node_id
+        self.unroutable = 0
+
+    def send(self, msg) -> None:
+        addr = self.addresses.get(msg.dst)
+        if addr is None:
+            self.unroutable += 1  # a member we have no address for; Raft retries
+            return
+        self.pool.send_oneway_nowait(addr, msg)
+
+
+class Node:
+    def __init__(
+        self,
+        config: NodeConfig,
+        identity: MetaProperties,
+        *,
+        bench: bool = False,
+        state_machine=None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.cluster_id = identity.cluster_id
+        self.node_id = config.node_id
+        self.bench = bench
+        self.state_machine = state_machine if state_machine is not None else DigestStateMachine()
+        self.rng = rng or random.Random()
+        self.driver: RaftDriver | None = None
+        self.last_inbound: dict[int, float] = {}
+        self.log = log.bind(node_id=self.node_id)
+        self.client_port: int | None = None
+        self.peer_port: int | None = None
+
+    def _raft_config(self) -> RaftConfig:
+        r = self.config.raft
+        return RaftConfig(
+            election_timeout_ticks=max(2, r.election_timeout_ms // r.tick_ms),
+            heartbeat_ticks=max(1, r.heartbeat_interval_ms // r.tick_ms),
+        )
+
+    def _open_storage(self) -> DiskStorage:
+        bootstrap = ConfigState(voters=frozenset(self.config.voters))
+        try:
+            return DiskStorage.open(self.config.data_dir / "metadata", bootstrap)
+        except (RaftError, OSError, ValueError) as exc:
+            raise NodeStartError("KAFKA_STORAGE_ERROR", f"cannot open the metadata log: {exc}") from None
+
+    async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled; started() once both listeners are bound."""
+        storage = self._open_storage()
+        try:
+            core = RaftCore(self.node_id, self._raft_config(), storage, self.rng)
+            addresses = {i: (hp.host, hp.port) for i, hp in self.config.voters.items()}
+            async with open_pool(
+                cluster_id=self.cluster_id, kind=KIND_PEER, node_id=self.node_id, rng=self.rng
+            ) as pool:
+                transport = PeerTransport(pool, addresses, self.node_id)
+                self.driver = RaftDriver(
+                    core,
+                    storage,
+                    transport,
+                    self.state_machine,
+                    tick_ms=self.config.raft.tick_ms,
+                    node_id=self.node_id,
+                )
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self.driver.run)
+                    self.peer_port = await self._listen(
+                        nursery, self._on_peer, self.config.peer_listener, ALL_MESSAGES, KIND_PEER
+                    )
+                    accepts = set(CLIENT_TYPES) | (set(BENCH_TYPES) if self.bench else set())
+                    self.client_port = await self._listen(
+                        nursery, self._on_client, self.config.client_listener, accepts, KIND_CLIENT
+                    )
+                    self.log.info(
+                        "node_started",
+                        cluster_id=self.cluster_id,
+                        client_port=self.client_port,
+                        peer_port=self.peer_port,
+                        voters=sorted(self.config.voters),
+                        bench=self.bench,
+                    )
+                    task_status.started()
+        finally:
+            storage.close()
+
+    async def _listen(self, nursery, handler, hp, accepts, kind) -> int:
+        try:
+            return await nursery.start(
+                functools.partial(
+                    serve,
+                    handler,
+                    host=hp.host,
+                    port=hp.port,
+                    cluster_id=self.cluster_id,
+                    node_id=self.node_id,
+                    accepts=accepts,
+                    kinds={kind},
+                )
+            )
+        except OSError as exc:
+            raise NodeStartError("PORT_IN_USE", f"cannot listen on {hp} ({kind}): {exc.strerror or exc}") from None
+
+    # ------------------------------------------------------------ handlers
+    async def _on_peer(self, msg, ctx) -> None:
+        if msg.dst != self.node_id or (ctx.node_id is not None and ctx.node_id != msg.src):
+            self.log.warning("peer_message_misrouted", src=msg.src, dst=msg.dst, claimed=ctx.node_id)
+            return None
+        self.last_inbound[msg.src] = trio.current_time()
+        self.driver.deliver(msg)
+        return None
+
+    async def _on_client(self, msg, ctx):
+        if isinstance(msg, QuorumStatusRequest):
+            return self.status_response()
+        if isinstance(msg, BenchAppendRequest) and self.bench:
+            return await self._bench_append(msg)
+        raise RafkaError(ErrorCode.INVALID_REQUEST, f"unsupported request {msg.TYPE}")
+
+    def status_response(self):
+        st = self.driver.status()
+        now = trio.current_time()
+        tick_ms = self.config.raft.tick_ms
+        match_index = None
+        contact: dict[int, int | None] = {
+            i: int((now - t) * 1000) for i, t in self.last_inbound.items()
+        }
+        if st["role"] == "leader":
+            match_index = {i: p["match_index"] for i, p in st["peers"].items()}
+            contact.update({i: p["last_contact_ticks"] * tick_ms for i, p in st["peers"].items()})
+        leader_id = st["leader_id"]
+        leader_addr = self.config.client_addresses.get(leader_id) if leader_id else None
+        summary = getattr(self.state_machine, "summary", None)
+        return build_status(
+            cluster_id=self.cluster_id,
+            node_id=self.node_id,
+            role=st["role"],
+            leader_id=leader_id,
+            term=st["term"],
+            commit_index=st["commit_index"],
+            applied_index=st["applied"],
+            last_index=st["last_index"],
+            voters=st["voters"],
+            observers=st["learners"],
+            match_index=match_index,
+            last_contact_ms=contact,
+            leader_client_address=str(leader_addr) if leader_addr else None,
+            state_machine=summary() if summary else {},
+        )
+
+    def _not_leader(self, leader_id) -> RafkaError:
+        hint = f"; leader is node {leader_id}" if leader_id else "; no leader known"
+        return RafkaError(ErrorCode.NOT_CONTROLLER, f"node {self.node_id} is not the leader{hint}")
+
+    async def _bench_append(self, req: BenchAppendRequest) -> BenchAppendResponse:
+        if not 1 <= len(req.entries) <= BENCH_ENTRIES_PER_REQUEST_MAX:
+            raise RafkaError(
+                ErrorCode.INVALID_REQUEST, f"1..{BENCH_ENTRIES_PER_REQUEST_MAX} entries per request"
+            )
+        if any(len(e) > BENCH_ENTRY_BYTES_MAX for e in req.entries):
+            raise RafkaError(ErrorCode.MESSAGE_TOO_LARGE, f"entries are at most {BENCH_ENTRY_BYTES_MAX} bytes")
+        st = self.driver.status()
+        if st["role"] != "leader":
+            raise self._not_leader(st["leader_id"])
+        results: list[int | None] = [None] * len(req.entries)
+        errors: list[BaseException] = []
+        timeout_s = PROPOSE_TIMEOUT_MS / 1000
+
+        async def one(k: int, data: bytes, task_status=trio.TASK_STATUS_IGNORED) -> None:
+            # started() before proposing: the proposal is queued to the driver
+            # before this task first yields, so entries keep request order.
+            task_status.started()
+            try:
+                results[k] = await self.driver.propose(data, timeout_s=timeout_s)
+            except RaftError as exc:
+                errors.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            for k, data in enumerate(req.entries):
+                await nursery.start(one, k, data)
+        if errors:
+            exc = errors[0]
+            if isinstance(exc, NotLeaderError):
+                raise self._not_leader(exc.leader_id)
+            if isinstance(exc, RaftTimeoutError):
+                raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, str(exc))
+            if isinstance(exc, ProposalDroppedError):
+                raise RafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, f"proposal dropped: {exc}")
+            raise RafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+        return BenchAppendResponse(first_index=results[0], last_index=results[-1], term=st["term"])
+
+    # ------------------------------------------------------------ shutdown
+    async def handover(self) -> None:
+        """If leader, transfer leadership to the most caught-up voter first."""
+        if self.driver is None:
+            return
+        st = self.driver.status()
+        if st["role"] != "leader":
+            return
+        candidates = [
+            (p["match_index"], i)
+            for i, p in st["peers"].items()
+            if i != self.node_id and i in self.config.voters and not p.get("is_learner")
+        ]
+        if not candidates:
+            return
+        _, target = max(candidates)
+        timeout_s = 2 * self.config.raft.election_timeout_ms / 1000
+        self.log.info("leadership_handover", term=st["term"], target=target)
+        try:
+            await self.driver.transfer_leadership(target, timeout_s=timeout_s)
+            self.log.info("leadership_handed_over", target=target)
+        except RaftError as exc:
+            self.log.warning("leadership_handover_failed", target=target, error=str(exc))
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The single non-group exception inside nested exception groups, if any."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def run_node(config: NodeConfig, identity: MetaProperties, *, bench: bool, exit_with_parent: bool) -> int:
+    node = Node(config, identity, bench=bench)
+    parent = os.getppid()
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(node.run)
+            stop = trio.Event()
+
+            async def on_signal() -> None:
+                async for signum in signals:
+                    node.log.info("node_stopping", signal=signal.Signals(signum).name)
+                    stop.set()
+                    return
+
+            async def watch_parent() -> None:
+                while os.getppid() == parent:
+                    await trio.sleep(PARENT_POLL_MS / 1000)
+                node.log.warning("node_stopping", reason="parent process exited")
+                stop.set()
+
+            nursery.start_soon(on_signal)
+            if exit_with_parent:
+                nursery.start_soon(watch_parent)
+            await stop.wait()
+            await node.handover()
+            nursery.cancel_scope.cancel()
+    node.log.info("node_stopped")
+    return 0
+
+
+def main_node(config: NodeConfig, identity: MetaProperties, *, bench: bool = False, exit_with_parent: bool = False) -> int:
+    """Run the node until SIGTERM/SIGINT; exit code 0 on a clean stop."""
+    try:
+        return trio.run(
+            functools.partial(run_node, config, identity, bench=bench, exit_with_parent=exit_with_parent)
+        )
+    except BaseExceptionGroup as group:
+        inner = _unwrap(group)
+        if isinstance(inner, NodeStartError):
+            raise inner from None
+        raise

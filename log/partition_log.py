@@ -1,0 +1,568 @@
+"""PartitionLog: one directory of segments, the unit the broker and Raft store.
+
+Why: a partition (or the Raft metadata log) is an append-only sequence of
+record batches with dense offsets. Appends look only at batch headers (one
+CRC pass, offsets stamped outside the CRC); reads return whole stored batches
+byte for byte; durability is group-committed by `flush()`.
+
+Threading: every public method takes `_lock`. `flush()` may run in a worker
+thread while `append()` runs in the caller's thread: it holds the lock only
+to hand pending bytes to the OS and to publish its result, and fsyncs
+outside it. `_flush_lock` serializes flushes with truncation and close, so a
+recovery point is never written for data that was truncated meanwhile.
+
+Invariants (under `_lock`):
+- segments are sorted, contiguous, the last one is the active segment;
+- log_start_offset <= log_end_offset == active.next_offset;
+- flushed_offset <= log_end_offset, and every byte below it is fsynced;
+- the persisted recovery point <= flushed_offset: recovery scans from it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+from bisect import bisect_right
+from typing import Callable, NamedTuple
+
+import crc32c
+import structlog
+
+from log.atomic import fsync_dir
+from log.batch import ATTRIBUTES_POS, HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, parse_header, set_base_offset, set_partition_leader_epoch, validate_batch
+from log.config import LogConfig
+from log.epoch_cache import LeaderEpochCache
+from log.errors import CorruptBatchError, LogDirError, LogError, OffsetOutOfRangeError
+from log.index import IndexCorruptError
+from log.recovery import recover_log, scan_segment, write_offset_checkpoint
+from log.segment import INDEX_SUFFIX, NO_TIMESTAMP, Segment
+
+RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
+LOG_START_NAME = "log-start-offset-checkpoint"
+# Bytes of a batch re-stamped on append: base offset (8), length (4), epoch (4).
+_STAMP_BYTES = 16
+RELATIVE_OFFSET_MAX = 2**31 - 1
+_BASE_AND_LENGTH = struct.Struct(">qi")
+# The RecordBatch v2 header as laid out in log/batch.py's docstring; used only
+# for the one-batch fast check in _validate (validate_batch stays the authority).
+_HEADER = struct.Struct(">qiibIhiqqqhii")
+
+logger = structlog.get_logger("rafka.log")
+
+
+class BatchTooLargeError(CorruptBatchError):
+    """A batch is bigger than LogConfig.batch_bytes_max (Kafka MESSAGE_TOO_LARGE)."""
+
+
+class InvalidOffsetError(LogError):
+    """An append with assign_offsets=False does not continue the log at
+    log_end_offset with contiguous offsets."""
+
+
+class LogClosedError(LogError):
+    """The log was closed."""
+
+
+class AppendInfo(NamedTuple):
+    """Where an append landed: offsets [base_offset, last_offset], `size` bytes."""
+
+    base_offset: int
+    last_offset: int
+    max_timestamp: int
+    size: int
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class PartitionLog:
+    """See the module docstring; open with PartitionLog.open(path, config)."""
+
+    def __init__(self, dir_path: str, config: LogConfig, now_ms: Callable[[], int], segments: list[Segment],
+                 log_start_offset: int, recovery_point: int, epochs: LeaderEpochCache, log):
+        self.dir_path = dir_path
+        self.config = config
+        self._now_ms = now_ms
+        self._segments = segments
+        self._bases = [s.base_offset for s in segments]
+        self._log_start_offset = log_start_offset
+        self._log_end_offset = segments[-1].next_offset
+        self._flushed_offset = self._log_end_offset
+        self._recovery_point = recovery_point
+        self.leader_epochs = epochs
+        self._log = log
+        self._lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self._dir_dirty = False
+        self._truncate_gen = 0
+        self._closed = False
+        self._batch_bytes_max = config.batch_bytes_max
+        self._write_buffer_bytes_max = config.write_buffer_bytes_max
+        self._index_entries_max = config.index_entries_max
+        self._segment_bytes_max = config.segment_bytes_max
+        self._segment_ms_max = config.segment_ms_max
+
+    # ---- open ------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path, config: LogConfig = LogConfig(), *, now_ms: Callable[[], int] | None = None) -> "PartitionLog":
+        """Open (creating if needed) the log in directory `path`, recovering
+        it as described in log/recovery.py. Everything kept is fsynced and
+        the recovery point is the log end offset when this returns."""
+        dir_path = os.fspath(path)
+        now_ms = now_ms or _wall_clock_ms
+        log = logger.bind(log_dir=dir_path)
+        owner: list[PartitionLog] = []
+        state = recover_log(
+            dir_path,
+            config,
+            now_ms=now_ms,
+            log_end_offset=lambda: owner[0].log_end_offset,
+            recovery_point_name=RECOVERY_POINT_NAME,
+            log_start_name=LOG_START_NAME,
+            log=log,
+        )
+        self = cls(dir_path, config, now_ms, state.segments, state.log_start_offset, state.recovery_point,
+                   state.epochs, log)
+        owner.append(self)
+        log_start, log_end = self._log_start_offset, self._log_end_offset
+        log.info("log_opened", log_start_offset=log_start, log_end_offset=log_end, segments=len(state.segments))
+        return self
+
+    # ---- offsets ---------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        return self._log_end_offset
+
+    @property
+    def flushed_offset(self) -> int:
+        return self._flushed_offset
+
+    @property
+    def recovery_point(self) -> int:
+        """The persisted recovery point: a reopen verifies from here."""
+        return self._recovery_point
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    def segment_base_offsets(self) -> list[int]:
+        with self._lock:
+            return list(self._bases)
+
+    # ---- append ----------------------------------------------------------
+
+    def append(self, batch, *, assign_offsets: bool = True, leader_epoch: int | None = None) -> AppendInfo:
+        """Append one or more whole batches (concatenated) atomically.
+
+        Only headers are read: each batch is validated (length, magic, CRC,
+        record count) before anything is written, so bad input raises a
+        typed error and leaves the log exactly as it was.
+        """
+        view = batch if type(batch) is memoryview else memoryview(batch)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        total = len(view)
+        metas = self._validate(view, total)
+        with self._lock:
+            if self._closed:
+                raise LogClosedError(f"log {self.dir_path} is closed")
+            leo = self._log_end_offset
+            if not assign_offsets:
+                expected = leo
+                for base, _, last_delta, _, _ in metas:
+                    if base != expected:
+                        raise InvalidOffsetError(f"batch base offset {base}, expected {expected}")
+                    expected = base + last_delta + 1
+            active = self._segments[-1]
+            if active.size:
+                records = metas[0][2] + 1 if len(metas) == 1 else sum(m[2] + 1 for m in metas)
+                if (active.size + total > self._segment_bytes_max
+                        or self._now_ms() - active.rolling_base_ms >= self._segment_ms_max
+                        or len(active.index) >= self._index_entries_max
+                        or leo + records - 1 - active.base_offset > RELATIVE_OFFSET_MAX):
+                    active = self._roll(active, total, leo + records - 1)
+            elif active.rolling_base_ms is None:
+                active.rolling_base_ms = self._now_ms()
+            stamp = assign_offsets or leader_epoch is not None
+            buffer_max = self._write_buffer_bytes_max
+            next_offset = leo
+            pos = 0
+            max_timestamp = NO_TIMESTAMP
+            try:
+                for _, size, last_delta, batch_max_timestamp, _ in metas:
+                    end = next_offset + last_delta + 1
+                    if stamp:
+                        prefix = bytearray(view[pos : pos + _STAMP_BYTES])
+                        set_base_offset(prefix, 0, next_offset)
+                        if leader_epoch is not None:
+                            set_partition_leader_epoch(prefix, 0, leader_epoch)
+                        active.append_batch(prefix, view[pos + _STAMP_BYTES : pos + size],
+                                            next_offset, end, batch_max_timestamp, buffer_max)
+                    else:
+                        active.append_batch(b"", view[pos : pos + size], next_offset, end, batch_max_timestamp,
+                                            buffer_max)
+                    if batch_max_timestamp > max_timestamp:
+                        max_timestamp = batch_max_timestamp
+                    next_offset = end
+                    pos += size
+            except OSError as exc:
+                self._go_offline(exc)
+            self._log_end_offset = next_offset
+            epoch = leader_epoch if leader_epoch is not None else metas[-1][4]
+            if epoch > self.leader_epochs.latest_epoch or len(metas) > 1:
+                self._learn_epochs(metas, leo, leader_epoch)
+            return AppendInfo(leo, next_offset - 1, max_timestamp, total)
+
+    def _validate(self, view, total: int) -> list[tuple[int, int, int, int, int]]:
+        """(base_offset, size, last_offset_delta, max_timestamp,
+        partition_leader_epoch) of each whole batch in `view`, checked like
+        validate_batch (length, magic, CRC, record count) and against
+        batch_bytes_max; raises before anything is written.
+
+        The common case, one batch, is checked here with one unpack and one
+        CRC (building a BatchHeader costs as much as the CRC); anything that
+        does not pass goes through validate_batch, the authority, which
+        raises the typed error.
+        """
+        limit = self._batch_bytes_max
+        if HEADER_SIZE <= total <= limit:
+            (base, length, epoch, magic, crc, _, last_delta, _, max_ts, _, _, _, count) = _HEADER.unpack_from(view)
+            if (length + LENGTH_OVERHEAD == total and magic == MAGIC and count == last_delta + 1 and count >= 1
+                    and crc32c.crc32c(view[ATTRIBUTES_POS:]) == crc):
+                return [(base, total, last_delta, max_ts, epoch)]
+        if total == 0:
+            raise CorruptBatchError("empty append")
+        metas = []
+        pos = 0
+        while pos < total:
+            if total - pos >= 12:
+                size = _BASE_AND_LENGTH.unpack_from(view, pos)[1] + LENGTH_OVERHEAD
+                if size > limit:
+                    raise BatchTooLargeError(f"batch at position {pos} is {size} bytes, over batch_bytes_max {limit}")
+            h = validate_batch(view, pos)
+            metas.append((h.base_offset, h.size, h.last_offset_delta, h.max_timestamp, h.partition_leader_epoch))
+            pos += h.size
+        return metas
+
+    def _learn_epochs(self, metas: list, base_offset: int, leader_epoch: int | None) -> None:
+        """Record each new leader epoch at the offset where it starts."""
+        epochs = self.leader_epochs
+        for _, _, last_delta, _, batch_epoch in metas:
+            epoch = leader_epoch if leader_epoch is not None else batch_epoch
+            if epoch >= 0 and epoch > epochs.latest_epoch:
+                epochs.assign(epoch, base_offset)
+            base_offset += last_delta + 1
+
+    def _go_offline(self, exc: OSError) -> None:
+        """A write failed: the file may hold part of a batch, so stop serving
+        this log (Kafka takes the log dir offline); reopening recovers it."""
+        self._closed = True
+        for seg in self._segments:
+            try:
+                seg.delete_pending_and_close()
+            except OSError:
+                pass
+        self._log.error("log_offline", error=str(exc))
+        raise LogDirError(f"write to {self.dir_path} failed, log taken offline: {exc}") from exc
+
+    def _roll(self, active: Segment, incoming_bytes: int, incoming_last_offset: int) -> Segment:
+        """Seal the (non-empty) active segment and start a new one at the log
+        end: it is full (size, index), too old, or its relative offsets would
+        overflow with the incoming append."""
+        now = self._now_ms()
+        cfg = self.config
+        if active.size + incoming_bytes > cfg.segment_bytes_max:
+            reason = "size"
+        elif now - active.rolling_base_ms >= cfg.segment_ms_max:
+            reason = "age"
+        elif len(active.index) >= self._index_entries_max:
+            reason = "index_full"
+        else:
+            reason = "offset_range"
+        active.seal()
+        new = Segment.create(self.dir_path, self._log_end_offset, index_interval_bytes=cfg.index_interval_bytes)
+        new.rolling_base_ms = now
+        self._segments.append(new)
+        self._bases.append(new.base_offset)
+        self._dir_dirty = True
+        self._log.info("segment_rolled", reason=reason, base_offset=new.base_offset, previous_bytes=active.size)
+        return new
+
+    # ---- read ------------------------------------------------------------
+
+    def read(self, offset: int, max_bytes: int) -> bytes:
+        """Whole batches starting with the one holding `offset`, up to
+        `max_bytes` but at least one batch, from one segment; b"" at the log
+        end; OffsetOutOfRangeError outside [log_start_offset, log_end_offset]."""
+        with self._lock:
+            self._check_open()
+            if offset < self._log_start_offset or offset > self._log_end_offset:
+                raise OffsetOutOfRangeError(
+                    f"offset {offset} outside [{self._log_start_offset}, {self._log_end_offset}] of {self.dir_path}")
+            if offset == self._log_end_offset:
+                return b""
+            seg = self._segment_for(offset)
+            try:
+                return seg.read_batches(seg.batch_start_for(offset), max_bytes)
+            except IndexCorruptError as exc:
+                self._rebuild_index(seg, str(exc))
+                return seg.read_batches(seg.batch_start_for(offset), max_bytes)
+
+    def offset_for_timestamp(self, ts_ms: int) -> int | None:
+        """Base offset of the first batch (at or after the log start) whose
+        max_timestamp >= `ts_ms`, or None. Batch granularity: the append path
+        never looks inside batches, so neither does this lookup."""
+        with self._lock:
+            self._check_open()
+            start = self._log_start_offset
+            for seg in self._segments:
+                if seg.next_offset <= start or seg.max_timestamp < ts_ms:
+                    continue
+                entry = seg.time_index.last_before(ts_ms)
+                from_offset = max(entry[1] if entry else seg.base_offset, start, seg.base_offset)
+                try:
+                    position = seg.batch_start_for(from_offset)
+                except IndexCorruptError as exc:
+                    self._rebuild_index(seg, str(exc))
+                    position = seg.batch_start_for(from_offset)
+                for _, header in seg.batch_headers(position):
+                    if header.max_timestamp >= ts_ms:
+                        return max(header.base_offset, start)
+            return None
+
+    def _segment_for(self, offset: int) -> Segment:
+        return self._segments[bisect_right(self._bases, offset) - 1]
+
+    def _rebuild_index(self, seg: Segment, reason: str) -> None:
+        """Rebuild a segment's indexes after a lookup caught them lying."""
+        self._log.warning("segment_index_rebuilt", file=seg.path(INDEX_SUFFIX), reason=reason)
+        expected_end = seg.next_offset
+        result = scan_segment(seg, chunk_bytes=self.config.scan_chunk_bytes_max)
+        if result.error is not None or result.next_offset != expected_end:
+            raise CorruptBatchError(
+                f"segment {seg.base_offset} of {self.dir_path} is damaged at position {result.valid_bytes}: {result.error}")
+        if seg is not self._segments[-1]:
+            seg.write_indexes()
+
+    # ---- truncation and retention ---------------------------------------
+
+    def truncate_to(self, offset: int) -> int:
+        """Remove every batch at or after the one holding `offset` (followers
+        whose log diverged; Raft conflicts); returns the new log end offset,
+        which is `offset` unless `offset` fell inside a batch. Below the log
+        start the log restarts empty at `offset`. Durable when it returns;
+        leader epochs starting at or after the new end are dropped."""
+        with self._flush_lock, self._lock:
+            self._check_open()
+            if offset >= self._log_end_offset:
+                return self._log_end_offset
+            if offset <= self._log_start_offset:
+                self._reset_at(offset)
+                return offset
+            seg = self._segment_for(offset)
+            try:
+                position = seg.batch_start_for(offset)
+            except IndexCorruptError as exc:
+                self._rebuild_index(seg, str(exc))
+                position = seg.batch_start_for(offset)
+            new_end = parse_header(seg.read(position, HEADER_SIZE)).base_offset if position < seg.size else offset
+            i = self._segments.index(seg)
+            for later in self._segments[i + 1 :]:
+                later.delete()
+            del self._segments[i + 1 :]
+            del self._bases[i + 1 :]
+            seg.truncate_to(position, new_end)
+            seg.remove_index_files()
+            if seg.rolling_base_ms is None:
+                seg.rolling_base_ms = self._now_ms()
+            fsync_dir(self.dir_path)
+            self._after_truncation(new_end)
+            self._log.warning("log_truncated", offset=new_end, requested_offset=offset)
+            return new_end
+
+    def _after_truncation(self, new_end: int) -> None:
+        self._log_end_offset = new_end
+        self._flushed_offset = min(self._flushed_offset, new_end)
+        self._truncate_gen += 1
+        if self._recovery_point > new_end:
+            self._write_recovery_point(new_end)
+        self.leader_epochs.truncate_from_end(new_end)
+
+    def _reset_at(self, offset: int) -> None:
+        """Drop every segment and restart empty at `offset` (log start = end)."""
+        self._set_log_start(offset)
+        for seg in self._segments:
+            seg.delete()
+        new = Segment.create(self.dir_path, offset, index_interval_bytes=self.config.index_interval_bytes)
+        new.rolling_base_ms = self._now_ms()
+        self._segments = [new]
+        self._bases = [offset]
+        fsync_dir(self.dir_path)
+        self._after_truncation(offset)
+        if self._recovery_point != offset:
+            self._write_recovery_point(offset)
+        self.leader_epochs.truncate_from_start(offset)
+        self._log.warning("log_reset", offset=offset)
+
+    def delete_before(self, offset: int) -> int:
+        """Advance the log start offset to `offset` (retention, Raft snapshot
+        compaction, DeleteRecords) and delete segments wholly before it; the
+        new start is persisted first. Beyond the log end the log restarts
+        empty at `offset` (a follower catching up from a snapshot). Returns
+        the number of segments deleted."""
+        with self._flush_lock, self._lock:
+            self._check_open()
+            if offset <= self._log_start_offset:
+                return 0
+            if offset > self._log_end_offset:
+                count = len(self._segments)
+                self._reset_at(offset)
+                return count
+            self._set_log_start(offset)
+            count = 0
+            while count < len(self._segments) - 1 and self._bases[count + 1] <= offset:
+                count += 1
+            self._delete_oldest(count)
+            self.leader_epochs.truncate_from_start(offset)
+            return count
+
+    def enforce_retention(self) -> int:
+        """Delete the oldest sealed segments that break retention by time
+        (newest batch older than retention_ms) or by bytes (the log stays at
+        least retention_bytes big, Kafka's rule); never the active segment.
+        Returns the number of segments deleted."""
+        with self._flush_lock, self._lock:
+            self._check_open()
+            sealed = self._segments[:-1]
+            count = 0
+            while count < len(sealed) and self._bases[count + 1] <= self._log_start_offset:
+                count += 1
+            cfg = self.config
+            if cfg.retention_ms >= 0:
+                cutoff = self._now_ms() - cfg.retention_ms
+                while count < len(sealed) and self._segment_time_ms(sealed[count]) < cutoff:
+                    count += 1
+            if cfg.retention_bytes >= 0:
+                excess = sum(s.size for s in self._segments[count:]) - cfg.retention_bytes
+                while count < len(sealed) and excess - sealed[count].size >= 0:
+                    excess -= sealed[count].size
+                    count += 1
+            if count:
+                new_start = self._bases[count]
+                if new_start > self._log_start_offset:
+                    self._set_log_start(new_start)
+                    self.leader_epochs.truncate_from_start(new_start)
+                self._delete_oldest(count)
+            return count
+
+    def _segment_time_ms(self, seg: Segment) -> int:
+        if seg.max_timestamp > NO_TIMESTAMP:
+            return seg.max_timestamp
+        return seg.rolling_base_ms if seg.rolling_base_ms is not None else self._now_ms()
+
+    def _set_log_start(self, offset: int) -> None:
+        write_offset_checkpoint(os.path.join(self.dir_path, LOG_START_NAME), offset)
+        self._log_start_offset = offset
+
+    def _delete_oldest(self, count: int) -> None:
+        if not count:
+            return
+        for seg in self._segments[:count]:
+            seg.delete()
+            self._log.info("segment_deleted", base_offset=seg.base_offset, bytes=seg.size)
+        del self._segments[:count]
+        del self._bases[:count]
+        self._dir_dirty = True
+
+    # ---- durability ------------------------------------------------------
+
+    def flush(self) -> int:
+        """fsync everything appended so far (group commit: one fsync covers
+        every append before it); returns the offset durable up to (exclusive).
+        Safe to call from a worker thread while append() runs."""
+        with self._flush_lock:
+            with self._lock:
+                self._check_open()
+                target = self._log_end_offset
+                dir_dirty = self._dir_dirty
+                if target <= self._flushed_offset and not dir_dirty:
+                    return self._flushed_offset
+                gen = self._truncate_gen
+                work = []
+                for seg in self._segments:
+                    if seg.synced_size < seg.size:
+                        seg.drain()
+                        work.append((seg, os.dup(seg.fd), seg.size))
+                self._dir_dirty = False
+            try:
+                for _, fd, _ in work:
+                    os.fdatasync(fd)
+                if dir_dirty:
+                    fsync_dir(self.dir_path)
+            except OSError as exc:
+                self._dir_dirty = self._dir_dirty or dir_dirty
+                raise LogDirError(f"fsync of {self.dir_path} failed: {exc}") from exc
+            finally:
+                for _, fd, _ in work:
+                    os.close(fd)
+            persist = None
+            with self._lock:
+                if gen == self._truncate_gen:
+                    for seg, _, size in work:
+                        seg.synced_size = max(seg.synced_size, size)
+                    self._flushed_offset = max(self._flushed_offset, target)
+                    if self._recovery_point < self._segments[-1].base_offset <= self._flushed_offset:
+                        persist = self._flushed_offset
+                flushed = self._flushed_offset
+            if persist is not None:
+                self._write_recovery_point(persist)
+            return flushed
+
+    def _write_recovery_point(self, offset: int) -> None:
+        write_offset_checkpoint(os.path.join(self.dir_path, RECOVERY_POINT_NAME), offset)
+        self._recovery_point = offset
+
+    def close(self) -> None:
+        """Flush, write the indexes and the recovery point, release files."""
+        if self._closed:
+            return
+        self.flush()
+        with self._flush_lock, self._lock:
+            for seg in self._segments[:-1]:
+                if not seg.indexes_written:
+                    seg.write_indexes()
+            self._write_recovery_point(self._log_end_offset)
+            for seg in self._segments:
+                seg.close()
+            self._closed = True
+            self._log.info("log_closed", log_end_offset=self._log_end_offset)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LogClosedError(f"log {self.dir_path} is closed")
+
+    def __enter__(self) -> "PartitionLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = [
+    "AppendInfo",
+    "BatchTooLargeError",
+    "HEADER_SIZE",
+    "InvalidOffsetError",
+    "LogClosedError",
+    "PartitionLog",
+]

@@ -1,0 +1,366 @@
+"""RaftCore: a pure, deterministic Raft state machine (etcd-raft's RawNode /
+Ready model). No I/O, no clock: time is `tick()`, randomness is the injected
+`random.Random`, input is `step(msg)` and the proposal methods, output is a
+`Ready` (see raft.types.Ready for the persist-then-send contract).
+
+Public API (stable; the simulator and the driver depend on it):
+    RaftCore(node_id, config: RaftConfig, storage: Storage, rng: random.Random)
+    tick(); step(msg)
+    propose(data) -> index                    NotLeaderError / ProposalDroppedError
+    propose_conf_change(kind, node_id) -> index  (+ ConfChangeError)
+    transfer_leadership(target)               NotLeaderError / TransferError
+    read_index(ctx)                           answer: ReadState(index, ctx) in a Ready
+    has_ready(); ready() -> Ready; advance(ready)
+    compact(index, data) -> Snapshot          caller then storage.create_snapshot + compact
+    status() -> dict
+    attributes: id, role, term, vote, leader_id, voters, learners, log (RaftLog)
+
+Role transitions (the only legal ones; asserted on every transition):
+
+    FOLLOWER      -> FOLLOWER       higher term seen, or new leader learned
+    FOLLOWER      -> PRE_CANDIDATE  election timeout (pre_vote on, voter only)
+    FOLLOWER      -> CANDIDATE      election timeout (pre_vote off) or TimeoutNow
+    PRE_CANDIDATE -> PRE_CANDIDATE  election timeout again
+    PRE_CANDIDATE -> CANDIDATE      pre-vote granted by a quorum
+    PRE_CANDIDATE -> FOLLOWER       leader found, higher term, or pre-vote lost
+    CANDIDATE     -> PRE_CANDIDATE  election timeout (pre_vote on)
+    CANDIDATE     -> CANDIDATE      election timeout (pre_vote off) or TimeoutNow
+    CANDIDATE     -> LEADER         votes from a quorum
+    CANDIDATE     -> FOLLOWER       leader found, higher term, or election lost
+    LEADER        -> FOLLOWER       higher term, check-quorum lost majority,
+                                    or removed from the configuration
+
+Learners (members not in the voter set) stay FOLLOWER forever: they never
+campaign. A node is LEADER for at most one term at a time, and at most one
+node is LEADER per term (election safety; checked by the simulator).
+
+Ready pairing: after `ready()` the caller must `advance(that_ready)` before
+the next `ready()`; `has_ready()` is False while a Ready is outstanding.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from raft.config import RaftConfig
+from raft.election import ElectionMixin
+from raft.errors import CompactedError, NotLeaderError, ProposalDroppedError, RaftConfigError, RaftError, TransferError
+from raft.membership import MembershipMixin
+from raft.messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    Heartbeat,
+    HeartbeatResponse,
+    ReadIndexRequest,
+    ReadIndexResponse,
+    RequestVote,
+    RequestVoteResponse,
+    SnapshotRequest,
+    SnapshotResponse,
+    TimeoutNow,
+)
+from raft.progress import Progress
+from raft.raft_log import RaftLog
+from raft.readindex import ReadIndexMixin, ReadOnly
+from raft.ready import ReadyMixin
+from raft.replication import ReplicationMixin
+from raft.storage import Storage
+from raft.types import ConfigState, Entry, EntryKind, HardState, Ready, Role, Snapshot, SnapshotMeta, SoftState
+
+__all__ = ["RaftCore", "RaftConfig"]
+
+_ALLOWED: dict[Role, frozenset[Role]] = {
+    Role.FOLLOWER: frozenset({Role.FOLLOWER, Role.PRE_CANDIDATE, Role.CANDIDATE}),
+    Role.PRE_CANDIDATE: frozenset({Role.PRE_CANDIDATE, Role.CANDIDATE, Role.FOLLOWER}),
+    Role.CANDIDATE: frozenset({Role.PRE_CANDIDATE, Role.CANDIDATE, Role.LEADER, Role.FOLLOWER}),
+    Role.LEADER: frozenset({Role.FOLLOWER}),
+}
+
+_FROM_LEADER = (AppendEntries, Heartbeat, SnapshotRequest)
+
+
+class RaftCore(ElectionMixin, ReplicationMixin, ReadIndexMixin, MembershipMixin, ReadyMixin):
+    def __init__(self, node_id: int, config: RaftConfig, storage: Storage, rng: random.Random) -> None:
+        if not isinstance(node_id, int) or node_id <= 0:
+            raise RaftConfigError(f"node_id must be a positive int, got {node_id!r}")
+        self.id = node_id
+        self.cfg = config
+        self.rng = rng
+        self.log = RaftLog(storage)
+        hard_state, _ = storage.initial_state()
+        self.term = hard_state.term
+        self.vote = hard_state.vote
+        self.log.committed = max(self.log.committed, min(hard_state.commit, self.log.last_index()))
+        self.voters: frozenset[int] = frozenset()
+        self.learners: frozenset[int] = frozenset()
+        self.config_index = 0
+        self.config_term = 0
+        self.role = Role.FOLLOWER
+        self.leader_id: int | None = None
+        self.reason = "start"
+        self.prs: dict[int, Progress] = {}
+        self.votes: dict[int, bool] = {}
+        self.msgs: list = []
+        self.read_states: list = []
+        self.read_only = ReadOnly()
+        self.election_elapsed = 0
+        self.heartbeat_elapsed = 0
+        self.randomized_election_timeout = config.election_timeout_ticks
+        self.lead_transferee: int | None = None
+        self.transfer_elapsed = 0
+        self._campaign_transfer = False
+        self._uncommitted: deque[tuple[int, int]] = deque()
+        self.uncommitted_bytes = 0
+        self._snap_recv = None
+        self._reload_config()
+        self._reset_randomized_election_timeout()
+        self._prev_hard_state = HardState(self.term, self.vote, self.log.committed)
+        self._prev_soft_state = self._soft_state()
+        self._outstanding: Ready | None = None
+
+    # ------------------------------------------------------------ transitions
+    def _transition(self, to: Role, reason: str) -> None:
+        assert to in _ALLOWED[self.role], f"illegal role transition {self.role.value} -> {to.value}"
+        assert to == Role.FOLLOWER or self._promotable(), "a non-voter must never campaign or lead"
+        self.role = to
+        self.reason = reason
+
+    def _reset_randomized_election_timeout(self) -> None:
+        t = self.cfg.election_timeout_ticks
+        self.randomized_election_timeout = t + self.rng.randrange(t)
+
+    def _reset(self, term: int) -> None:
+        if term != self.term:
+            self.term = term
+            self.vote = None
+        self.leader_id = None
+        self.election_elapsed = 0
+        self.heartbeat_elapsed = 0
+        self._reset_randomized_election_timeout()
+        self.lead_transferee = None
+        self.transfer_elapsed = 0
+        self.votes = {}
+        self.prs = {}
+        self.read_only = ReadOnly()
+        self._uncommitted.clear()
+        self.uncommitted_bytes = 0
+
+    def _become_follower(self, term: int, leader_id: int | None, reason: str) -> None:
+        self._reset(term)
+        self.leader_id = leader_id
+        self._transition(Role.FOLLOWER, reason)
+
+    def _become_pre_candidate(self, reason: str) -> None:
+        self._transition(Role.PRE_CANDIDATE, reason)
+        self.votes = {}
+        self.prs = {}
+        self.leader_id = None
+
+    def _become_candidate(self, reason: str) -> None:
+        self._transition(Role.CANDIDATE, reason)
+        self._reset(self.term + 1)
+        self.vote = self.id
+
+    def _become_leader(self, reason: str) -> None:
+        self._transition(Role.LEADER, reason)
+        self._reset(self.term)
+        self.leader_id = self.id
+        last = self.log.last_index()
+        for member in sorted(self.voters | self.learners | {self.id}):
+            self.prs[member] = Progress(last + 1, self.cfg.max_inflight_msgs, member in self.learners)
+        me = self.prs[self.id]
+        me.match = last
+        me.become_replicate()
+        me.recent_active = True
+        self._append_local(EntryKind.NOOP, b"")
+        self._bcast_append()
+
+    def _abort_transfer(self, reason: str) -> None:
+        self.lead_transferee = None
+        self.transfer_elapsed = 0
+
+    # ------------------------------------------------------------ input
+    def tick(self) -> None:
+        """Advance logical time by one tick."""
+        if self.role == Role.LEADER:
+            self._tick_leader()
+        else:
+            self._tick_election()
+
+    def _tick_leader(self) -> None:
+        self.heartbeat_elapsed += 1
+        self.election_elapsed += 1
+        for member, pr in self.prs.items():
+            if member != self.id:
+                pr.last_contact_ticks += 1
+        if self.lead_transferee is not None:
+            self.transfer_elapsed += 1
+            if self.transfer_elapsed >= self.cfg.election_timeout_ticks:
+                self._abort_transfer("transfer timed out")
+        if self.election_elapsed >= self.cfg.election_timeout_ticks:
+            self.election_elapsed = 0
+            if self.cfg.check_quorum and not self._quorum_active():
+                self._become_follower(self.term, None, "check-quorum lost majority")
+                return
+        self._retry_stalled_snapshots()
+        if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks:
+            self.heartbeat_elapsed = 0
+            self._bcast_heartbeat()
+
+    def _quorum_active(self) -> bool:
+        active = 0
+        for voter in self.voters:
+            pr = self.prs.get(voter)
+            if voter == self.id or (pr is not None and pr.recent_active):
+                active += 1
+        for member, pr in self.prs.items():
+            if member != self.id:
+                pr.recent_active = False
+        return active >= self._quorum()
+
+    def step(self, msg) -> None:
+        """Handle one message from a peer. Messages for another node or with
+        an unknown type are dropped (they are bad input, not bugs)."""
+        if getattr(msg, "dst", None) != self.id or getattr(msg, "src", None) in (None, self.id):
+            return
+        if msg.term > self.term:
+            if isinstance(msg, RequestVote):
+                in_lease = (
+                    self.cfg.check_quorum
+                    and self.leader_id is not None
+                    and self.election_elapsed < self.cfg.election_timeout_ticks
+                )
+                if in_lease and not msg.transfer:
+                    return  # leader stickiness: a live leader is known
+            if isinstance(msg, RequestVote) and msg.pre_vote:
+                pass
+            elif isinstance(msg, RequestVoteResponse) and msg.pre_vote and msg.granted:
+                pass
+            elif isinstance(msg, _FROM_LEADER):
+                self._become_follower(msg.term, msg.src, f"higher term from {msg.src}")
+            else:
+                self._become_follower(msg.term, None, f"higher term from {msg.src}")
+        elif msg.term < self.term:
+            if isinstance(msg, (AppendEntries, Heartbeat)):
+                # Tell a stale leader about the newer term so it steps down.
+                self._send(AppendEntriesResponse(src=self.id, dst=msg.src, term=self.term, success=False))
+            elif isinstance(msg, RequestVote) and msg.pre_vote:
+                self._send(RequestVoteResponse(src=self.id, dst=msg.src, term=self.term, granted=False, pre_vote=True))
+            return
+        if isinstance(msg, RequestVote):
+            self._handle_request_vote(msg)
+        elif self.role == Role.LEADER:
+            self._step_leader(msg)
+        elif self.role in (Role.CANDIDATE, Role.PRE_CANDIDATE):
+            self._step_candidate(msg)
+        else:
+            self._step_follower(msg)
+
+    def _step_leader(self, msg) -> None:
+        if isinstance(msg, AppendEntriesResponse):
+            self._handle_append_response(msg)
+        elif isinstance(msg, HeartbeatResponse):
+            self._handle_heartbeat_response(msg)
+        elif isinstance(msg, SnapshotResponse):
+            self._handle_snapshot_response(msg)
+        elif isinstance(msg, ReadIndexRequest):
+            self._handle_read_index_request(msg)
+
+    def _step_candidate(self, msg) -> None:
+        if isinstance(msg, _FROM_LEADER):
+            self._become_follower(self.term, msg.src, f"leader {msg.src} found")
+            self._step_follower(msg)
+        elif isinstance(msg, RequestVoteResponse):
+            self._handle_vote_response(msg)
+
+    def _step_follower(self, msg) -> None:
+        if isinstance(msg, _FROM_LEADER):
+            self.election_elapsed = 0
+            self.leader_id = msg.src
+            if isinstance(msg, AppendEntries):
+                self._handle_append(msg)
+            elif isinstance(msg, Heartbeat):
+                self._handle_heartbeat(msg)
+            else:
+                self._handle_snapshot_request(msg)
+        elif isinstance(msg, TimeoutNow):
+            self._handle_timeout_now(msg)
+        elif isinstance(msg, ReadIndexResponse):
+            self._handle_read_index_response(msg)
+
+    def _send(self, msg) -> None:
+        self.msgs.append(msg)
+
+    # ------------------------------------------------------------ proposals
+    def propose(self, data: bytes) -> int:
+        """Append a NORMAL entry on the leader; returns its index."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise ProposalDroppedError("proposal data must be bytes")
+        if self.role != Role.LEADER:
+            raise NotLeaderError(self.leader_id)
+        if self.lead_transferee is not None:
+            raise ProposalDroppedError("leadership transfer in progress")
+        size = len(data)
+        if self.uncommitted_bytes and self.uncommitted_bytes + size > self.cfg.max_uncommitted_bytes:
+            raise ProposalDroppedError("too many uncommitted bytes")
+        index = self._append_local(EntryKind.NORMAL, bytes(data))
+        self._bcast_append()
+        return index
+
+    def _append_local(self, kind: EntryKind, data: bytes) -> int:
+        index = self.log.last_index() + 1
+        entry = Entry(self.term, index, kind, data)
+        self.log.append([entry])
+        if kind == EntryKind.CONFIG:
+            self._apply_config(ConfigState.decode(data), index, self.term)
+        if data:
+            self._uncommitted.append((index, len(data)))
+            self.uncommitted_bytes += len(data)
+        self.prs[self.id].maybe_update(index)
+        self._maybe_commit()
+        return index
+
+    def _maybe_commit(self) -> bool:
+        """Leader: commit the highest index a quorum of voters has."""
+        if not self.voters:
+            return False
+        matches = sorted((self.prs[v].match if v in self.prs else 0 for v in self.voters), reverse=True)
+        if not self.log.maybe_commit(matches[self._quorum() - 1], self.term):
+            return False
+        committed = self.log.committed
+        while self._uncommitted and self._uncommitted[0][0] <= committed:
+            self.uncommitted_bytes -= self._uncommitted.popleft()[1]
+        if self.read_only.waiting_commit:
+            self._release_reads_waiting_commit()
+        if self.id not in self.voters and committed >= self.config_index:
+            self._become_follower(self.term, None, "removed from the configuration")
+        return True
+
+    def transfer_leadership(self, target: int) -> None:
+        """Hand leadership to `target` (a voter): catch it up, then TimeoutNow."""
+        if self.role != Role.LEADER:
+            raise NotLeaderError(self.leader_id)
+        if target == self.id:
+            return
+        if target not in self.voters:
+            raise TransferError(f"node {target} is not a voter")
+        if self.lead_transferee == target:
+            return
+        self.lead_transferee = target
+        self.transfer_elapsed = 0
+        if self.prs[target].match == self.log.last_index():
+            self._send(TimeoutNow(src=self.id, dst=target, term=self.term))
+        else:
+            self._send_append(target)
+
+    def compact(self, index: int, data: bytes) -> Snapshot:
+        """Describe a state-machine snapshot taken at applied `index`. The
+        caller then calls storage.create_snapshot(snap) and
+        storage.compact(index) (kept outside the core: no I/O here)."""
+        if index > self.log.applied:
+            raise RaftError(f"snapshot index {index} beyond applied {self.log.applied}")
+        if index <= self.log.snapshot().meta.index:
+            raise CompactedError(f"snapshot index {index} not newer than {self.log.snapshot().meta.index}")
+        meta = SnapshotMeta(index, self.log.term(index), self._config_at(index))
+        return Snapshot(meta, bytes(data))

@@ -1,0 +1,312 @@
+"""DiskStorage: the durable Raft storage of a node's `metadata/` directory.
+
+Layout of the directory:
+    __cluster_metadata-0/   a log/ PartitionLog; Raft index i is offset i;
+                            each entry is one record (key = one byte of
+                            EntryKind, value = data) and each same-term run
+                            of a Ready is one batch whose partition-leader-
+                            epoch is the term
+    hard-state              term, vote, commit (atomic_write: fsynced)
+    snapshot-<index>.snap   state-machine snapshots (atomic_write), newest wins
+
+Durability contract (the driver calls these in a worker thread, in order,
+before sending a Ready's messages):
+    apply_snapshot(snap)   durable when it returns
+    append(entries)        buffered (no fsync)
+    sync()                 one fsync for every append before it (group commit)
+    set_hard_state(hs)     durable when it returns (atomic_write + fsync)
+So term and vote are on disk before any vote reply, and entries before any
+append acknowledgement.
+
+Reads never touch the disk: every entry after the snapshot is mirrored in a
+MemoryStorage (the metadata log is small and compacted by snapshots).
+
+Recovery on open: the partition log cuts a torn or corrupt tail itself; the
+newest snapshot file that decodes is used (damaged ones are skipped with a
+warning); entries at or below the snapshot index are ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import crc32c
+import msgpack
+import structlog
+
+from log.atomic import atomic_write
+from log.config import LogConfig
+from log.partition_log import PartitionLog
+from log.records import Record, build_batch, decode_batch
+from raft.errors import StorageError
+from raft.storage import MemoryStorage
+from raft.types import ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
+
+LOG_DIR_NAME = "__cluster_metadata-0"
+HARD_STATE_NAME = "hard-state"
+SNAPSHOT_PREFIX = "snapshot-"
+SNAPSHOT_SUFFIX = ".snap"
+_CRC = struct.Struct(">I")
+READ_CHUNK_BYTES = 1 << 20
+
+logger = structlog.get_logger("rafka.raft.storage")
+
+
+def _seal(payload: bytes) -> bytes:
+    return _CRC.pack(crc32c.crc32c(payload)) + payload
+
+
+def _unseal(blob: bytes, what: str) -> bytes:
+    if len(blob) < _CRC.size:
+        raise StorageError(f"{what}: too short")
+    (crc,) = _CRC.unpack_from(blob)
+    payload = blob[_CRC.size :]
+    if crc32c.crc32c(payload) != crc:
+        raise StorageError(f"{what}: checksum mismatch")
+    return payload
+
+
+def encode_snapshot(snap: Snapshot) -> bytes:
+    meta = snap.meta
+    return _seal(
+        msgpack.packb(
+            {
+                "index": meta.index,
+                "term": meta.term,
+                "voters": sorted(meta.config.voters),
+                "learners": sorted(meta.config.learners),
+                "data": snap.data,
+            }
+        )
+    )
+
+
+def decode_snapshot(blob: bytes, what: str = "snapshot") -> Snapshot:
+    try:
+        obj = msgpack.unpackb(_unseal(blob, what))
+        config = ConfigState(frozenset(obj["voters"]), frozenset(obj["learners"]))
+        return Snapshot(SnapshotMeta(int(obj["index"]), int(obj["term"]), config), bytes(obj["data"]))
+    except StorageError:
+        raise
+    except Exception as exc:  # msgpack/shape errors on a damaged file
+        raise StorageError(f"{what}: undecodable ({exc})") from exc
+
+
+class DiskStorage:
+    """See the module docstring. Open with DiskStorage.open(path, bootstrap)."""
+
+    io_in_thread = True  # writes fsync: the driver runs them in a worker thread
+
+    def __init__(self, path: str, plog: PartitionLog, mem: MemoryStorage, batch_bytes_max: int) -> None:
+        self.path = path
+        self._plog = plog
+        self._mem = mem
+        self._batch_bytes_max = batch_bytes_max
+        self._log = logger.bind(raft_dir=path)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike, bootstrap: ConfigState, *, log_config: LogConfig | None = None
+    ) -> "DiskStorage":
+        path = os.fspath(path)
+        os.makedirs(path, exist_ok=True)
+        log = logger.bind(raft_dir=path)
+        config = log_config or LogConfig(batch_bytes_max=64 << 20, retention_ms=-1, retention_bytes=-1)
+        snapshot = cls._load_newest_snapshot(path, log)
+        hard_state = cls._load_hard_state(path)
+        plog = PartitionLog.open(os.path.join(path, LOG_DIR_NAME), config)
+        if plog.log_end_offset == 0:
+            plog.delete_before(1)  # offsets are Raft indexes, which start at 1
+        mem = MemoryStorage(bootstrap, hard_state)
+        if not snapshot.is_empty:
+            mem.apply_snapshot(snapshot)
+        snap_index = snapshot.meta.index
+        if plog.log_start_offset > snap_index + 1:
+            raise StorageError(
+                f"raft log starts at {plog.log_start_offset} but the snapshot covers only up to {snap_index}"
+            )
+        if plog.log_end_offset <= snap_index + 1:
+            plog.delete_before(snap_index + 1)
+        else:
+            mem.append(cls._read_entries(plog, snap_index + 1))
+        self = cls(path, plog, mem, config.batch_bytes_max - 1024)
+        log.info(
+            "raft_storage_opened",
+            snapshot_index=snap_index,
+            last_index=mem.last_index(),
+            term=hard_state.term,
+            commit=hard_state.commit,
+        )
+        return self
+
+    @staticmethod
+    def _read_entries(plog: PartitionLog, start: int) -> list[Entry]:
+        entries: list[Entry] = []
+        offset = start
+        while offset < plog.log_end_offset:
+            buf = plog.read(offset, READ_CHUNK_BYTES)
+            pos = 0
+            while pos < len(buf):
+                header, records = decode_batch(buf, pos)
+                for rec in records:
+                    if rec.offset >= start:
+                        kind = EntryKind(rec.key[0]) if rec.key else EntryKind.NORMAL
+                        entries.append(Entry(header.partition_leader_epoch, rec.offset, kind, rec.value or b""))
+                pos += header.size
+                offset = header.last_offset + 1
+        return entries
+
+    @staticmethod
+    def _load_hard_state(path: str) -> HardState:
+        file = os.path.join(path, HARD_STATE_NAME)
+        try:
+            with open(file, "rb") as f:
+                blob = f.read()
+        except FileNotFoundError:
+            return HardState()
+        try:
+            obj = msgpack.unpackb(_unseal(blob, file))
+            return HardState(int(obj["term"]), obj["vote"], int(obj["commit"]))
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"{file}: undecodable ({exc})") from exc
+
+    @staticmethod
+    def _snapshot_files(path: str) -> list[tuple[int, str]]:
+        out = []
+        for name in os.listdir(path):
+            if name.startswith(SNAPSHOT_PREFIX) and name.endswith(SNAPSHOT_SUFFIX):
+                digits = name[len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
+                if digits.isdigit():
+                    out.append((int(digits), os.path.join(path, name)))
+        return sorted(out)
+
+    @classmethod
+    def _load_newest_snapshot(cls, path: str, log) -> Snapshot:
+        for index, file in reversed(cls._snapshot_files(path)):
+            try:
+                with open(file, "rb") as f:
+                    snap = decode_snapshot(f.read(), file)
+                if snap.meta.index != index:
+                    raise StorageError(f"{file}: holds index {snap.meta.index}")
+                return snap
+            except (OSError, StorageError) as exc:
+                log.warning("raft_snapshot_skipped", file=file, reason=str(exc))
+        return Snapshot()
+
+    # ------------------------------------------------------------ read side
+    def initial_state(self) -> tuple[HardState, ConfigState]:
+        return self._mem.initial_state()
+
+    def first_index(self) -> int:
+        return self._mem.first_index()
+
+    def last_index(self) -> int:
+        return self._mem.last_index()
+
+    def term(self, index: int) -> int:
+        return self._mem.term(index)
+
+    def entries(self, lo: int, hi: int, max_bytes: int | None = None) -> list[Entry]:
+        return self._mem.entries(lo, hi, max_bytes)
+
+    def snapshot(self) -> Snapshot:
+        return self._mem.snapshot()
+
+    @property
+    def hard_state(self) -> HardState:
+        return self._mem.hard_state
+
+    # ------------------------------------------------------------ write side
+    def append(self, entries: list[Entry]) -> None:
+        """Buffered append (call sync() before acknowledging)."""
+        if not entries:
+            return
+        snap_index = self._mem.snapshot().meta.index
+        entries = [e for e in entries if e.index > snap_index]
+        if not entries:
+            return
+        first = entries[0].index
+        if first > self._mem.last_index() + 1:
+            raise StorageError(f"gap: appending {first} after last {self._mem.last_index()}")
+        if first < self._plog.log_end_offset:
+            new_end = self._truncate_log(first)
+            if new_end < first:  # the cut fell inside a batch: rewrite its head
+                self._write(self._mem.entries(new_end, first))
+        self._mem.append(entries)
+        self._write(entries)
+
+    def _truncate_log(self, offset: int) -> int:
+        """truncate_to, then reopen the partition log: a truncated segment
+        must append at its new end (reopening guarantees that whatever the
+        segment's write position). Conflicts are rare, so the cost is fine."""
+        new_end = self._plog.truncate_to(offset)
+        config = self._plog.config
+        self._plog.close()
+        self._plog = PartitionLog.open(os.path.join(self.path, LOG_DIR_NAME), config)
+        return new_end
+
+    def _write(self, entries: list[Entry]) -> None:
+        run: list[Entry] = []
+        size = 0
+        for e in entries:
+            if run and (e.term != run[0].term or size + e.size_bytes > self._batch_bytes_max):
+                self._write_batch(run)
+                run, size = [], 0
+            run.append(e)
+            size += e.size_bytes
+        if run:
+            self._write_batch(run)
+
+    def _write_batch(self, run: list[Entry]) -> None:
+        records = [Record(key=bytes([int(e.kind)]), value=e.data) for e in run]
+        batch = build_batch(records, base_offset=run[0].index, partition_leader_epoch=run[0].term, timestamp_ms=0)
+        self._plog.append(batch, assign_offsets=False, leader_epoch=run[0].term)
+
+    def sync(self) -> None:
+        """fsync every buffered append (one fsync for a whole Ready)."""
+        self._plog.flush()
+
+    def set_hard_state(self, hard_state: HardState) -> None:
+        payload = msgpack.packb({"term": hard_state.term, "vote": hard_state.vote, "commit": hard_state.commit})
+        atomic_write(os.path.join(self.path, HARD_STATE_NAME), _seal(payload))
+        self._mem.set_hard_state(hard_state)
+
+    def _write_snapshot_file(self, snap: Snapshot) -> None:
+        name = f"{SNAPSHOT_PREFIX}{snap.meta.index:020d}{SNAPSHOT_SUFFIX}"
+        atomic_write(os.path.join(self.path, name), encode_snapshot(snap))
+
+    def _remove_snapshots_before(self, index: int) -> None:
+        for old, file in self._snapshot_files(self.path):
+            if old < index:
+                try:
+                    os.unlink(file)
+                except FileNotFoundError:
+                    pass
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        """Install a leader's snapshot: durable file first, then drop the log."""
+        if snapshot.meta.index <= self._mem.snapshot().meta.index:
+            raise StorageError(f"snapshot {snapshot.meta.index} not newer than {self._mem.snapshot().meta.index}")
+        self._write_snapshot_file(snapshot)
+        start = snapshot.meta.index + 1
+        if start < self._plog.log_end_offset:
+            self._truncate_log(start)
+        self._plog.delete_before(start)
+        self._mem.apply_snapshot(snapshot)
+        self._remove_snapshots_before(snapshot.meta.index)
+        self._log.info("raft_snapshot_installed", snapshot_index=snapshot.meta.index, term=snapshot.meta.term)
+
+    def create_snapshot(self, snapshot: Snapshot) -> None:
+        self._mem.create_snapshot(snapshot)
+        self._write_snapshot_file(snapshot)
+        self._remove_snapshots_before(snapshot.meta.index)
+
+    def compact(self, index: int) -> None:
+        self._mem.compact(index)
+        self._plog.delete_before(index + 1)
+
+    def close(self) -> None:
+        self._plog.close()

@@ -1,0 +1,350 @@
+"""RaftDriver: runs one RaftCore under trio (the only raft module that touches
+trio, threads and time).
+
+Usage (inside a nursery; the node wires `transport` to its peer listener and
+calls `deliver` for each Raft message it receives):
+
+    driver = RaftDriver(core, storage, transport, state_machine, tick_ms=50, node_id=1)
+    await nursery.start(driver.run)
+    result = await driver.propose(b"...", timeout_s=5)   # committed + applied
+    await driver.read_index(timeout_s=5)                 # linearizable read barrier
+    await driver.transfer_leadership(2, timeout_s=5)
+    driver.status()
+
+How it works: one loop task owns the core. Peer messages (`deliver`, never
+blocks, drops when the inbox is full) and local requests (propose, read,
+transfer, conf change; they wait for inbox space) travel through ONE bounded
+memory channel, so the core is only touched by the loop. For each Ready the
+loop: persists (snapshot, entries, one fsync, hard state; in a worker thread
+when the storage does disk I/O), THEN sends the messages, then restores a
+received snapshot / applies committed entries to the state machine, resolves
+waiters, advances the core, and snapshots + compacts every
+`snapshot_entries_max` applied entries. Ticks come from trio.sleep-based
+deadlines, so trio's MockClock drives them in tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+import trio
+
+from raft.core import RaftCore
+from raft.errors import (
+    DriverStoppedError,
+    NotLeaderError,
+    ProposalDroppedError,
+    RaftError,
+    RaftTimeoutError,
+)
+from raft.types import ConfChangeKind, EntryKind, Ready, Role
+
+
+class Transport(Protocol):
+    def send(self, msg) -> None:
+        """Queue msg for its `dst`; never blocks; may drop (Raft retries)."""
+        ...
+
+
+class StateMachine(Protocol):
+    def apply(self, entry) -> Any:
+        """Apply one committed NORMAL entry; the result goes to its proposer."""
+        ...
+
+    def snapshot(self) -> bytes: ...
+
+    def restore(self, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class DriverLimits:
+    inbox_max: int = 1024  # peer messages + local requests queued for the loop
+    pending_proposals_max: int = 4096  # proposals/conf changes awaiting apply
+    pending_reads_max: int = 4096
+    snapshot_entries_max: int = 10_000  # snapshot after this many applied entries
+    catchup_entries: int = 1_000  # entries kept below a snapshot for slow followers
+
+
+class _Waiter:
+    """One local request's outcome (set once)."""
+
+    __slots__ = ("event", "result", "error", "term", "index")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.term = 0
+        self.index = 0
+
+    def resolve(self, result: Any = None) -> None:
+        if not self.event.is_set():
+            self.result = result
+            self.event.set()
+
+    def fail(self, error: BaseException) -> None:
+        if not self.event.is_set():
+            self.error = error
+            self.event.set()
+
+
+class RaftDriver:
+    def __init__(
+        self,
+        core: RaftCore,
+        storage,
+        transport: Transport,
+        state_machine: StateMachine,
+        *,
+        tick_ms: int,
+        node_id: int,
+        logger=None,
+        limits: DriverLimits | None = None,
+    ) -> None:
+        if tick_ms <= 0:
+            raise ValueError(f"tick_ms must be positive, got {tick_ms}")
+        self.core = core
+        self.storage = storage
+        self.transport = transport
+        self.state_machine = state_machine
+        self.tick_ms = tick_ms
+        self.node_id = node_id
+        self.limits = limits or DriverLimits()
+        self.log = (logger or structlog.get_logger("rafka.raft")).bind(node_id=node_id)
+        self._send_ch, self._recv_ch = trio.open_memory_channel(self.limits.inbox_max)
+        self._proposals: dict[int, _Waiter] = {}
+        self._reads: dict[bytes, _Waiter] = {}
+        self._reads_waiting_apply: list[tuple[int, _Waiter]] = []
+        self._transfers: list[tuple[int, _Waiter]] = []
+        self._ctx_seq = itertools.count(1)
+        self._snapshot_index = storage.snapshot().meta.index
+        self._running = False
+        self.dropped_messages = 0
+
+    # ------------------------------------------------------------ public API
+    def deliver(self, msg) -> bool:
+        """Hand a peer's Raft message to the loop; False (dropped) when the
+        inbox is full or the driver is not running."""
+        try:
+            self._send_ch.send_nowait(("peer", msg))
+            return True
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            self.dropped_messages += 1
+            return False
+
+    async def propose(self, data: bytes, timeout_s: float, expected_term: int | None = None) -> Any:
+        """Replicate `data`; returns state_machine.apply's result once the
+        entry is committed and applied here. With `expected_term`, the entry
+        is appended only if this node leads exactly that term (checked
+        atomically with the append). Raises NotLeaderError (with the leader
+        hint) or ProposalDroppedError when the entry surely was not appended,
+        RaftTimeoutError when the outcome is unknown (it may still commit)."""
+        return await self._request(("propose", (bytes(data), expected_term)), timeout_s)
+
+    async def propose_conf_change(self, kind: ConfChangeKind | str, node_id: int, timeout_s: float) -> None:
+        """One single-server membership change, waited until applied."""
+        await self._request(("conf", (kind, node_id)), timeout_s)
+
+    async def read_index(self, timeout_s: float) -> int:
+        """Linearizable read barrier: returns the read index once this node
+        has applied at least that far; reads of the state machine after this
+        see every write acknowledged before the call."""
+        return await self._request(("read", None), timeout_s)
+
+    async def transfer_leadership(self, target: int, timeout_s: float) -> None:
+        """Ask the leader (this node) to hand leadership to `target`; returns
+        when this node sees `target` as leader."""
+        await self._request(("transfer", target), timeout_s)
+
+    def status(self) -> dict:
+        st = self.core.status()
+        st["tick_ms"] = self.tick_ms
+        st["dropped_messages"] = self.dropped_messages
+        st["snapshot_index"] = self.storage.snapshot().meta.index
+        return st
+
+    async def _request(self, op: tuple, timeout_s: float) -> Any:
+        if not self._running:
+            raise DriverStoppedError("raft driver is not running")
+        waiter = _Waiter()
+        with trio.move_on_after(timeout_s):
+            await self._send_ch.send(("local", (op, waiter)))
+            await waiter.event.wait()
+        if not waiter.event.is_set():
+            raise RaftTimeoutError(f"{op[0]} timed out after {timeout_s}s")
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
+
+    # ------------------------------------------------------------ the loop
+    async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        snap = self.storage.snapshot()
+        if not snap.is_empty:
+            self.state_machine.restore(snap.data)
+        self._running = True
+        self.log.info("raft_driver_started", term=self.core.term, commit=self.core.log.committed)
+        task_status.started()
+        tick_s = self.tick_ms / 1000
+        next_tick = trio.current_time() + tick_s
+        try:
+            while True:
+                with trio.move_on_at(next_tick):
+                    item = await self._recv_ch.receive()
+                    self._handle(item)
+                    while True:  # drain without blocking; the channel bounds it
+                        try:
+                            item = self._recv_ch.receive_nowait()
+                        except trio.WouldBlock:
+                            break
+                        self._handle(item)
+                now = trio.current_time()
+                if now >= next_tick:
+                    self.core.tick()
+                    next_tick = max(next_tick + tick_s, now)
+                while self.core.has_ready():
+                    await self._handle_ready(self.core.ready())
+        finally:
+            self._running = False
+            self._fail_all(DriverStoppedError("raft driver stopped"))
+
+    def _handle(self, item) -> None:
+        kind, payload = item
+        if kind == "peer":
+            self.core.step(payload)
+            return
+        (op, arg), waiter = payload
+        try:
+            if op == "propose":
+                data, expected_term = arg
+                if expected_term is not None and (
+                    self.core.role != Role.LEADER or self.core.term != expected_term
+                ):
+                    raise NotLeaderError(self.core.leader_id, f"not the leader of term {expected_term}")
+                self._register_proposal(waiter, lambda: self.core.propose(data))
+            elif op == "conf":
+                self._register_proposal(waiter, lambda: self.core.propose_conf_change(*arg))
+            elif op == "read":
+                if len(self._reads) + len(self._reads_waiting_apply) >= self.limits.pending_reads_max:
+                    raise ProposalDroppedError("too many pending reads")
+                ctx = b"%d:%d" % (self.node_id, next(self._ctx_seq))
+                self.core.read_index(ctx)
+                self._reads[ctx] = waiter
+            elif op == "transfer":
+                self.core.transfer_leadership(arg)
+                if self.core.leader_id == arg:
+                    waiter.resolve()
+                else:
+                    self._transfers.append((arg, waiter))
+        except RaftError as exc:
+            waiter.fail(exc)
+
+    def _register_proposal(self, waiter: _Waiter, append) -> None:
+        if len(self._proposals) >= self.limits.pending_proposals_max:
+            raise ProposalDroppedError("too many pending proposals")
+        index = append()
+        waiter.index, waiter.term = index, self.core.term
+        self._proposals[index] = waiter
+
+    async def _handle_ready(self, rd: Ready) -> None:
+        if rd.must_sync:
+            if getattr(self.storage, "io_in_thread", True):
+                await trio.to_thread.run_sync(self._persist, rd)
+            else:
+                self._persist(rd)
+        for msg in rd.messages:
+            self.transport.send(msg)
+        if rd.soft_state is not None:
+            self._on_soft_state(rd)
+        if rd.snapshot is not None:
+            self.state_machine.restore(rd.snapshot.data)
+            self._snapshot_index = rd.snapshot.meta.index
+            self.log.info("raft_snapshot_restored", term=self.core.term, snapshot_index=rd.snapshot.meta.index)
+        for entry in rd.committed_entries:
+            result = self.state_machine.apply(entry) if entry.kind == EntryKind.NORMAL else None
+            waiter = self._proposals.pop(entry.index, None)
+            if waiter is not None:
+                if waiter.term == entry.term:
+                    waiter.resolve(result)
+                else:
+                    waiter.fail(NotLeaderError(self.core.leader_id, "proposal lost to a leader change"))
+        for rs in rd.read_states:
+            waiter = self._reads.pop(rs.request_ctx, None)
+            if waiter is not None:
+                waiter.index = rs.index
+                self._reads_waiting_apply.append((rs.index, waiter))
+        self.core.advance(rd)
+        self._release_reads()
+        await self._maybe_snapshot()
+
+    def _persist(self, rd: Ready) -> None:
+        """Durable before any message of this Ready is sent."""
+        if rd.snapshot is not None:
+            self.storage.apply_snapshot(rd.snapshot)
+        if rd.entries:
+            self.storage.append(rd.entries)
+            self.storage.sync()
+        if rd.hard_state is not None:
+            self.storage.set_hard_state(rd.hard_state)
+
+    def _release_reads(self) -> None:
+        applied = self.core.log.applied
+        keep = []
+        for index, waiter in self._reads_waiting_apply:
+            if applied >= index:
+                waiter.resolve(index)
+            else:
+                keep.append((index, waiter))
+        self._reads_waiting_apply = keep
+
+    def _on_soft_state(self, rd: Ready) -> None:
+        ss = rd.soft_state
+        self.log.info(
+            "raft_role_changed", term=ss.term, role=ss.role.value, leader_id=ss.leader_id, reason=ss.reason
+        )
+        if ss.role != Role.LEADER:
+            # Reads registered on this leader are gone with its read queue.
+            for waiter in self._reads.values():
+                waiter.fail(NotLeaderError(ss.leader_id))
+            self._reads.clear()
+        keep = []
+        for target, waiter in self._transfers:
+            if ss.leader_id == target:
+                waiter.resolve()
+            else:
+                keep.append((target, waiter))
+        self._transfers = keep
+
+    async def _maybe_snapshot(self) -> None:
+        applied = self.core.log.applied
+        if applied - self._snapshot_index < self.limits.snapshot_entries_max:
+            return
+        snap = self.core.compact(applied, self.state_machine.snapshot())
+        compact_to = applied - self.limits.catchup_entries
+        first = self.storage.first_index()
+
+        def write() -> None:
+            self.storage.create_snapshot(snap)
+            if compact_to >= first:
+                self.storage.compact(compact_to)
+
+        if getattr(self.storage, "io_in_thread", True):
+            await trio.to_thread.run_sync(write)
+        else:
+            write()
+        self._snapshot_index = applied
+        self.log.info("raft_snapshot_taken", term=self.core.term, snapshot_index=applied, compacted_to=compact_to)
+
+    def _fail_all(self, error: BaseException) -> None:
+        for waiter in self._proposals.values():
+            waiter.fail(error)
+        for waiter in self._reads.values():
+            waiter.fail(error)
+        for _, waiter in self._reads_waiting_apply + self._transfers:
+            waiter.fail(error)
+        self._proposals.clear()
+        self._reads.clear()
+        self._reads_waiting_apply = []
+        self._transfers = []

@@ -1,0 +1,195 @@
+"""Adapters from the harness to the node's client API.
+
+Why a seam here: the workload and the nemesis driver speak a tiny protocol
+(`AdminClient` in workload_metadata.py, `node_status` below); this module is
+the only place that knows the wire messages, so a change in the node's API
+touches one file.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import trio
+
+from netproto.errors import ErrorCode, RafkaError
+
+
+class AdminApiMissing(RuntimeError):
+    """The node's admin API (cluster client or admin requests) is not in the
+    tree yet; integration runs are skipped with this reason."""
+
+
+async def node_status(host: str, port: int, cluster_id: str | None,
+                      timeout_s: float) -> dict | None:
+    """A node's QuorumStatus as a dict, or None when it does not answer in
+    time (paused, dead, or partitioned from us)."""
+    from broker.messages_node import QuorumStatusRequest
+    from broker.status import status_to_dict
+    from netproto.connection import open_connection
+    from netproto.limits import NetLimits
+
+    with trio.move_on_after(timeout_s):
+        try:
+            async with open_connection(host, port, cluster_id=cluster_id, kind="client",
+                                       limits=NetLimits()) as conn:
+                resp = await conn.call(QuorumStatusRequest(), timeout_s=timeout_s)
+                return status_to_dict(resp)
+        except (RafkaError, OSError, trio.BrokenResourceError):
+            return None
+    return None
+
+
+async def metadata_status(host: str, port: int, cluster_id: str | None,
+                          timeout_s: float) -> dict | None:
+    """A node's applied metadata offset and image digest
+    ({"metadata_offset", "digest", ...}), or None when it does not answer.
+    Uses MetadataStatusRequest when the node offers it, else the
+    state_machine summary of QuorumStatus."""
+    try:
+        from broker.admin_messages import MetadataStatusRequest
+    except ImportError:
+        status = await node_status(host, port, cluster_id, timeout_s)
+        return None if status is None else dict(status.get("state_machine") or {})
+    from netproto.connection import open_connection
+    from netproto.limits import NetLimits
+    from netproto.schema import to_wire
+
+    with trio.move_on_after(timeout_s):
+        try:
+            async with open_connection(host, port, cluster_id=cluster_id, kind="client",
+                                       limits=NetLimits()) as conn:
+                return dict(to_wire(await conn.call(MetadataStatusRequest(), timeout_s=timeout_s)))
+        except (RafkaError, OSError, trio.BrokenResourceError):
+            return None
+    return None
+
+
+def admin_api_problem() -> str | None:
+    """Why the admin API cannot be used yet (None when it can)."""
+    try:
+        _admin_modules()
+    except ImportError as exc:
+        return f"admin API not available yet: {exc}"
+    return None
+
+
+def _admin_modules() -> tuple[Any, Any]:
+    try:
+        from broker.controller import requests as admin_requests
+        from netproto.cluster_client import open_cluster_client
+    except ImportError as exc:
+        raise ImportError(str(exc)) from None
+    return open_cluster_client, admin_requests
+
+
+# Errors after which another node may do better. The request was refused or
+# never sent here; the op is retried on the next node within its deadline.
+RETRY_ELSEWHERE = frozenset({
+    ErrorCode.NOT_CONTROLLER,
+    ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    ErrorCode.LEADER_NOT_AVAILABLE,
+    ErrorCode.NETWORK_EXCEPTION,
+    ErrorCode.REQUEST_TIMED_OUT,  # e.g. a paused node: try another one
+})
+RETRY_BACKOFF_S = 0.1
+
+
+class UncertainError(RafkaError):
+    """A definite error that follows an attempt with an unknown outcome: the
+    op as a whole may have happened, so it must be recorded as info."""
+
+    def __init__(self, first: RafkaError, last: RafkaError) -> None:
+        super().__init__(ErrorCode.UNKNOWN_SERVER_ERROR,
+                         f"{last.code.name} after an uncertain {first.code.name}")
+
+
+def _with_consistent(cls: Any, **kwargs: Any) -> Any:
+    """Ask for the linearizable read path when the request type offers it."""
+    fields = getattr(cls, "__dataclass_fields__", {})
+    if "consistent" in fields:
+        kwargs["consistent"] = True
+    return cls(**kwargs)
+
+
+class ClusterAdminClient:
+    """AdminClient over netproto's ClusterClient and the admin requests of
+    broker/controller/requests.py.
+
+    Writes must reach the active controller: on NOT_CONTROLLER and similar
+    the call moves to the next node (sticking with the one that worked).
+    Retrying a write is safe for this workload (unique names; config writes
+    are idempotent) and `classify` reads the retried outcomes accordingly;
+    a definite error after an uncertain attempt becomes `UncertainError`.
+    Reads ask for the linearizable path (`consistent=True`) when offered.
+    """
+
+    def __init__(self, client: Any, requests: Any, call_timeout_s: float) -> None:
+        self._client = client
+        self._req = requests
+        self._timeout_s = call_timeout_s
+        self._current = 0
+        self.consistent_reads = "consistent" in getattr(
+            requests.ListTopicsRequest, "__dataclass_fields__", {})
+
+    async def _call(self, msg: Any) -> Any:
+        addrs = self._client.addrs
+        uncertain: RafkaError | None = None
+        for attempt in range(64):
+            addr = addrs[self._current % len(addrs)]
+            try:
+                resp = await self._client.call_node(addr, msg, self._timeout_s)
+                return _raise_for_errors(resp)
+            except RafkaError as exc:
+                sent = type(exc).__name__ != "NotSentError"
+                if exc.code not in RETRY_ELSEWHERE or not (len(addrs) > 1 or not sent):
+                    if uncertain is not None and exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
+                        raise UncertainError(uncertain, exc) from exc
+                    raise
+                if sent and uncertain is None:
+                    uncertain = exc  # e.g. a deposed leader that had appended it
+                self._current += 1
+                await trio.sleep(RETRY_BACKOFF_S * min(attempt + 1, 5))
+        raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, "gave up after 64 attempts")
+
+    async def create_topic(self, name: str) -> None:
+        await self._call(self._req.CreateTopicsRequest(topics=[self._req.CreatableTopic(
+            name=name, num_partitions=1, replication_factor=1, configs={})]))
+
+    async def delete_topic(self, name: str) -> None:
+        await self._call(self._req.DeleteTopicsRequest(names=[name]))
+
+    async def list_topics(self) -> list[str]:
+        resp = await self._call(_with_consistent(self._req.ListTopicsRequest))
+        return list(resp.names)
+
+    async def alter_config(self, topic: str, key: str, value: str) -> None:
+        await self._call(self._req.AlterConfigsRequest(topics=[self._req.AlterableTopicConfigs(
+            name=topic, configs={key: value})]))
+
+    async def describe_config(self, topic: str, key: str) -> str | None:
+        resp = await self._call(_with_consistent(self._req.DescribeTopicRequest, name=topic))
+        return (getattr(resp, "configs", None) or {}).get(key)
+
+
+def _raise_for_errors(resp: Any) -> Any:
+    """Per-item error codes in a response (Kafka style) become RafkaError."""
+    for item in getattr(resp, "results", None) or []:
+        code = getattr(item, "error_code", 0) or 0
+        if code:
+            raise RafkaError(ErrorCode(code), getattr(item, "error_message", "") or "")
+    return resp
+
+
+@asynccontextmanager
+async def open_admin_client(bootstrap: list[str], cluster_id: str, *, seed: int,
+                            call_timeout_s: float = 5.0) -> AsyncIterator[ClusterAdminClient]:
+    import random
+
+    open_cluster_client, requests = _admin_modules()
+    async with open_cluster_client(bootstrap, cluster_id=cluster_id,
+                                   rng=random.Random(seed)) as client:
+        # per-attempt deadline well inside the op's, so a silent node is left
+        # for another one before the op itself gives up
+        yield ClusterAdminClient(client, requests, max(0.5, call_timeout_s / 2.5))

@@ -1,0 +1,264 @@
+"""The harness's cluster: N real `rafka node start` processes whose every
+directed link goes through a `LinkProxy`.
+
+Wiring (why): node i's voters table maps node j to the proxy for link i->j,
+which forwards to node j's real peer listener, so faulting proxy i->j is
+exactly "i cannot send to j". Clients reach node j through the client proxy
+for j; the node advertises that proxy as its client address so a redirect to
+the leader stays behind the proxy too. The harness's own control traffic
+(status polls) goes straight to the client listeners: it is not under test.
+
+Process control: kill -9 (`kill`), restart on the same data dir and ports
+(`launch`), SIGSTOP/SIGCONT (`pause`/`resume`). `stop_all` always ends every
+process it started, by pid, also SIGCONT-ing paused ones first.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+import trio
+
+from tests.jepsen.proxy import LinkMode, LinkProxy
+
+log = structlog.get_logger("jepsen.cluster")
+
+HOST = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parents[2]  # so a node can import tests.* stand-ins
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    nodes: int = 3
+    election_timeout_ms: int = 1000
+    heartbeat_interval_ms: int = 100
+    tick_ms: int = 50
+    session_timeout_ms: int = 6000
+    broker_heartbeat_interval_ms: int = 1000
+    ready_timeout_s: float = 60.0
+    stop_timeout_s: float = 10.0
+    status_timeout_s: float = 2.0
+    nodes_max: int = 9
+    # argv prefix that runs a node (then "--config PATH" is appended); None
+    # means the real `rafka node start`. Harness tests use a stand-in.
+    node_command: tuple[str, ...] | None = None
+
+
+@dataclass
+class NodeProc:
+    node_id: int
+    dir: Path
+    client_port: int
+    peer_port: int
+    proc: subprocess.Popen | None = None
+    paused: bool = False
+    starts: int = 0
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / "node.toml"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def free_port() -> int:
+    """A port the kernel just handed out (small race, acceptable in tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def new_cluster_id(rng: random.Random) -> str:
+    return base64.urlsafe_b64encode(rng.randbytes(16)).rstrip(b"=").decode()
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Cluster:
+    def __init__(self, root: Path, settings: ClusterSettings, rng: random.Random) -> None:
+        if not 1 <= settings.nodes <= settings.nodes_max:
+            raise ValueError(f"nodes must be 1..{settings.nodes_max}, got {settings.nodes}")
+        self.root = Path(root)
+        self.settings = settings
+        self.cluster_id = new_cluster_id(rng)
+        self.node_ids = list(range(1, settings.nodes + 1))
+        self.nodes: dict[int, NodeProc] = {
+            i: NodeProc(i, self.root / f"node-{i}", free_port(), free_port()) for i in self.node_ids
+        }
+        self.peer_proxies: dict[tuple[int, int], LinkProxy] = {}
+        self.client_proxies: dict[int, LinkProxy] = {}
+        self._harness_killed: set[int] = set()
+
+    # --- setup ---------------------------------------------------------------
+
+    async def start_proxies(self, nursery: trio.Nursery) -> None:
+        for i in self.node_ids:
+            for j in self.node_ids:
+                if i != j:
+                    p = LinkProxy(f"{i}->{j}", HOST, self.nodes[j].peer_port)
+                    await nursery.start(p.serve)
+                    self.peer_proxies[(i, j)] = p
+            c = LinkProxy(f"client->{i}", HOST, self.nodes[i].client_port)
+            await nursery.start(c.serve)
+            self.client_proxies[i] = c
+
+    def bootstrap(self) -> list[str]:
+        """Client-side addresses (through the client proxies)."""
+        return [self.client_proxies[i].address for i in self.node_ids]
+
+    def render_config(self, i: int) -> str:
+        node = self.nodes[i]
+        s = self.settings
+        voters = []
+        for j in self.node_ids:
+            addr = f"{HOST}:{node.peer_port}" if j == i else self.peer_proxies[(i, j)].address
+            voters.append(_q(f"{j}@{addr}"))
+        clients = [_q(f"{j}@{self.client_proxies[j].address}") for j in self.node_ids]
+        return "\n".join([
+            f"node_id = {i}",
+            'roles = ["controller", "broker"]',
+            f"data_dir = {_q(str(node.data_dir))}",
+            f"voters = [{', '.join(voters)}]",
+            f"advertised_client = {_q(self.client_proxies[i].address)}",
+            f"client_addresses = [{', '.join(clients)}]",
+            "",
+            "[listeners]",
+            f"client = {_q(f'{HOST}:{node.client_port}')}",
+            f"peer = {_q(f'{HOST}:{node.peer_port}')}",
+            "",
+            "[raft]",
+            f"election_timeout_ms = {s.election_timeout_ms}",
+            f"heartbeat_interval_ms = {s.heartbeat_interval_ms}",
+            f"tick_ms = {s.tick_ms}",
+            "",
+            "[broker]",
+            f"session_timeout_ms = {s.session_timeout_ms}",
+            f"heartbeat_interval_ms = {s.broker_heartbeat_interval_ms}",
+            "",
+        ])
+
+    def prepare(self) -> None:
+        """Write configs and format every data dir with one cluster id."""
+        for i, node in self.nodes.items():
+            node.dir.mkdir(parents=True, exist_ok=True)
+            node.config_path.write_text(self.render_config(i), encoding="utf-8")
+            cmd = [sys.executable, "-m", "broker.cli", "format", "--dir", str(node.data_dir),
+                   "--node-id", str(i), "--cluster-id", self.cluster_id]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            if done.returncode != 0:
+                raise RuntimeError(f"format node {i} failed: {done.stderr.strip()}")
+
+    # --- processes -----------------------------------------------------------
+
+    def node_argv(self, i: int) -> list[str]:
+        if self.settings.node_command:
+            return [*self.settings.node_command, "--config", str(self.nodes[i].config_path)]
+        return [sys.executable, "-m", "broker.cli", "node", "start", "--config",
+                str(self.nodes[i].config_path), "--no-terminal-log"]
+
+    def launch(self, i: int) -> None:
+        node = self.nodes[i]
+        if node.alive:
+            return
+        node.starts += 1
+        self._harness_killed.discard(i)
+        out = open(node.dir / f"stdout-{node.starts}.log", "wb")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        node.proc = subprocess.Popen(self.node_argv(i), stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     cwd=str(node.dir), env=env)
+        out.close()
+        node.paused = False
+        log.info("node_started", node_id=i, pid=node.proc.pid, start=node.starts)
+
+    def launch_all(self) -> None:
+        for i in self.node_ids:
+            self.launch(i)
+
+    def kill(self, i: int) -> None:
+        node = self.nodes[i]
+        if node.proc is None:
+            return
+        self._harness_killed.add(i)
+        if node.proc.poll() is None:
+            node.proc.send_signal(signal.SIGKILL)
+        node.proc.wait(timeout=10)
+        node.paused = False
+        log.info("node_killed", node_id=i)
+
+    def pause(self, i: int) -> None:
+        node = self.nodes[i]
+        if node.alive and not node.paused:
+            node.proc.send_signal(signal.SIGSTOP)
+            node.paused = True
+            log.info("node_paused", node_id=i)
+
+    def resume(self, i: int) -> None:
+        node = self.nodes[i]
+        if node.alive and node.paused:
+            node.proc.send_signal(signal.SIGCONT)
+        node.paused = False
+
+    def unexpected_exits(self) -> list[int]:
+        """Nodes that exited on their own (not killed by the harness): a
+        crash worth reporting. Call before `stop_all`."""
+        return [i for i, n in self.nodes.items()
+                if n.proc is not None and n.proc.poll() is not None and i not in self._harness_killed]
+
+    def stop_all(self) -> None:
+        """End every process this cluster started: SIGCONT, SIGTERM, then
+        SIGKILL after stop_timeout_s. Safe to call more than once."""
+        for node in self.nodes.values():
+            if node.alive:
+                if node.paused:
+                    node.proc.send_signal(signal.SIGCONT)
+                node.proc.send_signal(signal.SIGTERM)
+        for node in self.nodes.values():
+            if node.proc is None:
+                continue
+            try:
+                node.proc.wait(timeout=self.settings.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                os.kill(node.proc.pid, signal.SIGKILL)
+                node.proc.wait(timeout=10)
+            node.paused = False
+
+    # --- network faults ------------------------------------------------------
+
+    def partition(self, blocked: set[tuple[int, int]], mode: str) -> None:
+        link_mode = LinkMode(mode)
+        for link, proxy in self.peer_proxies.items():
+            if link in blocked:
+                proxy.set_mode(link_mode)
+            else:
+                proxy.heal()
+
+    def set_delay(self, delay_ms: int) -> None:
+        for proxy in self.peer_proxies.values():
+            proxy.set_delay(delay_ms)
+
+    def heal_network(self) -> None:
+        for proxy in list(self.peer_proxies.values()) + list(self.client_proxies.values()):
+            proxy.heal()
+
+    def close_proxies(self) -> None:
+        for proxy in list(self.peer_proxies.values()) + list(self.client_proxies.values()):
+            proxy.close()

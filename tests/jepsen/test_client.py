@@ -1,0 +1,83 @@
+"""The admin adapter's retry rules, against a scripted fake ClusterClient."""
+
+from __future__ import annotations
+
+import pytest
+
+from broker.controller import requests as rq
+from netproto.connection import NotSentError
+from netproto.errors import ErrorCode, RafkaError
+from tests.jepsen.client import ClusterAdminClient, UncertainError
+from tests.jepsen.workload_metadata import classify
+
+
+class ScriptedClient:
+    """call_node answers from a script of (addr -> outcome) steps."""
+
+    def __init__(self, steps):
+        self.addrs = [("127.0.0.1", 1), ("127.0.0.1", 2)]
+        self.steps = list(steps)
+        self.calls = []
+
+    async def call_node(self, addr, msg, timeout_s):
+        self.calls.append(addr[1])
+        outcome = self.steps.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+def ok_create(name="jt-0", code=0):
+    return rq.CreateTopicsResponse([rq.TopicResult(name, code)])
+
+
+async def test_moves_to_the_controller_and_sticks():
+    """Goal: NOT_CONTROLLER moves the call to the next node; the next op
+    starts at the node that worked."""
+    fake = ScriptedClient([RafkaError(ErrorCode.NOT_CONTROLLER), ok_create(), ok_create("jt-1")])
+    admin = ClusterAdminClient(fake, rq, 1.0)
+    await admin.create_topic("jt-0")
+    await admin.create_topic("jt-1")
+    assert fake.calls == [1, 2, 2]
+
+
+async def test_definite_error_after_uncertain_attempt_is_uncertain():
+    """Goal: a validation error that follows a timed-out attempt may hide a
+    write that happened: it must surface as info, not fail."""
+    fake = ScriptedClient([RafkaError(ErrorCode.REQUEST_TIMED_OUT),
+                           ok_create(code=int(ErrorCode.INVALID_REPLICATION_FACTOR))])
+    admin = ClusterAdminClient(fake, rq, 1.0)
+    with pytest.raises(UncertainError) as err:
+        await admin.create_topic("jt-0")
+    assert classify("create", err.value)[0] == "info"
+
+
+async def test_not_sent_attempts_keep_a_definite_error_definite():
+    """Goal: attempts that surely were not sent do not taint the outcome."""
+    fake = ScriptedClient([NotSentError("refused"),
+                           ok_create(code=int(ErrorCode.INVALID_REPLICATION_FACTOR))])
+    admin = ClusterAdminClient(fake, rq, 1.0)
+    with pytest.raises(RafkaError) as err:
+        await admin.create_topic("jt-0")
+    assert not isinstance(err.value, UncertainError)
+    assert classify("create", err.value) == ("fail", "INVALID_REPLICATION_FACTOR")
+
+
+async def test_retried_create_that_already_happened_is_ok():
+    """Goal: a create retried after a lost answer that finds the topic
+    there is an ok (names are unique: it was this op)."""
+    fake = ScriptedClient([RafkaError(ErrorCode.NETWORK_EXCEPTION),
+                           ok_create(code=int(ErrorCode.TOPIC_ALREADY_EXISTS))])
+    admin = ClusterAdminClient(fake, rq, 1.0)
+    with pytest.raises(RafkaError) as err:
+        await admin.create_topic("jt-0")
+    assert classify("create", err.value)[0] == "ok"
+
+
+async def test_reads_parse_responses():
+    """Goal: list and describe return names and the config value."""
+    fake = ScriptedClient([rq.ListTopicsResponse(["a", "b"]),
+                           rq.DescribeTopicResponse("a", "id", {"retention.ms": "7"}, [])])
+    admin = ClusterAdminClient(fake, rq, 1.0)
+    assert await admin.list_topics() == ["a", "b"]
+    assert await admin.describe_config("a", "retention.ms") == "7"

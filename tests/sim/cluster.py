@@ -1,0 +1,331 @@
+"""The deterministic cluster simulation: event queue, logical clock, nodes,
+network, clients and faults, all driven by one seed.
+
+Why: Raft bugs hide in rare interleavings. One `random.Random(seed)` drives
+every choice — network fates, fault schedule, client workload, and the cores'
+own election jitter — so a failing seed replays exactly, and thousands of
+seeds can be soaked quickly in one process.
+
+A run has two phases. In the fault phase (bounded by `events_max` and
+`fault_phase_ms`) clients issue operations while faults fire. Then the run
+heals everything (network, crashed nodes) and demands progress: a leader is
+elected and a fresh proposal commits within `progress_ms_max`. Safety
+invariants are checked after every event (tests.sim.invariants); at the end
+the client history must be linearizable (tests.checkers.linearizability).
+
+Time is integer milliseconds on a logical clock; nodes tick every `tick_ms`
+(each with its own phase). Events are (time, seq, kind, payload) in a heap,
+seq making ties deterministic.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+from raft.config import RaftConfig
+from raft.types import Role
+from tests.sim.clients import History, Workload
+from tests.sim.invariants import InvariantViolation, SafetyChecker
+from tests.sim.network import NetworkConfig, SimNetwork
+from tests.sim.node import SimNode
+from tests.sim.trace import Trace
+
+TICK, DELIVER, CLIENT, DEADLINE, FAULT = "tick", "deliver", "client", "deadline", "fault"
+
+
+@dataclass
+class SimConfig:
+    """Every bound of one run; `*_max` settings bound queues and run length."""
+
+    nodes: int = 3
+    spare_nodes: int = 2  # ids that may join later as learners
+    voters_min: int = 3
+    voters_max: int = 5
+    tick_ms: int = 10
+    election_timeout_ticks: int = 10
+    heartbeat_ticks: int = 2
+    events_max: int = 3000  # events of the fault phase
+    fault_phase_ms: int = 6000
+    progress_ms_max: int = 20_000
+    clients: int = 3
+    client_timeout_ms: int = 600
+    client_think_ms_max: int = 60
+    fault_interval_ms: tuple[int, int] = (50, 400)
+    crash_points: bool = True
+    snapshots: bool = True
+    membership: bool = True
+    in_flight_max: int = 20_000  # bound on the event queue
+    trace_events_max: int = 200
+    linearizability_timeout_s: float = 10.0
+    tolerate_snapshot_replay: bool = True  # see SimNode.tolerate_snapshot_replay
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+    def raft_config(self) -> RaftConfig:
+        return RaftConfig(
+            election_timeout_ticks=self.election_timeout_ticks,
+            heartbeat_ticks=self.heartbeat_ticks,
+            max_inflight_msgs=16,
+            max_msg_bytes=4096,
+            snapshot_chunk_bytes=256,
+        )
+
+
+class SimFailure(Exception):
+    """A run broke an invariant. The message holds the seed, the violated
+    invariant and the last trace lines, ready to print."""
+
+    def __init__(self, seed: int, invariant: str, detail: str, trace: str):
+        self.seed, self.invariant, self.detail, self.trace = seed, invariant, detail, trace
+        super().__init__(
+            f"seed {seed}: {invariant} violated: {detail}\n--- last events ---\n{trace}\n"
+            f"--- replay: python scripts/vopr.py --seed {seed} --trace"
+        )
+
+
+@dataclass
+class SimResult:
+    seed: int
+    nodes: int
+    events: int
+    time_ms: int
+    leaders: int
+    ops: dict[str, int]
+    faults: dict[str, int]
+    tally: dict[str, int]
+
+
+class Simulation:
+    def __init__(self, seed: int, config: SimConfig | None = None,
+                 echo: Callable[[str], None] | None = None):
+        self.seed = seed
+        self.cfg = config or SimConfig()
+        self.rng = random.Random(seed)
+        self.now_ms = 0
+        self.events = 0
+        self._seq = 0
+        self.queue: list[tuple] = []
+        self.trace = Trace(self.cfg.trace_events_max, echo)
+        self.checker = SafetyChecker()
+        self.network = SimNetwork(self.rng, NetworkConfig(**vars(self.cfg.network)))
+        self.history = History()
+        self.workload = Workload(self.rng)
+        self.faults: dict[str, int] = {}
+        self.in_fault_phase = True
+        self.raft_config = self.cfg.raft_config()
+        self.nodes: dict[int, SimNode] = {}
+        self.spares = list(range(self.cfg.nodes + 1, self.cfg.nodes + self.cfg.spare_nodes + 1))
+        self.removed: set[int] = set()
+        self.pending_proposals: dict[tuple[int, int], object] = {}  # (node, index) -> ClientOp
+        self.pending_reads: dict[tuple[int, bytes], object] = {}  # (node, ctx) -> ClientOp
+        self.waiting_reads: list = []  # ops whose read index is known, waiting for apply
+        self.leader_hint: dict[int, int] = {}
+        voters = frozenset(range(1, self.cfg.nodes + 1))
+        for nid in sorted(voters):
+            self.add_node(nid, voters)
+
+    # -- setup -------------------------------------------------------------
+
+    def add_node(self, nid: int, voters: frozenset[int]) -> SimNode:
+        node = SimNode.bootstrap(
+            nid, voters, raft_config=self.raft_config, rng=self.rng, checker=self.checker,
+            trace=self.trace, now=lambda: self.now_ms,
+        )
+        node.tolerate_snapshot_replay = self.cfg.tolerate_snapshot_replay
+        node.on_apply = self._on_apply
+        node.on_read_state = self._on_read_state
+        self.nodes[nid] = node
+        self.schedule_tick(node, self.rng.randrange(self.cfg.tick_ms) + 1)
+        return node
+
+    def schedule(self, at_ms: int, kind: str, payload) -> None:
+        if len(self.queue) >= self.cfg.in_flight_max and kind == DELIVER:
+            return  # the bounded network is full: the message is lost
+        self._seq += 1
+        heapq.heappush(self.queue, (at_ms, self._seq, kind, payload))
+
+    def schedule_tick(self, node: SimNode, delay_ms: int) -> None:
+        self.schedule(self.now_ms + delay_ms, TICK, (node.node_id, node.incarnation))
+
+    def drain(self, node: SimNode) -> None:
+        """Handle the node's Readies; if it crashed doing so, its clients' ops end."""
+        node.drain(self.send)
+        if not node.alive:
+            self._lost(node)
+
+    def send(self, msg) -> None:
+        for at in self.network.route(msg.src, msg.dst, self.now_ms):
+            self.schedule(at, DELIVER, msg)
+
+    # -- running -------------------------------------------------------------
+
+    def run(self) -> SimResult:
+        """Run both phases; raises SimFailure on any violation."""
+        try:
+            for cid in range(1, self.cfg.clients + 1):
+                self.schedule(self.rng.randrange(50), CLIENT, cid)
+            self.schedule(self._fault_delay(), FAULT, None)
+            while self.queue and self.in_fault_phase:
+                if self.events >= self.cfg.events_max or self.now_ms >= self.cfg.fault_phase_ms:
+                    break
+                self.step_event()
+            self.in_fault_phase = False
+            from tests.sim.faults import heal_all
+            heal_all(self)
+            self.await_progress()
+            self.finish_clients()
+            self.check_history()
+        except InvariantViolation as exc:
+            raise SimFailure(self.seed, exc.invariant, exc.detail, self.trace.render()) from None
+        leaders = len(self.checker.leader_of_term)
+        return SimResult(self.seed, self.cfg.nodes, self.events, self.now_ms, leaders,
+                         self.history.counts(), dict(self.faults), dict(self.trace.tally))
+
+    def run_until(self, predicate: Callable[[], bool], within_ms: int) -> bool:
+        """Step events until `predicate()` holds (True) or `within_ms` of
+        logical time pass (False). Invariants are checked as usual; for
+        targeted scenarios that drive the simulation by hand."""
+        deadline = self.now_ms + within_ms
+        while not predicate():
+            if not self.queue or self.queue[0][0] > deadline:
+                return False
+            self.step_event()
+        return True
+
+    def step_event(self) -> None:
+        at, _, kind, payload = heapq.heappop(self.queue)
+        self.now_ms = max(self.now_ms, at)
+        self.events += 1
+        if kind == TICK:
+            nid, incarnation = payload
+            node = self.nodes.get(nid)
+            if node is None or node.incarnation != incarnation or not node.alive:
+                return
+            node.core.tick()
+            self.drain(node)
+            if node.alive:
+                self.schedule_tick(node, self.cfg.tick_ms)
+        elif kind == DELIVER:
+            msg = payload
+            node = self.nodes.get(msg.dst)
+            if node is None or not node.alive or self.network.is_blocked(msg.src, msg.dst):
+                return
+            self.trace.add(self.now_ms, msg.dst, "deliver", msg)
+            node.core.step(msg)
+            self.drain(node)
+        elif kind == CLIENT:
+            from tests.sim.faults import client_invoke
+            client_invoke(self, payload)
+        elif kind == DEADLINE:
+            op = payload
+            if op.status == "pending":
+                self.complete(op, "info", "timeout")
+        elif kind == FAULT:
+            if self.in_fault_phase:
+                from tests.sim.faults import random_fault
+                random_fault(self)
+                self.schedule(self.now_ms + self._fault_delay(), FAULT, None)
+
+    def _fault_delay(self) -> int:
+        lo, hi = self.cfg.fault_interval_ms
+        return self.rng.randint(lo, hi)
+
+    # -- clients ---------------------------------------------------------------
+
+    def complete(self, op, status: str, why: str, output=None) -> None:
+        self.history.complete(op, status, self.now_ms, output)
+        self.trace.add(self.now_ms, op.node, "client-" + status, f"{op.describe()} ({why})")
+        self.pending_proposals.pop((op.node, op.index), None)
+        self.pending_reads.pop((op.node, op.ctx), None)
+        if self.in_fault_phase:
+            think = self.rng.randint(1, self.cfg.client_think_ms_max)
+            if status == "fail":  # back off: the cluster is probably electing
+                think += self.rng.randint(self.cfg.client_think_ms_max, 4 * self.cfg.client_think_ms_max)
+            self.schedule(self.now_ms + think, CLIENT, op.client_id)
+
+    def _lost(self, node: SimNode) -> None:
+        """A node crashed: its clients' in-flight operations become `info`."""
+        for op in list(self.history.pending()):
+            if op.node == node.node_id:
+                self.complete(op, "info", "node crashed")
+
+    def _on_apply(self, node: SimNode, entry, outcome) -> None:
+        op = self.pending_proposals.get((node.node_id, entry.index))
+        if op is not None:
+            if entry.data == op.command.encode():
+                if op.f == "cas":
+                    self.complete(op, "ok", "applied", outcome.ok)
+                else:
+                    self.complete(op, "ok", "applied", outcome.value)
+            else:
+                self.complete(op, "fail", f"index {entry.index} holds another entry")
+        if self.waiting_reads:
+            self._serve_reads(node)
+
+    def _on_read_state(self, node: SimNode, rs) -> None:
+        op = self.pending_reads.pop((node.node_id, rs.request_ctx), None)
+        if op is None or op.status != "pending":
+            return
+        op.index = rs.index
+        self.waiting_reads.append(op)
+        self._serve_reads(node)
+
+    def _serve_reads(self, node: SimNode) -> None:
+        keep = []
+        for op in self.waiting_reads:
+            if op.status != "pending":
+                continue
+            if op.node == node.node_id and node.alive and node.kv.applied_index >= op.index:
+                self.complete(op, "ok", f"read index {op.index}", node.kv.read(op.key))
+            else:
+                keep.append(op)
+        self.waiting_reads = keep
+
+    def finish_clients(self) -> None:
+        for op in self.history.pending():
+            self.complete(op, "info", "run ended")
+
+    # -- the end of the run ------------------------------------------------------
+
+    def leader(self) -> SimNode | None:
+        best = None
+        for node in self.nodes.values():
+            if node.alive and node.core.role == Role.LEADER:
+                if best is None or node.core.term > best.core.term:
+                    best = node
+        return best
+
+    def await_progress(self) -> None:
+        """After healing: a leader must be elected and commit a new entry."""
+        from tests.sim.kv import Command
+        deadline = self.now_ms + self.cfg.progress_ms_max
+        probe = Command(0, 1, "get", "_probe").encode()
+        proposed: tuple[int, int, int] | None = None
+        while self.now_ms < deadline and self.queue:
+            leader = self.leader()
+            if leader is not None:
+                if proposed is not None and proposed[::2] == (leader.node_id, leader.core.term):
+                    if leader.kv.applied_index >= proposed[1]:
+                        self.trace.add(self.now_ms, leader.node_id, "progress",
+                                       f"probe committed at {proposed[1]}")
+                        return
+                else:
+                    try:
+                        index = leader.core.propose(probe)
+                    except Exception:  # not leader any more / dropped: retry later
+                        index = None
+                    if index is not None:
+                        proposed = (leader.node_id, index, leader.core.term)
+                        self.drain(leader)
+            self.step_event()
+        raise InvariantViolation(
+            "liveness",
+            f"no leader committed a new entry within {self.cfg.progress_ms_max} ms after healing",
+        )
+
+    def check_history(self) -> None:
+        result = self.history.check_linearizable(self.cfg.linearizability_timeout_s)
+        if result.ok is False:
+            raise InvariantViolation("linearizability", result.message)

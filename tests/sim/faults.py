@@ -1,0 +1,207 @@
+"""Fault schedule and client actions of a simulation.
+
+Why a separate module: the fault menu is what a simulator is judged by, and
+it grows; keeping it apart keeps cluster.py about the event loop. Every
+choice draws from the simulation's single seeded `random.Random`.
+
+Faults (weights in FAULT_WEIGHTS): network partitions of several shapes
+(halves, isolate one, one-way, majority ring, bridge), heal, network storms
+and calm, crash (at once, or armed to fire at a crash point inside the next
+durable write), restart, log compaction (snapshot), membership changes
+(add learner -> promote to voter -> remove voter) and leadership transfer.
+
+Invariants: the number of voters stays within [voters_min, voters_max] as
+far as the simulator asks (the core may refuse a change); a removed node's
+id is never reused.
+"""
+
+from __future__ import annotations
+
+from raft.errors import RaftError
+from raft.types import ConfChangeKind, Role
+from tests.sim.node import CRASH_POINTS
+
+FAULT_WEIGHTS = {
+    "partition": 14,
+    "heal": 12,
+    "crash": 10,
+    "restart": 14,
+    "snapshot": 10,
+    "membership": 8,
+    "transfer": 4,
+    "storm": 4,
+    "calm": 4,
+}
+
+
+def random_fault(sim) -> None:
+    names = list(FAULT_WEIGHTS)
+    if not sim.cfg.snapshots:
+        names.remove("snapshot")
+    if not sim.cfg.membership:
+        names.remove("membership")
+    name = sim.rng.choices(names, weights=[FAULT_WEIGHTS[n] for n in names])[0]
+    sim.faults[name] = sim.faults.get(name, 0) + 1
+    globals()["_fault_" + name](sim)
+
+
+def _log(sim, node, what: str) -> None:
+    sim.trace.add(sim.now_ms, node, "fault", what)
+
+
+def _fault_partition(sim) -> None:
+    members = sorted(sim.nodes)
+    _log(sim, None, "partition " + sim.network.random_partition(members))
+
+
+def _fault_heal(sim) -> None:
+    sim.network.heal()
+    _log(sim, None, "heal network")
+
+
+def _fault_storm(sim) -> None:
+    net = sim.network.config
+    net.drop_rate = sim.rng.choice([0.2, 0.4])
+    net.duplicate_rate = sim.rng.choice([0.1, 0.3])
+    net.delay_spike_rate = 0.1
+    _log(sim, None, f"storm drop={net.drop_rate} dup={net.duplicate_rate}")
+
+
+def _fault_calm(sim) -> None:
+    net = sim.network.config
+    base = sim.cfg.network
+    net.drop_rate, net.duplicate_rate = base.drop_rate, base.duplicate_rate
+    net.delay_spike_rate = base.delay_spike_rate
+    _log(sim, None, "calm network")
+
+
+def _fault_crash(sim) -> None:
+    alive = [n for n in sim.nodes.values() if n.alive]
+    if not alive:
+        return
+    node = sim.rng.choice(alive)
+    if sim.cfg.crash_points and sim.rng.random() < 0.5:
+        node.crash_point = sim.rng.choice(CRASH_POINTS)
+        _log(sim, node.node_id, f"arm crash at {node.crash_point}")
+        return
+    node.crash("crash (between writes)")
+    sim._lost(node)
+
+
+def _fault_restart(sim) -> None:
+    down = [n for n in sim.nodes.values() if not n.alive]
+    if not down:
+        return
+    node = sim.rng.choice(down)
+    restart(sim, node)
+
+
+def restart(sim, node) -> None:
+    node.start()
+    sim.drain(node)
+    sim.schedule_tick(node, sim.rng.randrange(sim.cfg.tick_ms) + 1)
+
+
+def _fault_snapshot(sim) -> None:
+    alive = [n for n in sim.nodes.values() if n.alive]
+    if not alive:
+        return
+    node = sim.rng.choice(alive)
+    node.take_snapshot(keep_entries=sim.rng.choice([0, 0, 2, 10]))
+
+
+def _fault_transfer(sim) -> None:
+    leader = sim.leader()
+    if leader is None:
+        return
+    targets = sorted(v for v in leader.core.voters if v != leader.node_id)
+    if not targets:
+        return
+    target = sim.rng.choice(targets)
+    try:
+        leader.core.transfer_leadership(target)
+    except RaftError as exc:
+        _log(sim, leader.node_id, f"transfer to n{target} refused: {exc}")
+        return
+    sim.trace.add(sim.now_ms, leader.node_id, "transfer", f"transfer leadership to n{target}")
+    sim.drain(leader)
+
+
+def _fault_membership(sim) -> None:
+    """One step of add learner -> promote -> remove voter, via the leader."""
+    leader = sim.leader()
+    if leader is None:
+        return
+    core = leader.core
+    voters, learners = set(core.voters), set(core.learners)
+    options = []
+    if learners and len(voters) < sim.cfg.voters_max:
+        options.append((ConfChangeKind.ADD_VOTER, sim.rng.choice(sorted(learners))))
+    if not learners and sim.spares and len(voters) < sim.cfg.voters_max:
+        options.append((ConfChangeKind.ADD_LEARNER, sim.spares[0]))
+    if len(voters) > sim.cfg.voters_min:
+        options.append((ConfChangeKind.REMOVE_VOTER, sim.rng.choice(sorted(voters))))
+    if not options:
+        return
+    kind, nid = sim.rng.choice(options)
+    try:
+        core.propose_conf_change(kind, nid)
+    except RaftError as exc:
+        _log(sim, leader.node_id, f"{kind.value} n{nid} refused: {exc}")
+        return
+    sim.trace.add(sim.now_ms, leader.node_id, kind.value, f"propose {kind.value} n{nid}")
+    if kind == ConfChangeKind.ADD_LEARNER:
+        sim.spares.remove(nid)
+        sim.add_node(nid, frozenset())
+    elif kind == ConfChangeKind.REMOVE_VOTER:
+        sim.removed.add(nid)
+    sim.drain(leader)
+
+
+def heal_all(sim) -> None:
+    """End of the fault phase: heal the network, calm it, restart every node."""
+    sim.network.heal()
+    sim.network.faulty = False
+    _fault_calm(sim)
+    for node in sim.nodes.values():
+        node.crash_point = None
+        if not node.alive:
+            restart(sim, node)
+    _log(sim, None, "heal all: network healed, every node running")
+
+
+# -- clients -------------------------------------------------------------------
+
+
+def client_invoke(sim, client_id: int) -> None:
+    """A client starts its next operation against a node it believes leads."""
+    if not sim.in_fault_phase or client_id in sim.history.in_flight:
+        return
+    alive = sorted(n for n, node in sim.nodes.items() if node.alive)
+    if not alive:
+        sim.schedule(sim.now_ms + sim.cfg.client_think_ms_max, "client", client_id)
+        return
+    hint = sim.leader_hint.get(client_id)
+    target = hint if hint in alive and sim.rng.random() < 0.85 else sim.rng.choice(alive)
+    f, key, value, expected, via = sim.workload.choose()
+    op = sim.history.invoke(client_id, f, key, value, expected, via, target,
+                            sim.now_ms, sim.cfg.client_timeout_ms)
+    sim.trace.add(sim.now_ms, target, "client-invoke", op.describe())
+    node = sim.nodes[target]
+    try:
+        if via == "read_index":
+            sim.pending_reads[(target, op.ctx)] = op
+            node.core.read_index(op.ctx)
+        else:
+            op.index = node.core.propose(op.command.encode())
+            sim.pending_proposals[(target, op.index)] = op
+    except RaftError as exc:
+        leader_id = getattr(exc, "leader_id", None)
+        if leader_id is not None:
+            sim.leader_hint[client_id] = leader_id
+        elif node.core.role != Role.LEADER:
+            sim.leader_hint.pop(client_id, None)
+        sim.complete(op, "fail", type(exc).__name__)
+        return
+    sim.schedule(op.deadline_ms, "deadline", op)
+    sim.drain(node)

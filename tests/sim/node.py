@@ -1,0 +1,257 @@
+"""One simulated node: a RaftCore, its durable MemoryStorage, and its KV
+state machine, with crash points inside Ready handling.
+
+Why: Raft's durability rules (persist before send) are only tested if a crash
+can land between any two steps of handling a Ready. `handle_ready` performs
+the steps in the order the Ready contract demands — persist snapshot,
+entries, hard state; send; restore/apply; advance — and an armed crash point
+stops it early:
+
+- "before_persist": nothing of this Ready reaches the disk;
+- "torn": the snapshot and only a prefix of the entries reach the disk, the
+  hard state does not (a torn last write);
+- "after_persist": everything is durable, but no message was sent;
+- "after_send": messages left, nothing was applied.
+
+The storage object IS the disk: the core only reads it and only this module
+writes it, so a crash simply drops the core (and its un-persisted unstable
+tail); a restart builds a new RaftCore on the same storage and restores the
+KV state machine from the stored snapshot.
+
+Invariants: while `core` is None the node is down and takes no input; every
+write to storage is reported to the SafetyChecker (log matching, commit).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+from raft.config import RaftConfig
+from raft.core import RaftCore
+from raft.errors import CompactedError, UnavailableError
+from raft.storage import MemoryStorage
+from raft.types import ConfigState, Entry, EntryKind, Ready, Role
+from tests.sim.invariants import COMPACTED, InvariantViolation, SafetyChecker
+from tests.sim.kv import KvStateMachine, describe
+from tests.sim.trace import Trace
+
+CRASH_POINTS = ("before_persist", "torn", "after_persist", "after_send")
+
+
+class NodeCrashed(Exception):
+    """Raised inside handle_ready when an armed crash point fires."""
+
+
+@dataclass
+class SimNode:
+    node_id: int
+    raft_config: RaftConfig
+    rng: random.Random
+    checker: SafetyChecker
+    trace: Trace
+    storage: MemoryStorage
+    now: Callable[[], int]
+    core: RaftCore | None = None
+    kv: KvStateMachine = field(default_factory=KvStateMachine)
+    incarnation: int = 0
+    crash_point: str | None = None
+    commit_seen: int = 0
+    last_role: Role | None = None
+    # After a restart the core re-delivers committed entries from the log's
+    # first index, which may lie below the restored snapshot's index when the
+    # log kept entries before it. With this set, such entries are skipped
+    # (checked against what was applied); unset, they count as a violation.
+    tolerate_snapshot_replay: bool = True
+    restored_index: int = 0
+    replayed: int = 0
+    # hooks the cluster installs: on_apply(node, entry, outcome), on_read_state(node, rs)
+    on_apply: Callable | None = None
+    on_read_state: Callable | None = None
+
+    @classmethod
+    def bootstrap(cls, node_id: int, voters: frozenset[int], **kw) -> "SimNode":
+        """A node formatted with the initial configuration (or an empty one
+        for a node that will join as a learner)."""
+        node = cls(node_id=node_id, storage=MemoryStorage(ConfigState(voters)), **kw)
+        node.start()
+        return node
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self.core is not None
+
+    def start(self) -> None:
+        """(Re)start from durable storage: new core, KV from the snapshot."""
+        assert self.core is None, "start on a running node"
+        self.incarnation += 1
+        self.crash_point = None
+        self.core = RaftCore(self.node_id, self.raft_config, self.storage, self.rng)
+        snap = self.storage.snapshot()
+        self.kv = KvStateMachine()
+        self.restored_index = snap.meta.index
+        if not snap.is_empty:
+            self.kv.restore(snap.data, snap.meta.index)
+            self.checker.on_restore(self.node_id, snap.meta.index, snap.meta.term, self.kv.state_hash())
+        self.last_role = None
+        self.trace.add(self.now(), self.node_id, "start",
+                       f"incarnation={self.incarnation} {self._brief()}")
+
+    def crash(self, why: str = "crash") -> None:
+        if self.core is None:
+            return
+        self.core = None
+        self.crash_point = None
+        self.checker.on_not_leader(self.node_id)
+        self.trace.add(self.now(), self.node_id, "crash", why)
+
+    def _brief(self) -> str:
+        hs, _ = self.storage.initial_state()
+        return (f"term={hs.term} vote={hs.vote} commit={hs.commit} "
+                f"log=[{self.storage.first_index()}..{self.storage.last_index()}]")
+
+    # -- log lookups for the checker -----------------------------------------
+
+    def term_at(self, index: int) -> int | None:
+        """Term of the core's log at index (None past the end, COMPACTED below)."""
+        core = self.core
+        try:
+            if core is not None:
+                return core.log.term(index)
+            return self.storage.term(index)
+        except CompactedError:
+            return COMPACTED
+        except UnavailableError:
+            return None
+
+    # -- the Ready loop -------------------------------------------------------
+
+    def drain(self, send: Callable) -> None:
+        """Handle every pending Ready; `send(msg)` puts a message on the
+        network. Stops early if the node crashes at an armed crash point."""
+        try:
+            while self.core is not None and self.core.has_ready():
+                self.handle_ready(self.core.ready(), send)
+        except NodeCrashed:
+            self.trace.tally["crash-point " + self._fired] += 1
+            self.crash(f"at crash point {self._fired}")
+        if self.core is not None:
+            self._observe_role()
+
+    def _maybe_crash(self, point: str) -> None:
+        if self.crash_point == point:
+            self._fired = point
+            raise NodeCrashed(point)
+
+    def handle_ready(self, rd: Ready, send: Callable) -> None:
+        core = self.core
+        armed = self.crash_point is not None and rd.must_sync
+        if armed:
+            self._maybe_crash("before_persist")
+        if rd.snapshot is not None:
+            self.storage.apply_snapshot(rd.snapshot)
+        entries = rd.entries
+        if armed and self.crash_point == "torn" and entries:
+            entries = entries[: self.rng.randrange(len(entries))]
+        if entries:
+            self.storage.append(entries)
+            self._check_appended(entries)
+        if armed:
+            self._maybe_crash("torn")
+        if rd.hard_state is not None:
+            self.storage.set_hard_state(rd.hard_state)
+            self._check_commit(rd.hard_state.commit)
+        if armed:
+            self._maybe_crash("after_persist")
+        for msg in rd.messages:
+            send(msg)
+        if armed:
+            self._maybe_crash("after_send")
+        if rd.soft_state is not None:
+            ss = rd.soft_state
+            self.trace.add(self.now(), self.node_id, "role",
+                           f"{ss.role.value} term={ss.term} leader={ss.leader_id} ({ss.reason})")
+        if rd.snapshot is not None:
+            meta = rd.snapshot.meta
+            self.kv.restore(rd.snapshot.data, meta.index)
+            self.checker.on_restore(self.node_id, meta.index, meta.term, self.kv.state_hash())
+            self.trace.add(self.now(), self.node_id, "install-snap", f"index={meta.index} term={meta.term}")
+        for entry in rd.committed_entries:
+            self._apply(entry)
+        for rs in rd.read_states:
+            if self.on_read_state is not None:
+                self.on_read_state(self, rs)
+        core.advance(rd)
+
+    def _check_appended(self, entries: list[Entry]) -> None:
+        snap_index = self.storage.snapshot().meta.index
+        for e in entries:
+            if e.index <= snap_index:
+                continue
+            prev = self.storage.term(e.index - 1)
+            self.checker.on_append(self.node_id, e.index, e.term, (e.kind, e.data), prev)
+
+    def _check_commit(self, commit: int) -> None:
+        floor = self.storage.snapshot().meta.index
+        lo = max(self.commit_seen + 1, floor + 1)
+        if commit >= lo:
+            term = self.core.term if self.core is not None else 0
+            self.checker.on_commit(self.node_id, term, lo, commit, self.term_at)
+        self.commit_seen = max(self.commit_seen, commit)
+
+    def _apply(self, entry: Entry) -> None:
+        if self.tolerate_snapshot_replay and entry.index <= self.restored_index and entry.index <= self.kv.applied_index:
+            # Re-delivered after a restart because the log kept entries the
+            # restored snapshot already covers (see the module docstring).
+            known = self.checker.applied.get(entry.index)
+            if known is not None and known[:2] != (entry.term, (entry.kind, entry.data)):
+                raise InvariantViolation(
+                    "state-machine safety",
+                    f"n{self.node_id} re-delivered {entry.index}:{entry.term}, which differs from the entry applied there",
+                )
+            self.replayed += 1
+            return
+        if entry.index != self.kv.applied_index + 1:
+            raise InvariantViolation(
+                "state-machine safety",
+                f"n{self.node_id} applies index {entry.index} after {self.kv.applied_index} (gap or repeat)",
+            )
+        outcome = None
+        if entry.kind == EntryKind.NORMAL:
+            outcome = self.kv.apply(entry.index, entry.data)
+        else:
+            self.kv.skip(entry.index)
+        self.checker.on_apply(self.node_id, entry.index, entry.term, (entry.kind, entry.data),
+                              self.kv.state_hash())
+        what = describe(entry.data) if entry.kind == EntryKind.NORMAL else EntryKind(entry.kind).name
+        self.trace.add(self.now(), self.node_id, "apply", f"{entry.index}:{entry.term} {what}")
+        if self.on_apply is not None:
+            self.on_apply(self, entry, outcome)
+
+    def _observe_role(self) -> None:
+        core = self.core
+        if core.role == Role.LEADER:
+            self.checker.on_leader(self.node_id, core.term, self.term_at)
+        elif self.last_role == Role.LEADER:
+            self.checker.on_not_leader(self.node_id)
+        self.last_role = core.role
+
+    # -- snapshots -------------------------------------------------------------
+
+    def take_snapshot(self, keep_entries: int = 0) -> int | None:
+        """Snapshot the KV at its applied index and compact the log, keeping
+        `keep_entries` entries before the snapshot index. Returns the index."""
+        core = self.core
+        if core is None:
+            return None
+        index = self.kv.applied_index
+        if index <= self.storage.snapshot().meta.index:
+            return None
+        snap = core.compact(index, self.kv.snapshot())
+        self.storage.create_snapshot(snap)
+        self.storage.compact(max(self.storage.first_index() - 1, index - keep_entries))
+        self.trace.add(self.now(), self.node_id, "snapshot", f"index={index} keep={keep_entries}")
+        return index
