@@ -1,0 +1,203 @@
+"""`rafka topics create|list|describe|delete|alter`.
+
+Any node can take the request (writes reach the active controller, reads
+come from the answering node's image; `--consistent` makes a read
+linearizable). Output per DESIGN.md: `--json` gives
+`topics list` ["name", ...] and `topics describe` {"name", "configs",
+"partitions": [{"partition", "leader", "leader_epoch", "replicas", "isr"}]};
+a failure is one line with the Kafka error name and a non-zero exit, and a
+rejected request changes nothing.
+
+`alter` with both --partitions and --config first validates both changes
+(validate_only), then applies them: two entries, but a change the controller
+would reject is never half applied.
+"""
+
+from __future__ import annotations
+
+import json
+
+from broker.cli_errors import CliError
+
+DEFAULT_TIMEOUT_S = 15.0
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser("topics", parents=[common], help="create, list, describe, delete, alter topics")
+    sub = p.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
+
+    def add(name: str, help_text: str, handler):
+        sp = sub.add_parser(name, parents=[common], help=help_text)
+        sp.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S, help="overall deadline")
+        sp.set_defaults(handler=handler)
+        return sp
+
+    create = add("create", "create a topic", handle_create)
+    create.add_argument("name")
+    create.add_argument("--partitions", type=int, required=True)
+    create.add_argument("--replication-factor", type=int, required=True)
+    create.add_argument("--config", action="append", default=[], metavar="K=V", help="topic config (repeatable)")
+
+    lst = add("list", "list topic names", handle_list)
+    lst.add_argument("--consistent", action="store_true", help="linearizable read (ReadIndex barrier)")
+
+    describe = add("describe", "partitions, leaders, ISRs and configs of a topic", handle_describe)
+    describe.add_argument("name")
+    describe.add_argument("--consistent", action="store_true", help="linearizable read (ReadIndex barrier)")
+
+    delete = add("delete", "delete a topic", handle_delete)
+    delete.add_argument("name")
+
+    alter = add("alter", "add partitions or change configs", handle_alter)
+    alter.add_argument("name")
+    alter.add_argument("--partitions", type=int, default=None, help="new total partition count (only grows)")
+    alter.add_argument("--config", action="append", default=[], metavar="K=V", help="set a config (repeatable)")
+    alter.add_argument("--delete-config", action="append", default=[], metavar="K",
+                       help="remove a config override (repeatable)")
+
+
+def parse_configs(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise CliError("INVALID_CONFIG", f"--config {item!r}: expected KEY=VALUE", exit_code=2)
+        if key in out:
+            raise CliError("INVALID_CONFIG", f"--config {key} given twice", exit_code=2)
+        out[key] = value.strip()
+    return out
+
+
+def run(args, fn):
+    """Run `fn(client)` under trio; RafkaError/bad bootstrap -> CliError."""
+    import trio
+
+    from broker.controller_client import AdminClient
+    from netproto.errors import RafkaError
+
+    try:
+        client = AdminClient(args.bootstrap, timeout_s=args.timeout_s)
+    except ValueError as exc:
+        raise CliError("INVALID_ARGUMENTS", f"--bootstrap: {exc}", exit_code=2) from None
+    try:
+        return trio.run(fn, client)
+    except RafkaError as exc:
+        raise CliError(exc.code.name, exc.message) from None
+
+
+def _check(result):
+    from broker.controller_client import raise_for_result
+
+    return raise_for_result(result)
+
+
+def handle_create(args) -> int:
+    configs = parse_configs(args.config)
+
+    async def go(client):
+        return _check(await client.create_topic(args.name, args.partitions, args.replication_factor, configs))
+
+    result = run(args, go)
+    if args.json:
+        print(json.dumps({"name": result.name, "topic_id": result.topic_id}))
+    else:
+        print(f"created topic {result.name} ({args.partitions} partitions, "
+              f"replication factor {args.replication_factor})")
+    return 0
+
+
+def handle_list(args) -> int:
+    async def go(client):
+        return await client.list_topics(consistent=args.consistent)
+
+    names = run(args, go)
+    if args.json:
+        print(json.dumps(sorted(names)))
+    else:
+        for name in sorted(names):
+            print(name)
+    return 0
+
+
+def describe_to_dict(resp) -> dict:
+    return {
+        "name": resp.name,
+        "topic_id": resp.topic_id,
+        "configs": dict(resp.configs),
+        "partitions": [
+            {
+                "partition": p.partition,
+                "leader": p.leader,
+                "leader_epoch": p.leader_epoch,
+                "replicas": list(p.replicas),
+                "isr": list(p.isr),
+            }
+            for p in resp.partitions
+        ],
+    }
+
+
+def render_describe(d: dict) -> str:
+    configs = ",".join(f"{k}={v}" for k, v in sorted(d["configs"].items())) or "-"
+    lines = [f"Topic: {d['name']}  TopicId: {d['topic_id']}  Partitions: {len(d['partitions'])}  "
+             f"Configs: {configs}"]
+    for p in d["partitions"]:
+        leader = "none" if p["leader"] is None else p["leader"]
+        lines.append(
+            f"  Partition: {p['partition']:<4} Leader: {leader!s:<5} Epoch: {p['leader_epoch']:<4} "
+            f"Replicas: {','.join(map(str, p['replicas']))}  Isr: {','.join(map(str, p['isr']))}"
+        )
+    return "\n".join(lines)
+
+
+def handle_describe(args) -> int:
+    async def go(client):
+        return await client.describe_topic(args.name, consistent=args.consistent)
+
+    d = describe_to_dict(run(args, go))
+    print(json.dumps(d) if args.json else render_describe(d))
+    return 0
+
+
+def handle_delete(args) -> int:
+    async def go(client):
+        return _check(await client.delete_topic(args.name))
+
+    run(args, go)
+    print(json.dumps({"name": args.name, "deleted": True}) if args.json else f"deleted topic {args.name}")
+    return 0
+
+
+def handle_alter(args) -> int:
+    changes: dict[str, str | None] = dict(parse_configs(args.config))
+    for key in args.delete_config:
+        if key in changes:
+            raise CliError("INVALID_CONFIG", f"{key} both set and deleted", exit_code=2)
+        changes[key] = None
+    if args.partitions is None and not changes:
+        raise CliError("INVALID_ARGUMENTS", "nothing to alter: give --partitions and/or --config",
+                       exit_code=2)
+
+    async def go(client):
+        # Validate every change first so a rejected one leaves all unapplied.
+        if args.partitions is not None and changes:
+            _check(await client.create_partitions(args.name, args.partitions, validate_only=True))
+            _check(await client.alter_configs(args.name, changes, validate_only=True))
+        if changes:
+            _check(await client.alter_configs(args.name, changes))
+        if args.partitions is not None:
+            _check(await client.create_partitions(args.name, args.partitions))
+
+    run(args, go)
+    done = {"name": args.name, "partitions": args.partitions,
+            "configs": {k: v for k, v in changes.items()}}
+    if args.json:
+        print(json.dumps(done))
+    else:
+        parts = []
+        if args.partitions is not None:
+            parts.append(f"{args.partitions} partitions")
+        parts += [f"{k}={v}" if v is not None else f"-{k}" for k, v in sorted(changes.items())]
+        print(f"altered topic {args.name}: {', '.join(parts)}")
+    return 0
