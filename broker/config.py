@@ -44,11 +44,10 @@ class RaftSettings:
     election_timeout_ms: int = 1000
     heartbeat_interval_ms: int = 100
     tick_ms: int = 50
-    # How many proposals the node accepts before the first is committed.
-    proposals_in_flight_max: int = 1024
-    # Inbound peer messages buffered between the listener and the driver.
-    inbound_messages_max: int = 4096
-    fsync: bool = True
+    # Proposals waiting for commit on this node (the driver's limit).
+    proposals_in_flight_max: int = 4096
+    # Peer messages and local requests queued for the Raft loop.
+    inbound_messages_max: int = 1024
 
 
 @dataclass(frozen=True)
@@ -146,15 +145,12 @@ def _raft_settings(raw: Any) -> RaftSettings:
     tick = _positive_int(raw, "tick_ms", d.tick_ms, "raft")
     in_flight = _positive_int(raw, "proposals_in_flight_max", d.proposals_in_flight_max, "raft")
     inbound = _positive_int(raw, "inbound_messages_max", d.inbound_messages_max, "raft")
-    fsync = raw.pop("fsync", True)
-    if not isinstance(fsync, bool):
-        raise ConfigError(f"raft.fsync: expected true or false, got {fsync!r}")
     _no_unknown_keys(raw, "raft")
     if heartbeat >= election:
         raise ConfigError("raft: heartbeat_interval_ms must be below election_timeout_ms")
     if tick > heartbeat:
         raise ConfigError("raft: tick_ms must not exceed heartbeat_interval_ms")
-    return RaftSettings(election, heartbeat, tick, in_flight, inbound, fsync)
+    return RaftSettings(election, heartbeat, tick, in_flight, inbound)
 
 
 def _broker_settings(raw: Any) -> BrokerSettings:

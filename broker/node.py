@@ -48,7 +48,7 @@ from netproto.server import serve
 from raft.config import RaftConfig
 from raft.core import RaftCore
 from raft.disk_storage import DiskStorage
-from raft.driver import RaftDriver
+from raft.driver import DriverLimits, RaftDriver
 from raft.errors import NotLeaderError, ProposalDroppedError, RaftError, RaftTimeoutError
 from raft.messages import ALL_MESSAGES
 from raft.types import ConfigState, EntryKind
@@ -169,6 +169,10 @@ class Node:
                     self.state_machine,
                     tick_ms=self.config.raft.tick_ms,
                     node_id=self.node_id,
+                    limits=DriverLimits(
+                        inbox_max=self.config.raft.inbound_messages_max,
+                        pending_proposals_max=self.config.raft.proposals_in_flight_max,
+                    ),
                 )
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self.driver.run)

@@ -159,6 +159,126 @@ def _first_json_line(procs: list[subprocess.Popen], timeout_s: float) -> dict:
     return found[0]
 
 
+# --------------------------------------------------------------------- rafka
+
+
+class RafkaCluster:
+    """Three `rafka node start` processes on loopback under a temp dir."""
+
+    def __init__(self, root: Path, bench: bool = True, n: int = 3) -> None:
+        from broker.config import render_config
+        from broker.meta_properties import format_dir, new_cluster_id
+
+        self.root = root
+        self.ids = list(range(1, n + 1))
+        ports = free_ports(2 * n)
+        self.client = dict(zip(self.ids, ports[:n]))
+        self.peer = dict(zip(self.ids, ports[n:]))
+        self.bench = bench
+        self.procs: dict[int, subprocess.Popen] = {}
+        cluster_id = new_cluster_id()
+        voters = {j: f"127.0.0.1:{self.peer[j]}" for j in self.ids}
+        clients = {j: f"127.0.0.1:{self.client[j]}" for j in self.ids}
+        for i in self.ids:
+            node_dir = root / f"node-{i}"
+            format_dir(node_dir, i, cluster_id)
+            (node_dir / "node.toml").write_text(
+                render_config(
+                    node_id=i, data_dir=".", client=clients[i], peer=voters[i],
+                    voters=voters, client_addresses=clients,
+                )  # fmt: skip
+            )
+
+    def address(self, i: int) -> str:
+        return f"127.0.0.1:{self.client[i]}"
+
+    def start(self, i: int) -> None:
+        cmd = [
+            sys.executable, "-m", "broker.cli", "node", "start", "--no-terminal-log",
+            "--config", str(self.root / f"node-{i}" / "node.toml"),
+        ] + (["--bench"] if self.bench else [])  # fmt: skip
+        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+        with open(self.root / f"node-{i}" / "node.out", "ab") as out:
+            self.procs[i] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def kill9(self, i: int) -> None:
+        self.procs[i].kill()
+        self.procs[i].wait(timeout=10)
+
+    def close(self) -> None:
+        _reap(list(self.procs.values()))
+
+
+async def wait_leader(cluster: RafkaCluster, timeout_s: float, exclude=()) -> dict:
+    """Poll every live node until one reports itself leader; return its status."""
+    import trio
+
+    from broker.admin_client import AdminError, node_status
+
+    with trio.fail_after(timeout_s):
+        while True:
+            for i in cluster.ids:
+                if i in exclude:
+                    continue
+                try:
+                    st = await node_status(cluster.address(i), timeout_s=1.0)
+                except AdminError:
+                    continue
+                if st["role"] == "leader" and st["leader_id"] == i:
+                    return st
+            await trio.sleep(0.02)
+
+
+async def rafka_load(address: str, args: argparse.Namespace) -> tuple[int, float]:
+    """Keep `window` entries in flight in requests of `entries_per_request`."""
+    import trio
+
+    from broker.admin_client import connect
+    from broker.messages_node import BenchAppendRequest
+
+    epr = args.entries_per_request
+    workers = max(1, args.window // epr)
+    entries = [b"x" * args.entry_bytes] * epr
+    committed = 0
+    async with connect(address) as conn:
+        start = trio.current_time()
+        end = start + args.duration_s
+
+        async def worker() -> None:
+            nonlocal committed
+            while trio.current_time() < end:
+                await conn.call(BenchAppendRequest(entries=entries), timeout_s=30)
+                committed += epr
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(workers):
+                nursery.start_soon(worker)
+        elapsed = trio.current_time() - start
+    return committed, elapsed
+
+
+def run_rafka(args: argparse.Namespace) -> float:
+    import trio
+
+    root = Path(tempfile.mkdtemp(prefix="rafka-bench-raft-"))
+    cluster = RafkaCluster(root)
+    try:
+        for i in cluster.ids:
+            cluster.start(i)
+        leader = trio.run(wait_leader, cluster, 60.0)
+        address = cluster.address(leader["node_id"])
+        committed, elapsed = trio.run(rafka_load, address, args)
+    finally:
+        cluster.close()
+        if not args.keep_dir:
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+    rate = committed / elapsed
+    print(f"rafka: {committed} entries in {elapsed:.1f}s = {rate:.0f}/s (fsync on)")
+    return rate
+
+
 # --------------------------------------------------------------------- main
 
 
@@ -167,8 +287,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_pysyncobj:
         pysync_rate = run_pysyncobj(args)
     if not args.skip_rafka:
-        from bench_raft_rafka import run_rafka  # noqa: F401 - placeholder until wired
-
         rafka_rate = run_rafka(args)
     if rafka_rate is None:
         return 0

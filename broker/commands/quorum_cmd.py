@@ -268,9 +268,10 @@ async def run_quorum_up(layout: QuorumLayout, args) -> int:
                         return
 
                 nursery.start_soon(on_signal)
+                _say(f"starting {len(layout.ids)} nodes under {layout.root}")
                 for i in layout.ids:
                     children.start(i)
-                _say(f"starting {len(layout.ids)} nodes under {layout.root}")
+                    _say(f"node {i} pid={children.procs[i].pid}")
                 code = await _supervise(layout, args, children, bootstrap, quorum_status)
                 nursery.cancel_scope.cancel()
     finally:
@@ -295,6 +296,7 @@ async def _supervise(layout, args, children: Children, bootstrap, quorum_status)
                 return 1
             _say(f"node {i} exited unexpectedly (code {returncode}); restarting it")
             children.start(i)
+            _say(f"node {i} pid={children.procs[i].pid}")
         try:
             with trio.fail_after(2.0):
                 status = await quorum_status(bootstrap, 2.0)

@@ -171,7 +171,7 @@ class Cluster:
         if self.settings.node_command:
             return [*self.settings.node_command, "--config", str(self.nodes[i].config_path)]
         return [sys.executable, "-m", "broker.cli", "node", "start", "--config",
-                str(self.nodes[i].config_path), "--no-terminal-log"]
+                str(self.nodes[i].config_path), "--no-terminal-log", "--exit-with-parent"]
 
     def launch(self, i: int) -> None:
         node = self.nodes[i]

@@ -1,7 +1,7 @@
 """The history format: one JSON object per line, Jepsen style.
 
 Each line: {"index", "process", "type", "f", "value", "time"} plus optional
-"error" (a short reason on fail/info) where
+"error" (an error code name on fail/info) and "detail" (its message) where
 - process: an int client process, or "nemesis" for fault events;
 - type: "invoke", then exactly one of "ok" (it happened, with its result),
   "fail" (it surely did not happen) or "info" (unknown: it may have);
@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, TextIO
 
 TYPES = ("invoke", "ok", "fail", "info")
 NEMESIS = "nemesis"
+DETAIL_CHARS_MAX = 200  # an error's message, kept short in the history
 
 
 class HistoryError(ValueError):
@@ -69,12 +70,14 @@ class HistoryRecorder:
         return self._append({"process": process, "type": "invoke", "f": f, "value": value})
 
     def complete(self, process: Any, type_: str, f: str, value: Any,
-                 error: str | None = None) -> dict:
+                 error: str | None = None, detail: str | None = None) -> dict:
         if type_ not in ("ok", "fail", "info"):
             raise HistoryError(f"bad completion type {type_!r}")
         event = {"process": process, "type": type_, "f": f, "value": value}
         if error:
             event["error"] = error
+        if detail:
+            event["detail"] = detail[:DETAIL_CHARS_MAX]
         return self._append(event)
 
     def nemesis(self, f: str, value: Any) -> dict:

@@ -200,3 +200,14 @@ def test_unfinished_invoke_pairs_as_info():
     """Goal: an invoke the run never completed counts as info (may happen)."""
     ops = pair([{"process": 0, "type": "invoke", "f": "create", "value": "jt-0", "time": 1}])
     assert ops[0].type == "info" and ops[0].return_time == float("inf")
+
+
+def test_late_disagreeing_list_is_still_checked():
+    """Goal: the reduction of lists after a name settles keeps a list that
+    disagrees with the earlier ones (a topic that vanishes later is caught)."""
+    h = H().op(0, "create", "jt-0", 0, 1)
+    for k in range(5):
+        h.op(1, "list", None, 2 + k, 2.5 + k, result=["jt-0"])
+    h.op(1, "list", None, 20, 21, result=[])
+    h.op(1, "list", None, 22, 23, result=["jt-0"])
+    assert check_topics_linearizable(h.ops())["valid"] is False

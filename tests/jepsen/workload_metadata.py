@@ -154,7 +154,7 @@ async def perform(history: HistoryRecorder, client: AdminClient, process: int,
             result = await invoke(client, f, value)
     except Exception as exc:  # noqa: BLE001 - every failure is an outcome to record
         type_, error = classify(f, exc)
-        history.complete(process, type_, f, value, error=error)
+        history.complete(process, type_, f, value, error=error, detail=str(exc))
         return type_
     history.complete(process, "ok", f, result)
     return "ok"

@@ -74,7 +74,7 @@ def test_render_config_round_trips(tmp_path):
         peer="127.0.0.1:9294",
         voters={1: "127.0.0.1:9292", 3: "127.0.0.1:9294"},
         client_addresses={1: "127.0.0.1:9192", 3: "127.0.0.1:9194"},
-        raft={"election_timeout_ms": 500, "fsync": False},
+        raft={"election_timeout_ms": 500, "inbound_messages_max": 64},
     )
     path = tmp_path / "node.toml"
     path.write_text(text)
@@ -82,7 +82,7 @@ def test_render_config_round_trips(tmp_path):
     assert cfg.node_id == 3 and cfg.data_dir == (tmp_path / "n3").resolve()
     assert set(cfg.voters) == {1, 3}
     assert cfg.client_addresses[1] == HostPort("127.0.0.1", 9192)
-    assert cfg.raft.election_timeout_ms == 500 and cfg.raft.fsync is False
+    assert cfg.raft.election_timeout_ms == 500 and cfg.raft.inbound_messages_max == 64
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from log.batch import parse_header
 from log.partition_log import PartitionLog
 from raft.config import RaftConfig
 from raft.core import RaftCore
-from raft.disk_storage import HARD_STATE_NAME, LOG_DIR_NAME, DiskStorage
+from raft.disk_storage import COMMIT_NAME, HARD_STATE_NAME, LOG_DIR_NAME, DiskStorage
 from raft.errors import StorageError
 from raft.types import ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
 
@@ -181,4 +181,20 @@ def test_core_restarts_on_disk_storage(tmp_path):
     assert core2.term == term and core2.vote == 1
     assert core2.log.committed == idx
     assert s2.entries(idx, idx + 1)[0].data == b"durable"
+    s2.close()
+
+
+def test_damaged_commit_file_means_commit_unknown(tmp_path):
+    """Goal: the commit index (written without fsync by design) may be lost
+    in a crash; a damaged commit file opens as commit 0 with term and vote
+    intact, instead of refusing to start."""
+    s = DiskStorage.open(tmp_path, BOOT)
+    s.append(_entries([(1, b"a"), (1, b"b")]))
+    s.sync()
+    s.set_hard_state(HardState(1, 2, 2))
+    s.close()
+    with open(os.path.join(tmp_path, COMMIT_NAME), "wb") as f:
+        f.write(b"")
+    s2 = DiskStorage.open(tmp_path, BOOT)
+    assert s2.initial_state()[0] == HardState(1, 2, 0)
     s2.close()

@@ -85,7 +85,8 @@ def test_cut_at_every_byte_of_last_batch(tmp_path):
         with open(trial / active, "r+b") as f:
             f.truncate(cut)
         with capture_logs() as logs:
-            PartitionLog.open(trial, CFG).close()
+            with PartitionLog.open(trial, CFG) as log:
+                assert values(log) == expected[:keep]
         warnings = [e for e in logs if e["log_level"] == "warning"]
         if cut == last:
             assert warnings == []  # a clean cut at a batch boundary is nothing to repair
@@ -94,7 +95,8 @@ def test_cut_at_every_byte_of_last_batch(tmp_path):
             w = warnings[0]
             assert w["event"] == "log_truncated_on_recovery"
             assert w["file"].endswith(active) and w["offset"] == keep and w["bytes_cut"] == cut - last
-        recovered_matches_prefix(trial, expected, keep)
+        if cut % 8 == 0 or cut in (last, last + 1, len(data) - 1):  # appending after recovery: a sample
+            recovered_matches_prefix(trial, expected, keep)
         shutil.rmtree(trial)
 
 
