@@ -277,18 +277,24 @@ class Node:
         errors: list[BaseException] = []
         timeout_s = PROPOSE_TIMEOUT_MS / 1000
 
-        async def one(k: int, data: bytes, task_status=trio.TASK_STATUS_IGNORED) -> None:
-            # started() before proposing: the proposal is queued to the driver
-            # before this task first yields, so entries keep request order.
-            task_status.started()
+        async def one(k: int, data: bytes, prev: trio.Event | None, mine: trio.Event) -> None:
+            # Entries keep request order: each task queues its proposal only
+            # after the previous one has, and propose() queues to the driver
+            # synchronously before its first yield, right after mine.set().
+            if prev is not None:
+                await prev.wait()
+            mine.set()
             try:
                 results[k] = await self.driver.propose(data, timeout_s=timeout_s)
             except RaftError as exc:
                 errors.append(exc)
 
         async with trio.open_nursery() as nursery:
+            prev = None
             for k, data in enumerate(req.entries):
-                await nursery.start(one, k, data)
+                mine = trio.Event()
+                nursery.start_soon(one, k, data, prev, mine)
+                prev = mine
         if errors:
             exc = errors[0]
             if isinstance(exc, NotLeaderError):

@@ -45,6 +45,7 @@ LOG_START_NAME = "log-start-offset-checkpoint"
 _STAMP_BYTES = 16
 RELATIVE_OFFSET_MAX = 2**31 - 1
 _BASE_AND_LENGTH = struct.Struct(">qi")
+_fdatasync = getattr(os, "fdatasync", os.fsync)
 # The RecordBatch v2 header as laid out in log/batch.py's docstring; used only
 # for the one-batch fast check in _validate (validate_batch stays the authority).
 _HEADER = struct.Struct(">qiibIhiqqqhii")
@@ -194,6 +195,7 @@ class PartitionLog:
             elif active.rolling_base_ms is None:
                 active.rolling_base_ms = self._now_ms()
             stamp = assign_offsets or leader_epoch is not None
+            stable = type(view.obj) is bytes  # else the caller may reuse the memory
             buffer_max = self._write_buffer_bytes_max
             next_offset = leo
             pos = 0
@@ -207,10 +209,10 @@ class PartitionLog:
                         if leader_epoch is not None:
                             set_partition_leader_epoch(prefix, 0, leader_epoch)
                         active.append_batch(prefix, view[pos + _STAMP_BYTES : pos + size],
-                                            next_offset, end, batch_max_timestamp, buffer_max)
+                                            next_offset, end, batch_max_timestamp, buffer_max, stable)
                     else:
                         active.append_batch(b"", view[pos : pos + size], next_offset, end, batch_max_timestamp,
-                                            buffer_max)
+                                            buffer_max, stable)
                     if batch_max_timestamp > max_timestamp:
                         max_timestamp = batch_max_timestamp
                     next_offset = end
@@ -264,8 +266,9 @@ class PartitionLog:
             base_offset += last_delta + 1
 
     def _go_offline(self, exc: OSError) -> None:
-        """A write failed: the file may hold part of a batch, so stop serving
-        this log (Kafka takes the log dir offline); reopening recovers it."""
+        """A write or fsync failed: the file may hold part of a batch or lost
+        pages, so stop serving this log (Kafka takes the log dir offline);
+        reopening recovers it."""
         self._closed = True
         for seg in self._segments:
             try:
@@ -273,7 +276,7 @@ class PartitionLog:
             except OSError:
                 pass
         self._log.error("log_offline", error=str(exc))
-        raise LogDirError(f"write to {self.dir_path} failed, log taken offline: {exc}") from exc
+        raise LogDirError(f"I/O on {self.dir_path} failed, log taken offline: {exc}") from exc
 
     def _roll(self, active: Segment, incoming_bytes: int, incoming_last_offset: int) -> Segment:
         """Seal the (non-empty) active segment and start a new one at the log
@@ -311,6 +314,7 @@ class PartitionLog:
                     f"offset {offset} outside [{self._log_start_offset}, {self._log_end_offset}] of {self.dir_path}")
             if offset == self._log_end_offset:
                 return b""
+            max_bytes = max(max_bytes, 0)
             seg = self._segment_for(offset)
             try:
                 return seg.read_batches(seg.batch_start_for(offset), max_bytes)
@@ -506,12 +510,14 @@ class PartitionLog:
                 self._dir_dirty = False
             try:
                 for _, fd, _ in work:
-                    os.fdatasync(fd)
+                    _fdatasync(fd)
                 if dir_dirty:
                     fsync_dir(self.dir_path)
             except OSError as exc:
-                self._dir_dirty = self._dir_dirty or dir_dirty
-                raise LogDirError(f"fsync of {self.dir_path} failed: {exc}") from exc
+                # After a failed fsync the kernel may have dropped the dirty
+                # pages, so a retry could "succeed" without the data: stop.
+                with self._lock:
+                    self._go_offline(exc)
             finally:
                 for _, fd, _ in work:
                     os.close(fd)

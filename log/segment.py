@@ -7,8 +7,8 @@ thread-safe: PartitionLog calls it under its lock.
 Invariants:
 - the file (opened O_APPEND, so writes land at its end even after a
   truncation) holds whole, valid batches with contiguous offsets
-  [base_offset, next_offset), except the first `_pending_bytes` bytes of
-  `_buffer`, which are whole batches waiting for one write();
+  [base_offset, next_offset), except the `_pending_bytes` bytes queued in
+  `_pending`, which are whole batches waiting for one writev();
 - `size` counts file bytes plus pending bytes; `_os_size` only what write()
   handed to the OS; reads first drain pending bytes they would cover;
 - the in-memory indexes describe every batch (the files may lag until
@@ -36,6 +36,8 @@ _INT64 = struct.Struct(">q")
 _INT32 = struct.Struct(">i")
 LAST_OFFSET_DELTA_POS = 23
 WALK_CHUNK_BYTES = 64 * 1024
+# writev() takes at most IOV_MAX (1024 on Linux) buffers; a batch may need two.
+IOV_BATCHES_MAX = 500
 
 
 def segment_name(base_offset: int) -> str:
@@ -66,7 +68,7 @@ class Segment:
         self.size = size
         self._os_size = size
         self.synced_size = size
-        self._buffer: bytearray | None = None  # allocated on first buffered append
+        self._pending: list = []  # buffers queued for one writev()
         self._pending_bytes = 0
         self.index_interval_bytes = index_interval_bytes
         self.next_offset = base_offset
@@ -139,56 +141,53 @@ class Segment:
         self.next_offset = next_offset
 
     def append_batch(self, prefix, body, base_offset: int, next_offset: int, max_timestamp: int,
-                     write_buffer_bytes_max: int) -> None:
+                     write_buffer_bytes_max: int, body_is_stable: bool = True) -> None:
         """Append one whole batch given as `prefix` (its re-stamped first
         bytes) and `body` (the rest, a memoryview), and index it.
 
-        Batches are copied into a preallocated buffer of
-        `write_buffer_bytes_max` bytes and written when it fills: one big
-        write() costs less than many small ones. A batch bigger than the
-        buffer is written directly from the caller's memory.
+        Batches are queued as buffers and written with one writev() once
+        `write_buffer_bytes_max` bytes are queued: fewer syscalls and no copy
+        in user space. A body over mutable memory (`body_is_stable` False)
+        is copied first, since the caller may reuse it. A batch bigger than
+        the limit is written at once.
         """
         position = self.size
         n = len(prefix) + len(body)
-        if n <= write_buffer_bytes_max:
-            buf = self._buffer
-            if buf is None or len(buf) != write_buffer_bytes_max:
+        pending = self._pending
+        if n >= write_buffer_bytes_max:
+            if pending:
                 self.drain()
-                buf = self._buffer = bytearray(write_buffer_bytes_max)
-            start = self._pending_bytes
-            if start + n > write_buffer_bytes_max:
-                self.drain()
-                start = 0
-            middle = start + len(prefix)
-            buf[start:middle] = prefix
-            buf[middle : start + n] = body
-            self._pending_bytes = start + n
-        else:
-            self.drain()
-            _writev_all(self.fd, prefix, body)
+            _writev_all(self.fd, (prefix, body) if prefix else (body,))
             self._os_size += n
+        else:
+            if self._pending_bytes + n > write_buffer_bytes_max or len(pending) >= IOV_BATCHES_MAX:
+                self.drain()
+                pending = self._pending
+            if prefix:
+                pending.append(prefix)
+            pending.append(body if body_is_stable else bytes(body))
+            self._pending_bytes += n
         self.size = position + n
         self.track_batch(base_offset, next_offset, position, n, max_timestamp)
 
     def drain(self) -> None:
         """Hand pending bytes to the OS (not an fsync)."""
-        if self._pending_bytes:
-            with memoryview(self._buffer) as view:
-                _write_all(self.fd, view[: self._pending_bytes])
+        if self._pending:
+            _writev_all(self.fd, self._pending)
             self._os_size += self._pending_bytes
+            self._pending = []
             self._pending_bytes = 0
 
     def _release_buffer(self) -> None:
-        """Drop the write buffer (pending bytes are lost: callers drain first
-        unless the segment is being deleted)."""
-        self._buffer = None
+        """Forget queued bytes (callers drain first unless the segment is
+        being deleted)."""
+        self._pending = []
         self._pending_bytes = 0
 
     def seal(self) -> None:
-        """The segment stops being active: write out pending bytes, free the
-        write buffer, write the index files."""
+        """The segment stops being active: write out pending bytes and the
+        index files."""
         self.drain()
-        self._release_buffer()
         self.write_indexes()
 
     def delete_pending_and_close(self) -> None:
@@ -343,12 +342,16 @@ class Segment:
         self.indexes_written = False
 
 
-def _writev_all(fd: int, prefix, body) -> None:
-    written = os.writev(fd, (prefix, body))
-    total = len(prefix) + len(body)
-    if written < total:  # a short write: finish the rest plainly
-        rest = (bytes(prefix) + bytes(body))[written:]
-        _write_all(fd, rest)
+def _writev_all(fd: int, parts) -> None:
+    """writev() every part, finishing plainly after a short write."""
+    written = os.writev(fd, parts)
+    for part in parts:
+        size = len(part)
+        if written >= size:
+            written -= size
+            continue
+        _write_all(fd, memoryview(part)[written:])
+        written = 0
 
 
 def _remove_if_exists(path: str) -> None:
