@@ -41,7 +41,7 @@ class HostPort:
 
 @dataclass(frozen=True)
 class RaftSettings:
-    election_timeout_ms: int = 1000
+    election_timeout_ms: int = 500
     heartbeat_interval_ms: int = 100
     tick_ms: int = 50
     # Proposals waiting for commit on this node (the driver's limit).

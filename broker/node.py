@@ -24,6 +24,7 @@ import hashlib
 import os
 import random
 import signal
+import sys
 
 import msgpack
 import structlog
@@ -57,6 +58,7 @@ log = structlog.get_logger("rafka.node")
 
 PROPOSE_TIMEOUT_MS = 10_000
 PARENT_POLL_MS = 500
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class NodeStartError(Exception):
@@ -370,6 +372,10 @@ async def run_node(config: NodeConfig, identity: MetaProperties, *, bench: bool,
 
 def main_node(config: NodeConfig, identity: MetaProperties, *, bench: bool = False, exit_with_parent: bool = False) -> int:
     """Run the node until SIGTERM/SIGINT; exit code 0 on a clean stop."""
+    # The Raft log is written from a worker thread (Python CPU work plus
+    # fsync); a short GIL switch interval keeps the event loop responsive
+    # while it runs (the 5 ms default stalls sends and replies).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         return trio.run(
             functools.partial(run_node, config, identity, bench=bench, exit_with_parent=exit_with_parent)

@@ -27,3 +27,16 @@ class NotASegmentError(LogError):
 
 class LogDirError(LogError):
     """A log directory is unusable (unreadable, or holds unexpected files)."""
+
+
+class BatchTooLargeError(CorruptBatchError):
+    """A batch is bigger than LogConfig.batch_bytes_max (Kafka MESSAGE_TOO_LARGE)."""
+
+
+class InvalidOffsetError(LogError):
+    """An append with assign_offsets=False does not continue the log at
+    log_end_offset with contiguous offsets."""
+
+
+class LogClosedError(LogError):
+    """The log was closed (or taken offline after an I/O error)."""

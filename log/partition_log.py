@@ -3,7 +3,9 @@
 Why: a partition (or the Raft metadata log) is an append-only sequence of
 record batches with dense offsets. Appends look only at batch headers (one
 CRC pass, offsets stamped outside the CRC); reads return whole stored batches
-byte for byte; durability is group-committed by `flush()`.
+byte for byte; durability is group-committed by `flush()`. Checking appended
+bytes lives in log/append_validation.py; moving the log's ends (truncation,
+deletion, retention) in log/retention.py, called under this class's locks.
 
 Threading: every public method takes `_lock`. `flush()` may run in a worker
 thread while `append()` runs in the caller's thread: it holds the lock only
@@ -21,49 +23,32 @@ Invariants (under `_lock`):
 from __future__ import annotations
 
 import os
-import struct
 import threading
 import time
 from bisect import bisect_right
 from typing import Callable, NamedTuple
 
-import crc32c
 import structlog
 
 from log.atomic import fsync_dir
-from log.batch import ATTRIBUTES_POS, HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, parse_header, set_base_offset, set_partition_leader_epoch, validate_batch
+from log.append_validation import learn_epochs, validate_append
+from log.batch import HEADER_SIZE, set_base_offset, set_partition_leader_epoch
 from log.config import LogConfig
 from log.epoch_cache import LeaderEpochCache
-from log.errors import CorruptBatchError, LogDirError, LogError, OffsetOutOfRangeError
+from log.errors import (BatchTooLargeError, CorruptBatchError, InvalidOffsetError, LogClosedError, LogDirError,
+                        OffsetOutOfRangeError)
 from log.index import IndexCorruptError
 from log.recovery import recover_log, scan_segment, write_offset_checkpoint
+from log.retention import LOG_START_NAME, delete_log_before, enforce_log_retention, truncate_log
 from log.segment import INDEX_SUFFIX, NO_TIMESTAMP, Segment
 
 RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
-LOG_START_NAME = "log-start-offset-checkpoint"
 # Bytes of a batch re-stamped on append: base offset (8), length (4), epoch (4).
 _STAMP_BYTES = 16
 RELATIVE_OFFSET_MAX = 2**31 - 1
-_BASE_AND_LENGTH = struct.Struct(">qi")
 _fdatasync = getattr(os, "fdatasync", os.fsync)
-# The RecordBatch v2 header as laid out in log/batch.py's docstring; used only
-# for the one-batch fast check in _validate (validate_batch stays the authority).
-_HEADER = struct.Struct(">qiibIhiqqqhii")
 
 logger = structlog.get_logger("rafka.log")
-
-
-class BatchTooLargeError(CorruptBatchError):
-    """A batch is bigger than LogConfig.batch_bytes_max (Kafka MESSAGE_TOO_LARGE)."""
-
-
-class InvalidOffsetError(LogError):
-    """An append with assign_offsets=False does not continue the log at
-    log_end_offset with contiguous offsets."""
-
-
-class LogClosedError(LogError):
-    """The log was closed."""
 
 
 class AppendInfo(NamedTuple):
@@ -173,7 +158,7 @@ class PartitionLog:
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
         total = len(view)
-        metas = self._validate(view, total)
+        metas = validate_append(view, total, self._batch_bytes_max)
         with self._lock:
             if self._closed:
                 raise LogClosedError(f"log {self.dir_path} is closed")
@@ -222,48 +207,8 @@ class PartitionLog:
             self._log_end_offset = next_offset
             epoch = leader_epoch if leader_epoch is not None else metas[-1][4]
             if epoch > self.leader_epochs.latest_epoch or len(metas) > 1:
-                self._learn_epochs(metas, leo, leader_epoch)
+                learn_epochs(self.leader_epochs, metas, leo, leader_epoch)
             return AppendInfo(leo, next_offset - 1, max_timestamp, total)
-
-    def _validate(self, view, total: int) -> list[tuple[int, int, int, int, int]]:
-        """(base_offset, size, last_offset_delta, max_timestamp,
-        partition_leader_epoch) of each whole batch in `view`, checked like
-        validate_batch (length, magic, CRC, record count) and against
-        batch_bytes_max; raises before anything is written.
-
-        The common case, one batch, is checked here with one unpack and one
-        CRC (building a BatchHeader costs as much as the CRC); anything that
-        does not pass goes through validate_batch, the authority, which
-        raises the typed error.
-        """
-        limit = self._batch_bytes_max
-        if HEADER_SIZE <= total <= limit:
-            (base, length, epoch, magic, crc, _, last_delta, _, max_ts, _, _, _, count) = _HEADER.unpack_from(view)
-            if (length + LENGTH_OVERHEAD == total and magic == MAGIC and count == last_delta + 1 and count >= 1
-                    and crc32c.crc32c(view[ATTRIBUTES_POS:]) == crc):
-                return [(base, total, last_delta, max_ts, epoch)]
-        if total == 0:
-            raise CorruptBatchError("empty append")
-        metas = []
-        pos = 0
-        while pos < total:
-            if total - pos >= 12:
-                size = _BASE_AND_LENGTH.unpack_from(view, pos)[1] + LENGTH_OVERHEAD
-                if size > limit:
-                    raise BatchTooLargeError(f"batch at position {pos} is {size} bytes, over batch_bytes_max {limit}")
-            h = validate_batch(view, pos)
-            metas.append((h.base_offset, h.size, h.last_offset_delta, h.max_timestamp, h.partition_leader_epoch))
-            pos += h.size
-        return metas
-
-    def _learn_epochs(self, metas: list, base_offset: int, leader_epoch: int | None) -> None:
-        """Record each new leader epoch at the offset where it starts."""
-        epochs = self.leader_epochs
-        for _, _, last_delta, _, batch_epoch in metas:
-            epoch = leader_epoch if leader_epoch is not None else batch_epoch
-            if epoch >= 0 and epoch > epochs.latest_epoch:
-                epochs.assign(epoch, base_offset)
-            base_offset += last_delta + 1
 
     def _go_offline(self, exc: OSError) -> None:
         """A write or fsync failed: the file may hold part of a batch or lost
@@ -358,65 +303,18 @@ class PartitionLog:
         if seg is not self._segments[-1]:
             seg.write_indexes()
 
-    # ---- truncation and retention ---------------------------------------
+    # ---- truncation and retention (log/retention.py) ----------------------
 
     def truncate_to(self, offset: int) -> int:
         """Remove every batch at or after the one holding `offset` (followers
         whose log diverged; Raft conflicts); returns the new log end offset,
         which is `offset` unless `offset` fell inside a batch. Below the log
         start the log restarts empty at `offset`. Durable when it returns;
-        leader epochs starting at or after the new end are dropped."""
+        leader epochs starting at or after the new end are dropped. The next
+        append lands exactly at the new end."""
         with self._flush_lock, self._lock:
             self._check_open()
-            if offset >= self._log_end_offset:
-                return self._log_end_offset
-            if offset <= self._log_start_offset:
-                self._reset_at(offset)
-                return offset
-            seg = self._segment_for(offset)
-            try:
-                position = seg.batch_start_for(offset)
-            except IndexCorruptError as exc:
-                self._rebuild_index(seg, str(exc))
-                position = seg.batch_start_for(offset)
-            new_end = parse_header(seg.read(position, HEADER_SIZE)).base_offset if position < seg.size else offset
-            i = self._segments.index(seg)
-            for later in self._segments[i + 1 :]:
-                later.delete()
-            del self._segments[i + 1 :]
-            del self._bases[i + 1 :]
-            seg.truncate_to(position, new_end)
-            seg.remove_index_files()
-            if seg.rolling_base_ms is None:
-                seg.rolling_base_ms = self._now_ms()
-            fsync_dir(self.dir_path)
-            self._after_truncation(new_end)
-            self._log.warning("log_truncated", offset=new_end, requested_offset=offset)
-            return new_end
-
-    def _after_truncation(self, new_end: int) -> None:
-        self._log_end_offset = new_end
-        self._flushed_offset = min(self._flushed_offset, new_end)
-        self._truncate_gen += 1
-        if self._recovery_point > new_end:
-            self._write_recovery_point(new_end)
-        self.leader_epochs.truncate_from_end(new_end)
-
-    def _reset_at(self, offset: int) -> None:
-        """Drop every segment and restart empty at `offset` (log start = end)."""
-        self._set_log_start(offset)
-        for seg in self._segments:
-            seg.delete()
-        new = Segment.create(self.dir_path, offset, index_interval_bytes=self.config.index_interval_bytes)
-        new.rolling_base_ms = self._now_ms()
-        self._segments = [new]
-        self._bases = [offset]
-        fsync_dir(self.dir_path)
-        self._after_truncation(offset)
-        if self._recovery_point != offset:
-            self._write_recovery_point(offset)
-        self.leader_epochs.truncate_from_start(offset)
-        self._log.warning("log_reset", offset=offset)
+            return truncate_log(self, offset)
 
     def delete_before(self, offset: int) -> int:
         """Advance the log start offset to `offset` (retention, Raft snapshot
@@ -426,19 +324,7 @@ class PartitionLog:
         the number of segments deleted."""
         with self._flush_lock, self._lock:
             self._check_open()
-            if offset <= self._log_start_offset:
-                return 0
-            if offset > self._log_end_offset:
-                count = len(self._segments)
-                self._reset_at(offset)
-                return count
-            self._set_log_start(offset)
-            count = 0
-            while count < len(self._segments) - 1 and self._bases[count + 1] <= offset:
-                count += 1
-            self._delete_oldest(count)
-            self.leader_epochs.truncate_from_start(offset)
-            return count
+            return delete_log_before(self, offset)
 
     def enforce_retention(self) -> int:
         """Delete the oldest sealed segments that break retention by time
@@ -447,46 +333,7 @@ class PartitionLog:
         Returns the number of segments deleted."""
         with self._flush_lock, self._lock:
             self._check_open()
-            sealed = self._segments[:-1]
-            count = 0
-            while count < len(sealed) and self._bases[count + 1] <= self._log_start_offset:
-                count += 1
-            cfg = self.config
-            if cfg.retention_ms >= 0:
-                cutoff = self._now_ms() - cfg.retention_ms
-                while count < len(sealed) and self._segment_time_ms(sealed[count]) < cutoff:
-                    count += 1
-            if cfg.retention_bytes >= 0:
-                excess = sum(s.size for s in self._segments[count:]) - cfg.retention_bytes
-                while count < len(sealed) and excess - sealed[count].size >= 0:
-                    excess -= sealed[count].size
-                    count += 1
-            if count:
-                new_start = self._bases[count]
-                if new_start > self._log_start_offset:
-                    self._set_log_start(new_start)
-                    self.leader_epochs.truncate_from_start(new_start)
-                self._delete_oldest(count)
-            return count
-
-    def _segment_time_ms(self, seg: Segment) -> int:
-        if seg.max_timestamp > NO_TIMESTAMP:
-            return seg.max_timestamp
-        return seg.rolling_base_ms if seg.rolling_base_ms is not None else self._now_ms()
-
-    def _set_log_start(self, offset: int) -> None:
-        write_offset_checkpoint(os.path.join(self.dir_path, LOG_START_NAME), offset)
-        self._log_start_offset = offset
-
-    def _delete_oldest(self, count: int) -> None:
-        if not count:
-            return
-        for seg in self._segments[:count]:
-            seg.delete()
-            self._log.info("segment_deleted", base_offset=seg.base_offset, bytes=seg.size)
-        del self._segments[:count]
-        del self._bases[:count]
-        self._dir_dirty = True
+            return enforce_log_retention(self)
 
     # ---- durability ------------------------------------------------------
 
@@ -569,6 +416,8 @@ __all__ = [
     "BatchTooLargeError",
     "HEADER_SIZE",
     "InvalidOffsetError",
+    "LOG_START_NAME",
     "LogClosedError",
     "PartitionLog",
+    "RECOVERY_POINT_NAME",
 ]

@@ -33,7 +33,7 @@ from tests.sim.network import NetworkConfig, SimNetwork
 from tests.sim.node import SimNode
 from tests.sim.trace import Trace
 
-TICK, DELIVER, CLIENT, DEADLINE, FAULT = "tick", "deliver", "client", "deadline", "fault"
+TICK, DELIVER, CLIENT, DEADLINE, FAULT, RESTART = "tick", "deliver", "client", "deadline", "fault", "restart"
 
 
 @dataclass
@@ -47,6 +47,11 @@ class SimConfig:
     tick_ms: int = 10
     election_timeout_ticks: int = 10
     heartbeat_ticks: int = 2
+    max_msg_bytes: int = 4096
+    max_inflight_msgs: int = 16
+    # Draw timing and size settings per seed (see Simulation._draw_profile),
+    # so the sweep covers tight and loose timeouts, small and large messages.
+    randomize_profile: bool = True
     events_max: int = 3000  # events of the fault phase
     fault_phase_ms: int = 6000
     progress_ms_max: int = 20_000
@@ -67,8 +72,8 @@ class SimConfig:
         return RaftConfig(
             election_timeout_ticks=self.election_timeout_ticks,
             heartbeat_ticks=self.heartbeat_ticks,
-            max_inflight_msgs=16,
-            max_msg_bytes=4096,
+            max_inflight_msgs=self.max_inflight_msgs,
+            max_msg_bytes=self.max_msg_bytes,
             snapshot_chunk_bytes=256,
         )
 
@@ -103,6 +108,8 @@ class Simulation:
         self.seed = seed
         self.cfg = config or SimConfig()
         self.rng = random.Random(seed)
+        if self.cfg.randomize_profile:
+            self.cfg = self._draw_profile(self.cfg)
         self.now_ms = 0
         self.events = 0
         self._seq = 0
@@ -115,6 +122,7 @@ class Simulation:
         self.faults: dict[str, int] = {}
         self.in_fault_phase = True
         self.raft_config = self.cfg.raft_config()
+        self.trace.add(0, None, "profile", self.describe_profile())
         self.nodes: dict[int, SimNode] = {}
         self.spares = list(range(self.cfg.nodes + 1, self.cfg.nodes + self.cfg.spare_nodes + 1))
         self.removed: set[int] = set()
@@ -127,6 +135,31 @@ class Simulation:
             self.add_node(nid, voters)
 
     # -- setup -------------------------------------------------------------
+
+    def _draw_profile(self, cfg: SimConfig) -> SimConfig:
+        """A copy of `cfg` with timing and size settings drawn from the seed.
+        Tight election timeouts against slow links provoke split votes and
+        competing candidates; small messages split a backlog so a leader's
+        match index walks through older terms' entries one by one."""
+        import dataclasses
+
+        rng = self.rng
+        election = rng.choice([4, 6, 10, 15])
+        net = dataclasses.replace(cfg.network, delay_max_ms=rng.choice([10, 30, 60]))
+        return dataclasses.replace(
+            cfg,
+            election_timeout_ticks=election,
+            heartbeat_ticks=rng.choice([1, 2]) if election > 4 else 1,
+            max_msg_bytes=rng.choice([64, 256, 4096]),
+            max_inflight_msgs=rng.choice([2, 16]),
+            network=net,
+        )
+
+    def describe_profile(self) -> str:
+        c = self.cfg
+        return (f"seed={self.seed} nodes={c.nodes} election_timeout_ticks={c.election_timeout_ticks} "
+                f"heartbeat_ticks={c.heartbeat_ticks} tick_ms={c.tick_ms} max_msg_bytes={c.max_msg_bytes} "
+                f"max_inflight_msgs={c.max_inflight_msgs} delay_max_ms={c.network.delay_max_ms}")
 
     def add_node(self, nid: int, voters: frozenset[int]) -> SimNode:
         node = SimNode.bootstrap(
@@ -222,6 +255,12 @@ class Simulation:
             op = payload
             if op.status == "pending":
                 self.complete(op, "info", "timeout")
+        elif kind == RESTART:
+            nid, incarnation = payload
+            node = self.nodes[nid]
+            if not node.alive and node.incarnation == incarnation and self.in_fault_phase:
+                from tests.sim.faults import restart
+                restart(self, node)
         elif kind == FAULT:
             if self.in_fault_phase:
                 from tests.sim.faults import random_fault
@@ -246,7 +285,11 @@ class Simulation:
             self.schedule(self.now_ms + think, CLIENT, op.client_id)
 
     def _lost(self, node: SimNode) -> None:
-        """A node crashed: its clients' in-flight operations become `info`."""
+        """A node crashed: its clients' in-flight operations become `info`;
+        a node set to bounce is restarted after its downtime."""
+        if node.bounce_ms is not None:
+            self.schedule(self.now_ms + node.bounce_ms, RESTART, (node.node_id, node.incarnation))
+            node.bounce_ms = None
         for op in list(self.history.pending()):
             if op.node == node.node_id:
                 self.complete(op, "info", "node crashed")

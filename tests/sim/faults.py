@@ -80,9 +80,13 @@ def _fault_crash(sim) -> None:
     if not alive:
         return
     node = sim.rng.choice(alive)
+    if sim.rng.random() < 0.5:
+        # a supervisor restarts it soon: short outages race with elections
+        node.bounce_ms = sim.rng.randint(1, sim.cfg.tick_ms * sim.cfg.election_timeout_ticks)
     if sim.cfg.crash_points and sim.rng.random() < 0.5:
         node.crash_point = sim.rng.choice(CRASH_POINTS)
-        _log(sim, node.node_id, f"arm crash at {node.crash_point}")
+        bounce = "" if node.bounce_ms is None else f", restart {node.bounce_ms} ms later"
+        _log(sim, node.node_id, f"arm crash at {node.crash_point}{bounce}")
         return
     node.crash("crash (between writes)")
     sim._lost(node)

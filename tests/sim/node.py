@@ -57,6 +57,7 @@ class SimNode:
     kv: KvStateMachine = field(default_factory=KvStateMachine)
     incarnation: int = 0
     crash_point: str | None = None
+    bounce_ms: int | None = None  # when set, the next crash restarts after this downtime
     commit_seen: int = 0
     last_role: Role | None = None
     # After a restart the core re-delivers committed entries from the log's
@@ -89,6 +90,7 @@ class SimNode:
         assert self.core is None, "start on a running node"
         self.incarnation += 1
         self.crash_point = None
+        self.bounce_ms = None
         self.core = RaftCore(self.node_id, self.raft_config, self.storage, self.rng)
         snap = self.storage.snapshot()
         self.kv = KvStateMachine()

@@ -376,3 +376,61 @@ def test_write_failure_takes_log_offline_and_reopen_recovers(tmp_path, monkeypat
         log.read(0, 100)
     with PartitionLog.open(tmp_path / "p", cfg) as again:
         assert [o for o, _ in read_all(again)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("layout", ["one_segment", "sealed_segment_reactivated", "rolled_after_truncation"])
+@pytest.mark.parametrize("flush_before_truncate", [True, False])
+@pytest.mark.parametrize("write_buffer_bytes_max", [1, 256 * 1024])
+def test_append_after_truncate_lands_at_new_end_without_gap(tmp_path, layout, flush_before_truncate,
+                                                            write_buffer_bytes_max):
+    """Goal (regression for a reported bug): after truncate_to the next append is written
+    exactly at the cut, leaving no gap of zeros in the file, so a reopen finds every batch.
+    Repro from the report: append 3 batches, flush(), truncate_to(1), append one batch,
+    reopen -> log_end_offset must be 2 (the bug would give 1). Covered with and without a
+    flush, buffered and unbuffered writes, and across segments: the truncated segment is the
+    active one, a sealed one made active again, or one that is full so the append rolls."""
+    batch_bytes = len(batch(0))
+    per_segment = {"one_segment": 10, "sealed_segment_reactivated": 2, "rolled_after_truncation": 1}[layout]
+    cfg = LogConfig(segment_bytes_max=per_segment * batch_bytes, index_interval_bytes=0,
+                    write_buffer_bytes_max=write_buffer_bytes_max)
+    path = tmp_path / "p"
+    with PartitionLog.open(path, cfg) as log:
+        for i in range(3):
+            log.append(batch(i))
+        if flush_before_truncate:
+            assert log.flush() == 3
+        segments_before = len(log.segment_base_offsets())
+        assert log.truncate_to(1) == 1
+        assert log.append(batch(9)).base_offset == 1
+        assert log.log_end_offset == 2
+        assert [v for _, v in read_all(log)] == [b"v0-0", b"v9-0"]
+        if layout == "one_segment":
+            assert segments_before == 1 and log.segment_base_offsets() == [0]
+        elif layout == "sealed_segment_reactivated":
+            assert segments_before == 2 and log.segment_base_offsets() == [0]
+        else:
+            assert segments_before == 3 and log.segment_base_offsets() == [0, 1]
+    log_files = [f for f in dir_files(path) if f.endswith(".log")]
+    assert sum(os.path.getsize(path / f) for f in log_files) == 2 * batch_bytes  # no zero gap
+    with PartitionLog.open(path, cfg) as log:
+        assert log.log_end_offset == 2
+        assert [v for _, v in read_all(log)] == [b"v0-0", b"v9-0"]
+        assert log.append(batch(10)).base_offset == 2
+
+
+def test_append_after_truncate_survives_crash_without_close(tmp_path):
+    """Goal: the truncate-then-append repro also holds when the process dies after a flush
+    without closing (no index files, recovery scans the segment): nothing is lost or gapped."""
+    path = tmp_path / "p"
+    log = PartitionLog.open(path, SMALL)
+    for i in range(3):
+        log.append(batch(i))
+    log.flush()
+    log.truncate_to(1)
+    log.append(batch(9))
+    log.flush()
+    for seg in log._segments:  # simulate a crash: release the files without close()
+        seg.delete_pending_and_close()
+    with PartitionLog.open(path, SMALL) as reopened:
+        assert reopened.log_end_offset == 2
+        assert [v for _, v in read_all(reopened)] == [b"v0-0", b"v9-0"]

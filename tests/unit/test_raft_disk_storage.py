@@ -76,6 +76,27 @@ def test_conflicting_suffix_is_truncated_on_disk(tmp_path):
     s2.close()
 
 
+def test_appends_after_repeated_conflicts_land_at_the_new_end(tmp_path):
+    """Goal: with no reopen between truncations, each conflicting append replaces the suffix in
+    place and later appends follow it without a gap, whether or not the cut data was synced:
+    after a reopen the log is exactly the expected entries."""
+    s = DiskStorage.open(tmp_path, BOOT)
+    s.append(_entries([(1, b"a"), (1, b"b"), (1, b"c"), (1, b"d")]))  # not synced
+    s.append([Entry(2, 2, EntryKind.NORMAL, b"X")])  # cut inside the first batch
+    s.append([Entry(2, 3, EntryKind.NORMAL, b"Y"), Entry(2, 4, EntryKind.NORMAL, b"Z")])
+    s.sync()
+    s.append([Entry(3, 4, EntryKind.NORMAL, b"W")])  # cut a synced batch
+    s.append([Entry(3, 5, EntryKind.NORMAL, b"V")])
+    s.sync()
+    expected = [(1, b"a"), (2, b"X"), (2, b"Y"), (3, b"W"), (3, b"V")]
+    assert [(e.term, e.data) for e in s.entries(1, s.last_index() + 1)] == expected
+    s.close()
+    s2 = DiskStorage.open(tmp_path, BOOT)
+    assert s2.last_index() == 5
+    assert [(e.term, e.data) for e in s2.entries(1, 6)] == expected
+    s2.close()
+
+
 def test_torn_tail_is_cut_on_open(tmp_path):
     """Goal: garbage after the last whole batch (a torn write) is cut on
     open; every complete entry survives."""

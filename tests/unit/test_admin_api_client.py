@@ -1,0 +1,93 @@
+"""The admin client's retry rules and the topics/brokers CLI output shapes
+(no sockets: one attempt is faked)."""
+
+from __future__ import annotations
+
+import pytest
+
+from broker.cli_errors import CliError
+from broker.commands.brokers_cmd import broker_to_dict
+from broker.commands.topics_cmd import describe_to_dict, parse_configs, render_describe
+from broker.controller import requests as rq
+from broker.controller_client import AdminClient, raise_for_result
+from netproto.connection import NotSentError
+from netproto.errors import ErrorCode, RafkaError
+
+
+def scripted(client: AdminClient, outcomes: list):
+    """Replace the network attempt with scripted outcomes; records calls."""
+    calls = []
+
+    async def attempt(address, request, consistent, timeout_s):
+        calls.append((address, request))
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    client._attempt = attempt
+    return calls
+
+
+async def test_write_retried_only_when_surely_not_done(autojump_clock):
+    """Goal: NOT_CONTROLLER and not-sent errors move on to the next node;
+    a timeout after sending is reported, never retried (could apply twice)."""
+    client = AdminClient("127.0.0.1:1,127.0.0.1:2", timeout_s=30)
+    ok = rq.DeleteTopicsResponse([rq.TopicResult("t")])
+    calls = scripted(client, [RafkaError(ErrorCode.NOT_CONTROLLER), NotSentError("refused"), ok])
+    result = await client.delete_topic("t")
+    assert result.error_code == 0
+    assert [a for a, _ in calls] == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1"]
+
+    calls = scripted(client, [RafkaError(ErrorCode.REQUEST_TIMED_OUT, "maybe"), ok])
+    with pytest.raises(RafkaError) as err:
+        await client.delete_topic("t")
+    assert err.value.code == ErrorCode.REQUEST_TIMED_OUT and len(calls) == 1
+
+
+async def test_reads_retry_network_errors_and_ask_for_consistency(autojump_clock):
+    """Goal: a read is retried after a lost connection, and a consistent
+    read carries consistent=True in the request."""
+    client = AdminClient("127.0.0.1:1", timeout_s=30)
+    calls = scripted(client, [RafkaError(ErrorCode.NETWORK_EXCEPTION), rq.ListTopicsResponse(["a"])])
+    assert await client.list_topics(consistent=True) == ["a"]
+    assert len(calls) == 2 and calls[-1][1].consistent is True
+
+
+async def test_gives_up_at_the_deadline(autojump_clock):
+    """Goal: a cluster without a controller yields REQUEST_TIMED_OUT naming
+    the last error, within the caller's deadline."""
+    client = AdminClient("127.0.0.1:1", timeout_s=2)
+    scripted(client, [RafkaError(ErrorCode.NOT_CONTROLLER, "no leader")] * 1000)
+    with pytest.raises(RafkaError) as err:
+        await client.create_topic("t", 1, 1)
+    assert err.value.code == ErrorCode.REQUEST_TIMED_OUT and "NOT_CONTROLLER" in err.value.message
+
+
+def test_per_topic_errors_keep_their_kafka_name():
+    """Goal: a per-item error code becomes the RafkaError the CLI prints."""
+    with pytest.raises(RafkaError) as err:
+        raise_for_result(rq.TopicResult("t", int(ErrorCode.TOPIC_ALREADY_EXISTS), "exists"))
+    assert err.value.code_name == "TOPIC_ALREADY_EXISTS"
+
+
+def test_config_arguments():
+    """Goal: --config K=V parses; malformed or repeated keys are refused."""
+    assert parse_configs(["retention.ms=10", "cleanup.policy = delete"]) == {
+        "retention.ms": "10", "cleanup.policy": "delete"}
+    for bad in (["novalue"], ["=1"], ["a=1", "a=2"]):
+        with pytest.raises(CliError):
+            parse_configs(bad)
+
+
+def test_json_shapes_match_the_design():
+    """Goal: describe and brokers list have DESIGN.md's keys and types."""
+    resp = rq.DescribeTopicResponse("t", "id", {"retention.ms": "5"}, [
+        rq.PartitionDescription(0, 2, 3, [2, 1], [2, 1]), rq.PartitionDescription(1, None, 4, [1, 2], [1])])
+    d = describe_to_dict(resp)
+    assert d["name"] == "t" and d["configs"] == {"retention.ms": "5"}
+    assert d["partitions"][1] == {"partition": 1, "leader": None, "leader_epoch": 4, "replicas": [1, 2], "isr": [1]}
+    assert "Leader: none" in render_describe(d)
+    b = broker_to_dict(rq.BrokerDescription(1, "127.0.0.1", 9192, None, False))
+    assert {k: b[k] for k in ("node_id", "host", "port", "rack", "fenced")} == {
+        "node_id": 1, "host": "127.0.0.1", "port": 9192, "rack": None, "fenced": False}
