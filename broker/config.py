@@ -41,6 +41,9 @@ class HostPort:
 
 @dataclass(frozen=True)
 class RaftSettings:
+    # 500 ms (randomized to [500, 1000)) keeps a leader failover under a
+    # second; with heartbeats every 100 ms a follower misses five before it
+    # suspects the leader, and pre-vote keeps a slow node from disrupting.
     election_timeout_ms: int = 500
     heartbeat_interval_ms: int = 100
     tick_ms: int = 50

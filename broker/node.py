@@ -10,7 +10,11 @@ Wiring (one trio nursery, everything structured):
   pool to each voter's address from the config's voters table (the only
   way this node reaches others, so a harness may put proxies there);
 - the client listener (kind "client") serves node messages
-  (broker/messages_node.py); BenchAppend only with `--bench`.
+  (broker/messages_node.py); BenchAppend only with `--bench`;
+- `MetadataServices` (controller, broker lifecycle, admin API) when the
+  state machine is the metadata one: its handler tables are merged into
+  the two listeners, and it forwards controller requests to a voter's peer
+  listener through the same pool.
 
 Shutdown (SIGTERM/SIGINT, or the parent gone with --exit-with-parent): a
 leader first hands leadership to its most caught-up voter (bounded by
@@ -20,13 +24,11 @@ leader first hands leadership to its most caught-up voter (bounded by
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import random
 import signal
 import sys
 
-import msgpack
 import structlog
 import trio
 
@@ -41,6 +43,8 @@ from broker.messages_node import (
     QuorumStatusRequest,
 )
 from broker.meta_properties import MetaProperties
+from broker.metadata_services import MetadataServices
+from broker.node_state_machine import NodeStateMachine, bench_entry
 from broker.status import build_status
 from netproto.errors import ErrorCode, RafkaError
 from netproto.handshake import KIND_CLIENT, KIND_PEER
@@ -52,11 +56,14 @@ from raft.disk_storage import DiskStorage
 from raft.driver import DriverLimits, RaftDriver
 from raft.errors import NotLeaderError, ProposalDroppedError, RaftError, RaftTimeoutError
 from raft.messages import ALL_MESSAGES
-from raft.types import ConfigState, EntryKind
+from raft.types import ConfigState
 
 log = structlog.get_logger("rafka.node")
 
 PROPOSE_TIMEOUT_MS = 10_000
+# Controlled shutdown of the broker role (moving partition leaderships away)
+# before the Raft handover, at most this long.
+CONTROLLED_SHUTDOWN_TIMEOUT_MS = 5000
 PARENT_POLL_MS = 500
 GIL_SWITCH_INTERVAL_S = 0.0005
 
@@ -68,37 +75,6 @@ class NodeStartError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-class DigestStateMachine:
-    """The simple state machine used until the metadata image is wired in.
-
-    It keeps no data, only a count and a SHA-256 chain over the data of every
-    applied NORMAL entry (d' = sha256(d + data)), so replicas can be compared:
-    two nodes with equal (entries_applied, digest) applied the same entries in
-    the same order.
-    """
-
-    def __init__(self) -> None:
-        self.entries_applied = 0
-        self.digest = bytes(32)
-
-    def apply(self, entry) -> int:
-        if entry.kind == EntryKind.NORMAL:
-            self.digest = hashlib.sha256(self.digest + entry.data).digest()
-            self.entries_applied += 1
-        return entry.index
-
-    def snapshot(self) -> bytes:
-        return msgpack.packb({"entries_applied": self.entries_applied, "digest": self.digest})
-
-    def restore(self, data: bytes) -> None:
-        obj = msgpack.unpackb(data)
-        self.entries_applied = int(obj["entries_applied"])
-        self.digest = bytes(obj["digest"])
-
-    def summary(self) -> dict[str, str]:
-        return {"entries_applied": str(self.entries_applied), "digest": self.digest.hex()}
 
 
 class PeerTransport:
@@ -127,12 +103,18 @@ class Node:
         bench: bool = False,
         state_machine=None,
         rng: random.Random | None = None,
+        metadata_services: bool = True,
     ) -> None:
         self.config = config
         self.cluster_id = identity.cluster_id
         self.node_id = config.node_id
         self.bench = bench
-        self.state_machine = state_machine if state_machine is not None else DigestStateMachine()
+        self.state_machine = state_machine if state_machine is not None else NodeStateMachine()
+        self.with_services = metadata_services and hasattr(self.state_machine, "image")
+        self.services: MetadataServices | None = None
+        self.client_handlers: dict = {}
+        self.peer_handlers: dict = {}
+        self.pool = None
         self.rng = rng or random.Random()
         self.driver: RaftDriver | None = None
         self.last_inbound: dict[int, float] = {}
@@ -163,6 +145,7 @@ class Node:
             async with open_pool(
                 cluster_id=self.cluster_id, kind=KIND_PEER, node_id=self.node_id, rng=self.rng
             ) as pool:
+                self.pool = pool
                 transport = PeerTransport(pool, addresses, self.node_id)
                 self.driver = RaftDriver(
                     core,
@@ -178,10 +161,22 @@ class Node:
                 )
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self.driver.run)
+                    if self.with_services:
+                        self.services = MetadataServices.for_node(
+                            self.config,
+                            self.driver,
+                            self.state_machine,
+                            self._forward,
+                            random.Random(self.rng.getrandbits(64)),
+                        )
+                        self.client_handlers = dict(self.services.client_handlers())
+                        self.peer_handlers = dict(self.services.peer_handlers())
+                    peer_accepts = {m.TYPE for m in ALL_MESSAGES} | set(self.peer_handlers)
                     self.peer_port = await self._listen(
-                        nursery, self._on_peer, self.config.peer_listener, ALL_MESSAGES, KIND_PEER
+                        nursery, self._on_peer, self.config.peer_listener, peer_accepts, KIND_PEER
                     )
                     accepts = set(CLIENT_TYPES) | (set(BENCH_TYPES) if self.bench else set())
+                    accepts |= set(self.client_handlers)
                     self.client_port = await self._listen(
                         nursery, self._on_client, self.config.client_listener, accepts, KIND_CLIENT
                     )
@@ -192,7 +187,10 @@ class Node:
                         peer_port=self.peer_port,
                         voters=sorted(self.config.voters),
                         bench=self.bench,
+                        metadata_services=self.services is not None,
                     )
+                    if self.services is not None:
+                        await nursery.start(self.services.run)
                     task_status.started()
         finally:
             storage.close()
@@ -215,7 +213,17 @@ class Node:
             raise NodeStartError("PORT_IN_USE", f"cannot listen on {hp} ({kind}): {exc.strerror or exc}") from None
 
     # ------------------------------------------------------------ handlers
-    async def _on_peer(self, msg, ctx) -> None:
+    async def _forward(self, node_id: int, request, timeout_s: float):
+        """Call `request` on node_id's peer listener (the voters table's address)."""
+        hp = self.config.voters.get(node_id)
+        if hp is None or self.pool is None:
+            raise RafkaError(ErrorCode.BROKER_NOT_AVAILABLE, f"no peer address for node {node_id}")
+        return await self.pool.call((hp.host, hp.port), request, timeout_s)
+
+    async def _on_peer(self, msg, ctx):
+        handler = self.peer_handlers.get(msg.TYPE)
+        if handler is not None:
+            return await handler(msg, ctx)
         if msg.dst != self.node_id or (ctx.node_id is not None and ctx.node_id != msg.src):
             self.log.warning("peer_message_misrouted", src=msg.src, dst=msg.dst, claimed=ctx.node_id)
             return None
@@ -228,6 +236,9 @@ class Node:
             return self.status_response()
         if isinstance(msg, BenchAppendRequest) and self.bench:
             return await self._bench_append(msg)
+        handler = self.client_handlers.get(msg.TYPE)
+        if handler is not None:
+            return await handler(msg, ctx)
         raise RafkaError(ErrorCode.INVALID_REQUEST, f"unsupported request {msg.TYPE}")
 
     def status_response(self):
@@ -275,6 +286,9 @@ class Node:
         st = self.driver.status()
         if st["role"] != "leader":
             raise self._not_leader(st["leader_id"])
+        # With the metadata state machine, bench entries carry its tag so they
+        # never reach the record decoder.
+        entry = bench_entry if self.with_services else bytes
         results: list[int | None] = [None] * len(req.entries)
         errors: list[BaseException] = []
         timeout_s = PROPOSE_TIMEOUT_MS / 1000
@@ -287,7 +301,7 @@ class Node:
                 await prev.wait()
             mine.set()
             try:
-                results[k] = await self.driver.propose(data, timeout_s=timeout_s)
+                results[k] = await self.driver.propose(entry(data), timeout_s=timeout_s)
             except RaftError as exc:
                 errors.append(exc)
 
@@ -309,6 +323,18 @@ class Node:
         return BenchAppendResponse(first_index=results[0], last_index=results[-1], term=st["term"])
 
     # ------------------------------------------------------------ shutdown
+    async def controlled_shutdown(self) -> None:
+        """Move partition leaderships away (broker role), then hand over Raft
+        leadership (if leader); each step bounded."""
+        if self.services is not None:
+            try:
+                done = await self.services.shutdown(CONTROLLED_SHUTDOWN_TIMEOUT_MS / 1000)
+            except Exception as exc:  # noqa: BLE001 - shutdown goes on regardless
+                self.log.warning("controlled_shutdown_failed", error=repr(exc))
+            else:
+                self.log.info("controlled_shutdown", completed=done)
+        await self.handover()
+
     async def handover(self) -> None:
         """If leader, transfer leadership to the most caught-up voter first."""
         if self.driver is None:
@@ -364,7 +390,7 @@ async def run_node(config: NodeConfig, identity: MetaProperties, *, bench: bool,
             if exit_with_parent:
                 nursery.start_soon(watch_parent)
             await stop.wait()
-            await node.handover()
+            await node.controlled_shutdown()
             nursery.cancel_scope.cancel()
     node.log.info("node_stopped")
     return 0

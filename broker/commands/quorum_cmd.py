@@ -233,13 +233,24 @@ def _say(line: str) -> None:
 
 
 def quorum_ready(status: dict, ids: list[int]) -> bool:
-    """A leader is elected, has committed in its term, and every voter has caught up."""
+    """A leader is elected, has committed in its term, and every voter has caught up.
+
+    `ready` also needs every broker registered and unfenced (brokers_ready)."""
     if status.get("leader_id") is None or status.get("role") != "leader":
         return False
     if status.get("commit_index", 0) < 1:
         return False
     voters = {v["node_id"]: v for v in status.get("voters", [])}
     return set(ids) <= set(voters) and all(voters[i].get("lag") == 0 for i in ids)
+
+
+async def brokers_ready(bootstrap: list[str], ids: list[int], timeout_s: float) -> bool:
+    """Every node is a registered, unfenced broker (a linearizable read)."""
+    from broker.controller_client import AdminClient
+
+    client = AdminClient(",".join(bootstrap), timeout_s=timeout_s)
+    brokers = {b.node_id: b for b in await client.list_brokers(consistent=True)}
+    return all(i in brokers and not brokers[i].fenced for i in ids)
 
 
 def status_line(status: dict) -> str:
@@ -281,6 +292,16 @@ async def run_quorum_up(layout: QuorumLayout, args) -> int:
     return code
 
 
+async def _brokers_ready_now(bootstrap: list[str], ids: list[int]) -> bool:
+    import trio
+
+    try:
+        with trio.fail_after(3.0):
+            return await brokers_ready(bootstrap, ids, 2.0)
+    except Exception:  # noqa: BLE001 - not registered yet / no controller yet
+        return False
+
+
 async def _supervise(layout, args, children: Children, bootstrap, quorum_status) -> int:
     """Wait for ready, then print status and watch children until cancelled."""
     import trio
@@ -304,7 +325,11 @@ async def _supervise(layout, args, children: Children, bootstrap, quorum_status)
             status = None
         now = trio.current_time()
         if not ready:
-            if status is not None and quorum_ready(status, layout.ids):
+            if (
+                status is not None
+                and quorum_ready(status, layout.ids)
+                and await _brokers_ready_now(bootstrap, layout.ids)
+            ):
                 ready = True
                 _say(f"ready bootstrap={layout.bootstrap}")
                 last_line = now

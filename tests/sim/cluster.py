@@ -33,7 +33,8 @@ from tests.sim.network import NetworkConfig, SimNetwork
 from tests.sim.node import SimNode
 from tests.sim.trace import Trace
 
-TICK, DELIVER, CLIENT, DEADLINE, FAULT, RESTART = "tick", "deliver", "client", "deadline", "fault", "restart"
+TICK, DELIVER, CLIENT, DEADLINE, FAULT, RESTART, CRASH = (
+    "tick", "deliver", "client", "deadline", "fault", "restart", "crash")
 
 
 @dataclass
@@ -76,6 +77,17 @@ class SimConfig:
             max_msg_bytes=self.max_msg_bytes,
             snapshot_chunk_bytes=256,
         )
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost frame of an exception (for one-line reports)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 2)[-2:]!s}:{last.lineno}"
 
 
 class SimFailure(Exception):
@@ -130,6 +142,7 @@ class Simulation:
         self.pending_reads: dict[tuple[int, bytes], object] = {}  # (node, ctx) -> ClientOp
         self.waiting_reads: list = []  # ops whose read index is known, waiting for apply
         self.leader_hint: dict[int, int] = {}
+        self.leader_killer_ms: int | None = None
         voters = frozenset(range(1, self.cfg.nodes + 1))
         for nid in sorted(voters):
             self.add_node(nid, voters)
@@ -168,6 +181,7 @@ class Simulation:
         )
         node.tolerate_snapshot_replay = self.cfg.tolerate_snapshot_replay
         node.on_apply = self._on_apply
+        node.on_new_leader = self._on_new_leader
         node.on_read_state = self._on_read_state
         self.nodes[nid] = node
         self.schedule_tick(node, self.rng.randrange(self.cfg.tick_ms) + 1)
@@ -212,6 +226,10 @@ class Simulation:
             self.check_history()
         except InvariantViolation as exc:
             raise SimFailure(self.seed, exc.invariant, exc.detail, self.trace.render()) from None
+        except AssertionError as exc:
+            # an invariant asserted inside the core (or the simulator) broke
+            detail = f"{exc} at {_where(exc)}"
+            raise SimFailure(self.seed, "assertion", detail, self.trace.render()) from exc
         leaders = len(self.checker.leader_of_term)
         return SimResult(self.seed, self.cfg.nodes, self.events, self.now_ms, leaders,
                          self.history.counts(), dict(self.faults), dict(self.trace.tally))
@@ -255,6 +273,14 @@ class Simulation:
             op = payload
             if op.status == "pending":
                 self.complete(op, "info", "timeout")
+        elif kind == CRASH:
+            nid, incarnation = payload
+            node = self.nodes[nid]
+            if node.alive and node.incarnation == incarnation:
+                if self.rng.random() < 0.5:
+                    node.bounce_ms = self.rng.randint(1, self.cfg.tick_ms * self.cfg.election_timeout_ticks)
+                node.crash("leader killer")
+                self._lost(node)
         elif kind == RESTART:
             nid, incarnation = payload
             node = self.nodes[nid]
@@ -293,6 +319,13 @@ class Simulation:
         for op in list(self.history.pending()):
             if op.node == node.node_id:
                 self.complete(op, "info", "node crashed")
+
+    def _on_new_leader(self, node: SimNode) -> None:
+        """A leader-killer fault crashes the next new leader soon after it
+        wins, leaving its fresh entries on a minority (Raft paper, Figure 8)."""
+        if self.leader_killer_ms is not None and self.in_fault_phase:
+            self.schedule(self.now_ms + self.leader_killer_ms, CRASH, (node.node_id, node.incarnation))
+            self.leader_killer_ms = None
 
     def _on_apply(self, node: SimNode, entry, outcome) -> None:
         op = self.pending_proposals.get((node.node_id, entry.index))

@@ -29,6 +29,7 @@ FAULT_WEIGHTS = {
     "snapshot": 10,
     "membership": 8,
     "transfer": 4,
+    "leader_killer": 6,
     "storm": 4,
     "calm": 4,
 }
@@ -51,7 +52,21 @@ def _log(sim, node, what: str) -> None:
 
 def _fault_partition(sim) -> None:
     members = sorted(sim.nodes)
+    leader = sim.leader()
+    if leader is not None and sim.rng.random() < 0.4:
+        # isolate the leader, maybe with one companion, in a minority
+        others = [n for n in members if n != leader.node_id]
+        sim.rng.shuffle(others)
+        minority = [leader.node_id] + others[: sim.rng.randint(0, max(0, len(members) // 2 - 1))]
+        sim.network.split([minority, [n for n in members if n not in minority]])
+        _log(sim, None, f"partition (leader n{leader.node_id} in minority) {sim.network.description}")
+        return
     _log(sim, None, "partition " + sim.network.random_partition(members))
+
+
+def _fault_leader_killer(sim) -> None:
+    sim.leader_killer_ms = sim.rng.randint(0, 3 * sim.cfg.tick_ms * sim.cfg.heartbeat_ticks)
+    _log(sim, None, f"leader killer: crash the next new leader {sim.leader_killer_ms} ms after it wins")
 
 
 def _fault_heal(sim) -> None:
@@ -79,7 +94,8 @@ def _fault_crash(sim) -> None:
     alive = [n for n in sim.nodes.values() if n.alive]
     if not alive:
         return
-    node = sim.rng.choice(alive)
+    leader = sim.leader()
+    node = leader if leader is not None and sim.rng.random() < 0.3 else sim.rng.choice(alive)
     if sim.rng.random() < 0.5:
         # a supervisor restarts it soon: short outages race with elections
         node.bounce_ms = sim.rng.randint(1, sim.cfg.tick_ms * sim.cfg.election_timeout_ticks)

@@ -11,7 +11,9 @@ stops it early:
 - "torn": the snapshot and only a prefix of the entries reach the disk, the
   hard state does not (a torn last write);
 - "after_persist": everything is durable, but no message was sent;
-- "after_send": messages left, nothing was applied.
+- "after_send": messages left, nothing was applied;
+- "after_vote": like after_send, but only on a Ready that casts a new vote
+  (the moment a lost vote would let the node vote twice in one term).
 
 The storage object IS the disk: the core only reads it and only this module
 writes it, so a crash simply drops the core (and its un-persisted unstable
@@ -37,7 +39,7 @@ from tests.sim.invariants import COMPACTED, InvariantViolation, SafetyChecker
 from tests.sim.kv import KvStateMachine, describe
 from tests.sim.trace import Trace
 
-CRASH_POINTS = ("before_persist", "torn", "after_persist", "after_send")
+CRASH_POINTS = ("before_persist", "torn", "after_persist", "after_send", "after_vote")
 
 
 class NodeCrashed(Exception):
@@ -66,6 +68,9 @@ class SimNode:
     # (checked against what was applied); unset, they count as a violation.
     tolerate_snapshot_replay: bool = True
     restored_index: int = 0
+    _last_vote: tuple = (0, None)
+    # called with the node when it becomes leader (after its Ready is handled)
+    on_new_leader: Callable | None = None
     replayed: int = 0
     # hooks the cluster installs: on_apply(node, entry, outcome), on_read_state(node, rs)
     on_apply: Callable | None = None
@@ -151,6 +156,11 @@ class SimNode:
     def handle_ready(self, rd: Ready, send: Callable) -> None:
         core = self.core
         armed = self.crash_point is not None and rd.must_sync
+        if armed and self.crash_point == "after_vote":
+            hs = rd.hard_state
+            armed = hs is not None and hs.vote is not None and (hs.term, hs.vote) != self._last_vote
+            if armed:
+                self.crash_point = "after_send"
         if armed:
             self._maybe_crash("before_persist")
         if rd.snapshot is not None:
@@ -165,6 +175,7 @@ class SimNode:
             self._maybe_crash("torn")
         if rd.hard_state is not None:
             self.storage.set_hard_state(rd.hard_state)
+            self._last_vote = (rd.hard_state.term, rd.hard_state.vote)
             self._check_commit(rd.hard_state.commit)
         if armed:
             self._maybe_crash("after_persist")
@@ -237,6 +248,9 @@ class SimNode:
         core = self.core
         if core.role == Role.LEADER:
             self.checker.on_leader(self.node_id, core.term, self.term_at)
+            if self.last_role != Role.LEADER and self.on_new_leader is not None:
+                self.last_role = core.role
+                self.on_new_leader(self)
         elif self.last_role == Role.LEADER:
             self.checker.on_not_leader(self.node_id)
         self.last_role = core.role
