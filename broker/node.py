@@ -46,6 +46,7 @@ from broker.meta_properties import MetaProperties
 from broker.metadata_services import MetadataServices
 from broker.node_state_machine import NodeStateMachine, bench_entry
 from broker.status import build_status
+from netproto.connection import NotSentError
 from netproto.errors import ErrorCode, RafkaError
 from netproto.handshake import KIND_CLIENT, KIND_PEER
 from netproto.pool import open_pool
@@ -217,7 +218,8 @@ class Node:
         """Call `request` on node_id's peer listener (the voters table's address)."""
         hp = self.config.voters.get(node_id)
         if hp is None or self.pool is None:
-            raise RafkaError(ErrorCode.BROKER_NOT_AVAILABLE, f"no peer address for node {node_id}")
+            # Surely not sent: the caller may answer NOT_CONTROLLER (retry).
+            raise NotSentError(f"no peer address for node {node_id}")
         return await self.pool.call((hp.host, hp.port), request, timeout_s)
 
     async def _on_peer(self, msg, ctx):
@@ -289,37 +291,19 @@ class Node:
         # With the metadata state machine, bench entries carry its tag so they
         # never reach the record decoder.
         entry = bench_entry if self.with_services else bytes
-        results: list[int | None] = [None] * len(req.entries)
-        errors: list[BaseException] = []
-        timeout_s = PROPOSE_TIMEOUT_MS / 1000
-
-        async def one(k: int, data: bytes, prev: trio.Event | None, mine: trio.Event) -> None:
-            # Entries keep request order: each task queues its proposal only
-            # after the previous one has, and propose() queues to the driver
-            # synchronously before its first yield, right after mine.set().
-            if prev is not None:
-                await prev.wait()
-            mine.set()
-            try:
-                results[k] = await self.driver.propose(entry(data), timeout_s=timeout_s)
-            except RaftError as exc:
-                errors.append(exc)
-
-        async with trio.open_nursery() as nursery:
-            prev = None
-            for k, data in enumerate(req.entries):
-                mine = trio.Event()
-                nursery.start_soon(one, k, data, prev, mine)
-                prev = mine
-        if errors:
-            exc = errors[0]
-            if isinstance(exc, NotLeaderError):
-                raise self._not_leader(exc.leader_id)
-            if isinstance(exc, RaftTimeoutError):
-                raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, str(exc))
-            if isinstance(exc, ProposalDroppedError):
-                raise RafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, f"proposal dropped: {exc}")
-            raise RafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+        try:
+            # One batch: one inbox item, one append, one waiter for the request.
+            results = await self.driver.propose_batch(
+                [entry(d) for d in req.entries], timeout_s=PROPOSE_TIMEOUT_MS / 1000
+            )
+        except NotLeaderError as exc:
+            raise self._not_leader(exc.leader_id) from None
+        except RaftTimeoutError as exc:
+            raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, str(exc)) from None
+        except ProposalDroppedError as exc:
+            raise RafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, f"proposal dropped: {exc}") from None
+        except RaftError as exc:
+            raise RafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"{type(exc).__name__}: {exc}") from None
         return BenchAppendResponse(first_index=results[0], last_index=results[-1], term=st["term"])
 
     # ------------------------------------------------------------ shutdown

@@ -9,11 +9,11 @@ fake; this module maps that protocol onto the real driver.
   safe: trio is single-threaded).
 - `propose(data, term=T)` refuses at once (NotLeaderError: surely not
   appended) unless this node leads term T, then hands the entry to the
-  driver. If the driver's `propose` accepts `expected_term`, the term is
-  re-checked inside the driver loop right before the append, which closes
-  the small window between this check and the loop; without it the window
-  is one trip through the driver's inbox, during which this node would have
-  to lose *and* win an election.
+  driver with `expected_term=T`, so the term is checked again inside the
+  driver loop right before the append: an entry decided in term T can only
+  ever be appended in term T. (A driver without `expected_term` leaves a
+  window of one trip through its inbox, during which this node would have
+  to lose *and* win an election.)
 - `read_barrier()` is the driver's ReadIndex; on the leader it also waits
   until every entry already in its log at call time is applied, so a
   proposal whose outcome was unknown is settled (committed by this term's

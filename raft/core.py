@@ -7,10 +7,14 @@ Public API (stable; the simulator and the driver depend on it):
     RaftCore(node_id, config: RaftConfig, storage: Storage, rng: random.Random)
     tick(); step(msg)
     propose(data) -> index                    NotLeaderError / ProposalDroppedError
+    propose_batch([data, ...]) -> [index, ...]  all appended or none (same errors)
     propose_conf_change(kind, node_id) -> index  (+ ConfChangeError)
     transfer_leadership(target)               NotLeaderError / TransferError
     read_index(ctx)                           answer: ReadState(index, ctx) in a Ready
     has_ready(); ready() -> Ready; advance(ready)
+    messages_before_persist(ready) -> list    the leader's appends/heartbeats of
+                                              that Ready that may go out before
+                                              its persist (pipelining, optional)
     compact(index, data) -> Snapshot          caller then storage.create_snapshot + compact
     status() -> dict
     attributes: id, role, term, vote, leader_id, voters, learners, log (RaftLog)
@@ -36,6 +40,16 @@ node is LEADER per term (election safety; checked by the simulator).
 
 Ready pairing: after `ready()` the caller must `advance(that_ready)` before
 the next `ready()`; `has_ready()` is False while a Ready is outstanding.
+
+Batching: proposals and append acknowledgements only *mark* members as
+needing an AppendEntries; the messages are built once, in `ready()`, so
+everything stepped between two Readys shares one AppendEntries per member.
+
+Leader durability: the leader counts its own log toward commit only up to
+what a Ready it handed out was persisted (`advance`), never entries it
+merely appended. So an entry commits only when a majority has it durable,
+and a driver may send the leader's AppendEntries while it persists the same
+entries itself (Raft thesis 10.2.1).
 """
 
 from __future__ import annotations
@@ -111,6 +125,7 @@ class RaftCore(ElectionMixin, ReplicationMixin, ReadIndexMixin, MembershipMixin,
         self.transfer_elapsed = 0
         self._campaign_transfer = False
         self._uncommitted: deque[tuple[int, int]] = deque()
+        self._pending_appends: dict[int, bool] = {}  # member -> send_if_empty
         self.uncommitted_bytes = 0
         self._snap_recv = None
         self._reload_config()
@@ -118,6 +133,7 @@ class RaftCore(ElectionMixin, ReplicationMixin, ReadIndexMixin, MembershipMixin,
         self._prev_hard_state = HardState(self.term, self.vote, self.log.committed)
         self._prev_soft_state = self._soft_state()
         self._outstanding: Ready | None = None
+        self._early_count = 0  # rd.messages[:n] may go before persisting
 
     # ------------------------------------------------------------ transitions
     def _transition(self, to: Role, reason: str) -> None:
@@ -145,6 +161,7 @@ class RaftCore(ElectionMixin, ReplicationMixin, ReadIndexMixin, MembershipMixin,
         self.read_only = ReadOnly()
         self._uncommitted.clear()
         self.uncommitted_bytes = 0
+        self._pending_appends.clear()
 
     def _become_follower(self, term: int, leader_id: int | None, reason: str) -> None:
         self._reset(term)
@@ -170,7 +187,7 @@ class RaftCore(ElectionMixin, ReplicationMixin, ReadIndexMixin, MembershipMixin,
         for member in sorted(self.voters | self.learners | {self.id}):
             self.prs[member] = Progress(last + 1, self.cfg.max_inflight_msgs, member in self.learners)
         me = self.prs[self.id]
-        me.match = last
+        me.match = self.log.stable_last_index()  # only what is already durable counts
         me.become_replicate()
         me.recent_active = True
         self._append_local(EntryKind.NOOP, b"")
@@ -295,20 +312,38 @@ class RaftCore(ElectionMixin, ReplicationMixin, ReadIndexMixin, MembershipMixin,
     # ------------------------------------------------------------ proposals
     def propose(self, data: bytes) -> int:
         """Append a NORMAL entry on the leader; returns its index."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise ProposalDroppedError("proposal data must be bytes")
+        return self.propose_batch([data])[0]
+
+    def propose_batch(self, datas: list[bytes]) -> list[int]:
+        """Append NORMAL entries, in order, on the leader; returns their
+        indexes. All or none: a refusal (NotLeaderError,
+        ProposalDroppedError) appends nothing."""
+        if not datas:
+            return []
+        for data in datas:
+            if not isinstance(data, (bytes, bytearray)):
+                raise ProposalDroppedError("proposal data must be bytes")
         if self.role != Role.LEADER:
             raise NotLeaderError(self.leader_id)
         if self.lead_transferee is not None:
             raise ProposalDroppedError("leadership transfer in progress")
-        size = len(data)
+        size = sum(len(d) for d in datas)
         if self.uncommitted_bytes and self.uncommitted_bytes + size > self.cfg.max_uncommitted_bytes:
             raise ProposalDroppedError("too many uncommitted bytes")
-        index = self._append_local(EntryKind.NORMAL, bytes(data))
-        self._bcast_append()
-        return index
+        term = self.term
+        first = self.log.last_index() + 1
+        normal = EntryKind.NORMAL
+        entries = [Entry(term, first + k, normal, bytes(d)) for k, d in enumerate(datas)]
+        self.log.append(entries)
+        if size:
+            self._uncommitted.append((entries[-1].index, size))
+            self.uncommitted_bytes += size
+        self._defer_bcast_append()
+        return list(range(first, first + len(entries)))
 
     def _append_local(self, kind: EntryKind, data: bytes) -> int:
+        """Append one entry of this leader's term. It counts toward commit
+        once persisted (`_on_stable`), not here."""
         index = self.log.last_index() + 1
         entry = Entry(self.term, index, kind, data)
         self.log.append([entry])
@@ -317,9 +352,16 @@ class RaftCore(ElectionMixin, ReplicationMixin, ReadIndexMixin, MembershipMixin,
         if data:
             self._uncommitted.append((index, len(data)))
             self.uncommitted_bytes += len(data)
-        self.prs[self.id].maybe_update(index)
-        self._maybe_commit()
         return index
+
+    def _on_stable(self) -> None:
+        """Leader: a Ready's entries are durable; count them for commit and
+        tell the members about a new commit index."""
+        me = self.prs.get(self.id)
+        if me is None or not me.maybe_update(self.log.stable_last_index()):
+            return
+        if self._maybe_commit() and self.role == Role.LEADER:
+            self._defer_bcast_append()
 
     def _maybe_commit(self) -> bool:
         """Leader: commit the highest index a quorum of voters has."""

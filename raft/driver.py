@@ -7,6 +7,7 @@ calls `deliver` for each Raft message it receives):
     driver = RaftDriver(core, storage, transport, state_machine, tick_ms=50, node_id=1)
     await nursery.start(driver.run)
     result = await driver.propose(b"...", timeout_s=5)   # committed + applied
+    results = await driver.propose_batch([b"a", b"b"], timeout_s=5)  # one go
     await driver.read_index(timeout_s=5)                 # linearizable read barrier
     await driver.transfer_leadership(2, timeout_s=5)
     driver.status()
@@ -15,11 +16,14 @@ How it works: one loop task owns the core. Peer messages (`deliver`, never
 blocks, drops when the inbox is full) and local requests (propose, read,
 transfer, conf change; they wait for inbox space) travel through ONE bounded
 memory channel, so the core is only touched by the loop. For each Ready the
-loop: persists (snapshot, entries, one fsync, hard state; in a worker thread
-when the storage does disk I/O), THEN sends the messages, then restores a
-received snapshot / applies committed entries to the state machine, resolves
-waiters, advances the core, and snapshots + compacts every
-`snapshot_entries_max` applied entries. Ticks come from trio.sleep-based
+loop: sends the leader's pipelined appends (`core.messages_before_persist`:
+followers persist in parallel with us; our own copy counts toward commit
+only after `advance`), persists (snapshot, entries, one fsync, hard state;
+in a worker thread when the storage does disk I/O), THEN sends the other
+messages, then restores a received snapshot / applies committed entries to
+the state machine, resolves waiters, advances the core, and snapshots +
+compacts every `snapshot_entries_max` applied entries. A batch proposal is
+one inbox item, one append and one waiter, whatever its size. Ticks come from trio.sleep-based
 deadlines, so trio's MockClock drives them in tests.
 """
 
@@ -69,9 +73,11 @@ class DriverLimits:
 
 
 class _Waiter:
-    """One local request's outcome (set once)."""
+    """One local request's outcome (set once). A batch proposal's waiter is
+    registered at each of its indexes and collects their results in order
+    (`results`), resolving at `last_index`."""
 
-    __slots__ = ("event", "result", "error", "term", "index")
+    __slots__ = ("event", "result", "error", "term", "index", "last_index", "results")
 
     def __init__(self) -> None:
         self.event = trio.Event()
@@ -79,6 +85,8 @@ class _Waiter:
         self.error: BaseException | None = None
         self.term = 0
         self.index = 0
+        self.last_index = 0
+        self.results: list | None = None  # a batch's results so far
 
     def resolve(self, result: Any = None) -> None:
         if not self.event.is_set():
@@ -143,6 +151,20 @@ class RaftDriver:
         hint) or ProposalDroppedError when the entry surely was not appended,
         RaftTimeoutError when the outcome is unknown (it may still commit)."""
         return await self._request(("propose", (bytes(data), expected_term)), timeout_s)
+
+    async def propose_batch(
+        self, datas: list[bytes], timeout_s: float, expected_term: int | None = None
+    ) -> list[Any]:
+        """Replicate `datas` as consecutive entries appended in one go (one
+        inbox item, one core append, one waiter); returns state_machine.apply's
+        result for each, in order, once the last is committed and applied.
+        All or none are appended; errors as for `propose` (a batch larger
+        than `pending_proposals_max` entries is refused with
+        ProposalDroppedError)."""
+        batch = [bytes(d) for d in datas]
+        if not batch:
+            return []
+        return await self._request(("propose_batch", (batch, expected_term)), timeout_s)
 
     async def propose_conf_change(self, kind: ConfChangeKind | str, node_id: int, timeout_s: float) -> None:
         """One single-server membership change, waited until applied."""
@@ -224,6 +246,13 @@ class RaftDriver:
                 ):
                     raise NotLeaderError(self.core.leader_id, f"not the leader of term {expected_term}")
                 self._register_proposal(waiter, lambda: self.core.propose(data))
+            elif op == "propose_batch":
+                datas, expected_term = arg
+                if expected_term is not None and (
+                    self.core.role != Role.LEADER or self.core.term != expected_term
+                ):
+                    raise NotLeaderError(self.core.leader_id, f"not the leader of term {expected_term}")
+                self._register_batch(waiter, datas)
             elif op == "conf":
                 self._register_proposal(waiter, lambda: self.core.propose_conf_change(*arg))
             elif op == "read":
@@ -248,14 +277,28 @@ class RaftDriver:
         waiter.index, waiter.term = index, self.core.term
         self._proposals[index] = waiter
 
+    def _register_batch(self, waiter: _Waiter, datas: list[bytes]) -> None:
+        if len(self._proposals) + len(datas) > self.limits.pending_proposals_max:
+            raise ProposalDroppedError("too many pending proposals")
+        indexes = self.core.propose_batch(datas)
+        waiter.index, waiter.last_index, waiter.term = indexes[0], indexes[-1], self.core.term
+        waiter.results = []
+        proposals = self._proposals
+        for index in indexes:
+            proposals[index] = waiter
+
     async def _handle_ready(self, rd: Ready) -> None:
+        early = self.core.messages_before_persist(rd)
+        send = self.transport.send
+        for msg in early:
+            send(msg)
         if rd.must_sync:
             if getattr(self.storage, "io_in_thread", True):
                 await trio.to_thread.run_sync(self._persist, rd)
             else:
                 self._persist(rd)
-        for msg in rd.messages:
-            self.transport.send(msg)
+        for msg in rd.messages[len(early) :]:
+            send(msg)
         if rd.soft_state is not None:
             self._on_soft_state(rd)
         if rd.snapshot is not None:
@@ -266,10 +309,14 @@ class RaftDriver:
             result = self.state_machine.apply(entry) if entry.kind == EntryKind.NORMAL else None
             waiter = self._proposals.pop(entry.index, None)
             if waiter is not None:
-                if waiter.term == entry.term:
+                if waiter.term != entry.term:
+                    waiter.fail(NotLeaderError(self.core.leader_id, "proposal lost to a leader change"))
+                elif waiter.results is None:
                     waiter.resolve(result)
                 else:
-                    waiter.fail(NotLeaderError(self.core.leader_id, "proposal lost to a leader change"))
+                    waiter.results.append(result)
+                    if entry.index == waiter.last_index:
+                        waiter.resolve(waiter.results)
         for rs in rd.read_states:
             waiter = self._reads.pop(rs.request_ctx, None)
             if waiter is not None:

@@ -58,6 +58,11 @@ class RaftLog:
             raise UnavailableError(f"index {index} beyond last {self.last_index()}")
         return self.storage.term(index)
 
+    def stable_last_index(self) -> int:
+        """The last index of this log that is already in stable storage
+        (entries from `unstable_offset` on are not persisted yet)."""
+        return min(self.unstable_offset - 1, self.last_index())
+
     def last_term(self) -> int:
         return self.term(self.last_index())
 

@@ -7,7 +7,12 @@ caller before its messages are sent; `applied` only moves in advance().
 
 from __future__ import annotations
 
+from raft.messages import AppendEntries, Heartbeat
 from raft.types import HardState, Ready, Role, SoftState
+
+# Leader messages that depend only on already-durable state (term and vote;
+# entries may be persisted by followers before the leader itself).
+_PIPELINED = (AppendEntries, Heartbeat)
 
 
 class ReadyMixin:
@@ -23,6 +28,7 @@ class ReadyMixin:
             return False
         return bool(
             self.msgs
+            or self._pending_appends
             or self.read_states
             or self.log.unstable
             or self.log.unstable_snapshot is not None
@@ -33,14 +39,27 @@ class ReadyMixin:
 
     def ready(self) -> Ready:
         assert self._outstanding is None, "ready() called again before advance()"
+        self._flush_appends()
         hs = self._hard_state()
         ss = self._soft_state()
+        msgs = self.msgs
+        self._early_count = 0
+        prev = self._prev_hard_state
+        if self.role == Role.LEADER and (hs.term, hs.vote) == (prev.term, prev.vote) and msgs:
+            # Pipelining: this leader's own appends and heartbeats first; a
+            # driver may send them while it persists this Ready.
+            term = self.term
+            early = [m for m in msgs if type(m) in _PIPELINED and m.term == term]
+            if early:
+                rest = [m for m in msgs if not (type(m) in _PIPELINED and m.term == term)]
+                msgs = early + rest
+                self._early_count = len(early)
         rd = Ready(
-            hard_state=hs if hs != self._prev_hard_state else None,
+            hard_state=hs if hs != prev else None,
             soft_state=ss if not ss.same(self._prev_soft_state) else None,
             entries=list(self.log.unstable),
             snapshot=self.log.unstable_snapshot,
-            messages=self.msgs,
+            messages=msgs,
             committed_entries=self.log.next_committed(self.cfg.max_committed_bytes_per_ready),
             read_states=self.read_states,
         )
@@ -59,12 +78,25 @@ class ReadyMixin:
         if rd.snapshot is not None:
             self.log.stable_snapshot_to(rd.snapshot.meta.index)
             self.log.applied = max(self.log.applied, rd.snapshot.meta.index)
-        if rd.entries:
-            self.log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
         if rd.committed_entries:
             last = rd.committed_entries[-1].index
             if last > self.log.applied:
                 self.log.applied_to(last)
+        if rd.entries:
+            self.log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
+            if self.role == Role.LEADER:
+                self._on_stable()
+
+    def messages_before_persist(self, rd: Ready) -> list:
+        """The messages of the outstanding Ready `rd` that may be sent
+        before it is persisted: a leader's AppendEntries and heartbeats of
+        its current term when the Ready changes neither term nor vote (they
+        carry entries followers may persist first; the leader's own copy
+        counts only after `advance`). They are the first ones of
+        `rd.messages`; send the rest after persisting. Optional: sending
+        everything after persisting is always correct."""
+        assert rd is self._outstanding, "messages_before_persist() with a Ready that is not outstanding"
+        return rd.messages[: self._early_count]
 
     # ------------------------------------------------------------ status
     def status(self) -> dict:

@@ -75,6 +75,34 @@ class ReplicationMixin:
             if member != self.id:
                 self._send_append(member)
 
+    def _defer_append(self, member: int, send_if_empty: bool) -> None:
+        """Mark `member` as owed an AppendEntries (built in `_flush_appends`,
+        at the next `ready()`), so many proposals and acknowledgements
+        stepped between two Readys share one message per member."""
+        self._pending_appends[member] = self._pending_appends.get(member, False) or send_if_empty
+
+    def _defer_bcast_append(self) -> None:
+        for member in self.prs:
+            if member != self.id:
+                self._defer_append(member, True)
+
+    def _flush_appends(self) -> None:
+        """Send what `_defer_append` owed: for each marked member, every
+        entry it may get now (flow control permitting), or an empty append
+        carrying the commit index when it was marked `send_if_empty`."""
+        pending = self._pending_appends
+        if not pending:
+            return
+        self._pending_appends = {}
+        if self.role != Role.LEADER:
+            return
+        for member in sorted(pending):
+            if member == self.id or member not in self.prs:
+                continue
+            if self._send_append(member, send_if_empty=pending[member]):
+                while self._send_append(member, send_if_empty=False):
+                    pass
+
     def _bcast_heartbeat(self) -> None:
         seq = self.read_only.last_seq
         for member in sorted(self.prs):
@@ -153,11 +181,9 @@ class ReplicationMixin:
         if self._maybe_commit():
             if self.role != Role.LEADER:
                 return
-            self._bcast_append()
-        elif old_paused:
-            self._send_append(msg.src)
-        while self._send_append(msg.src, send_if_empty=False):
-            pass
+            self._defer_bcast_append()
+        else:
+            self._defer_append(msg.src, old_paused)
         if msg.src == self.lead_transferee and pr.match == self.log.last_index():
             self._send(TimeoutNow(src=self.id, dst=msg.src, term=self.term))
 

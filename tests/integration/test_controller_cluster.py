@@ -7,7 +7,6 @@ preferred leaders restored when it returns)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import trio
@@ -15,10 +14,7 @@ import trio
 from broker.controller_client import AdminClient
 from tests.integration.conftest import rafka_cmd, subprocess_env, wait_for
 
-# Until broker/node.py runs the controller services these cannot pass.
-_NODE_WIRED = "MetadataServices" in (Path(__file__).resolve().parents[2] / "broker" / "node.py").read_text()
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not _NODE_WIRED, reason="node does not run the controller services yet")]
+pytestmark = pytest.mark.integration
 
 SESSION_TIMEOUT_MS = 3000
 HEARTBEAT_MS = 300
@@ -153,7 +149,8 @@ async def test_killed_broker_is_fenced_and_returns(cluster_factory):
     """Goal: kill -9 of a broker (not the controller): within its session
     timeout it leads nothing, the epochs of its partitions went up and no
     ISR holds it; restarted, it is unfenced and gets its preferred
-    leaderships back."""
+    leaderships back. A broker stopped with SIGTERM instead has moved its
+    leaderships away before it exits (controlled shutdown)."""
     cluster = await cluster_factory(3)
     use_broker_timing(cluster)
     client = AdminClient(cluster.bootstrap, timeout_s=15)
@@ -188,3 +185,15 @@ async def test_killed_broker_is_fenced_and_returns(cluster_factory):
         return all(p.leader == p.replicas[0] and len(p.isr) == 3 for p in d.partitions)
 
     await wait_for(preferred, timeout_s=30, what="preferred leaders restored")
+
+    # Controlled shutdown: by the time the process has exited, nothing is
+    # led by it any more (no session timeout involved).
+    d = await client.describe_topic("f", consistent=True)
+    led = {p.partition: p.leader_epoch for p in d.partitions if p.leader == victim}
+    assert led
+    assert await cluster.stop(victim) == 0
+    d = await survivors.describe_topic("f", consistent=True)
+    assert all(p.leader != victim for p in d.partitions)
+    assert all(p.leader_epoch > led[p.partition] for p in d.partitions if p.partition in led)
+    brokers = {b.node_id: b for b in await survivors.list_brokers(consistent=True)}
+    assert brokers[victim].fenced and brokers[victim].in_controlled_shutdown

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import rafka_cmd, subprocess_env
 from tests.integration.test_quorum_up import pick_base_port, quorum_up, stop_quorum_up
 
-_ROOT = Path(__file__).resolve().parents[2]
-_WIRED = ("MetadataServices" in (_ROOT / "broker" / "node.py").read_text()
-          and "brokers_ready" in (_ROOT / "broker" / "commands" / "quorum_cmd.py").read_text())
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not _WIRED, reason="node/quorum up do not run the controller services yet")]
+pytestmark = pytest.mark.integration
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

@@ -228,8 +228,11 @@ def register_histories(ops: list[Op]) -> dict[str, list[Operation]]:
     return per_topic
 
 
+UNSET = "<unset>"  # as recorded by workload_metadata for a missing config
+
+
 def check_registers(ops: list[Op], timeout_s: float = 60.0) -> dict:
-    model = register_model(None)
+    model = register_model(UNSET)
     results = {}
     valid: Any = True
     for topic, hist in sorted(register_histories(ops).items()):

@@ -61,7 +61,8 @@ class HistoryRecorder:
         event["index"] = len(self.events)
         event["time"] = round(self.elapsed_s(), 6)
         self.events.append(event)
-        self.counts[event["type"]] += 1
+        if event["process"] != NEMESIS:
+            self.counts[event["type"]] += 1
         if self._out is not None:
             self._out.write(json.dumps(event, sort_keys=True) + "\n")
         return event
@@ -202,8 +203,8 @@ def fault_windows(events: Iterable[dict]) -> list[dict]:
 
 
 def counts(events: Iterable[dict]) -> dict[str, int]:
+    """Client ops by outcome (an invoke never completed counts as info)."""
     out = {"ok": 0, "fail": 0, "info": 0}
-    for e in events:
-        if e["process"] != NEMESIS and e["type"] in out:
-            out[e["type"]] += 1
+    for op in pair(events):
+        out[op.type] += 1
     return out

@@ -80,6 +80,8 @@ async def run(opts: RunOptions, progress_out=None) -> dict:
                              ScheduleConfig(opts.time_limit_s, opts.fault_s, opts.heal_s),
                              random.Random(rng.random()))
     (out / "schedule.json").write_text(json.dumps([e.to_json() for e in schedule], indent=1))
+    log.info("run_start", workload=opts.workload, seed=opts.seed, nodes=opts.nodes,
+             faults=len(schedule), out=str(out))
     settings = ClusterSettings(nodes=opts.nodes, election_timeout_ms=opts.election_timeout_ms,
                                node_command=opts.node_command)
     cluster = Cluster(out / "cluster", settings, random.Random(rng.random()))
@@ -171,7 +173,9 @@ async def setup_registers(opts, gen, history, client) -> None:
                         break
                     await trio.sleep(0.2)
     if scope.cancelled_caught:
-        raise RunError("could not create the register topics (admin API failing?)")
+        last = next((e for e in reversed(history.events) if e["type"] in ("fail", "info")), {})
+        raise RunError("could not create the register topics; last error: "
+                       f"{last.get('error')} {last.get('detail', '')}".rstrip())
 
 
 async def final_reads(opts, cluster, history) -> None:

@@ -211,3 +211,13 @@ def test_late_disagreeing_list_is_still_checked():
     h.op(1, "list", None, 20, 21, result=[])
     h.op(1, "list", None, 22, 23, result=["jt-0"])
     assert check_topics_linearizable(h.ops())["valid"] is False
+
+
+def test_register_read_of_unset_after_write_is_flagged():
+    """Goal: reading "no value" after an acknowledged write (a lost config
+    write) is caught, while reading it before any write is fine."""
+    h = H().op(1, "read", ["jr-0", None], 0, 1, result=["jr-0", "<unset>"])
+    h.op(0, "write", ["jr-0", "1"], 2, 3)
+    assert check_registers(h.ops())["valid"] is True
+    h.op(1, "read", ["jr-0", None], 4, 5, result=["jr-0", "<unset>"])
+    assert check_registers(h.ops())["valid"] is False

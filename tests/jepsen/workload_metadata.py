@@ -36,6 +36,9 @@ from tests.jepsen.history import HistoryRecorder
 CONFIG_KEY = "retention.ms"
 TOPIC_PREFIX = "jt-"
 REGISTER_PREFIX = "jr-"
+# What a read of a register whose config is not set records: a real value,
+# so the checker can tell "read nothing" from "outcome unknown" (None).
+UNSET = "<unset>"
 
 FAIL_CODES = frozenset({
     ErrorCode.INVALID_TOPIC_EXCEPTION,
@@ -141,7 +144,8 @@ async def invoke(client: AdminClient, f: str, value: Any) -> Any:
         await client.alter_config(value[0], CONFIG_KEY, value[1])
         return value
     if f == "read":
-        return [value[0], await client.describe_config(value[0], CONFIG_KEY)]
+        got = await client.describe_config(value[0], CONFIG_KEY)
+        return [value[0], UNSET if got is None else got]
     raise ValueError(f"unknown op {f!r}")
 
 

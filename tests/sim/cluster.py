@@ -27,14 +27,15 @@ from typing import Callable
 
 from raft.config import RaftConfig
 from raft.types import Role
+from tests.sim.client_driver import ClientDriver
 from tests.sim.clients import History, Workload
 from tests.sim.invariants import InvariantViolation, SafetyChecker
 from tests.sim.network import NetworkConfig, SimNetwork
 from tests.sim.node import SimNode
 from tests.sim.trace import Trace
 
-TICK, DELIVER, CLIENT, DEADLINE, FAULT, RESTART, CRASH = (
-    "tick", "deliver", "client", "deadline", "fault", "restart", "crash")
+TICK, DELIVER, CLIENT, DEADLINE, FAULT, RESTART, CRASH, ISOLATE = (
+    "tick", "deliver", "client", "deadline", "fault", "restart", "crash", "isolate")
 
 
 @dataclass
@@ -138,11 +139,9 @@ class Simulation:
         self.nodes: dict[int, SimNode] = {}
         self.spares = list(range(self.cfg.nodes + 1, self.cfg.nodes + self.cfg.spare_nodes + 1))
         self.removed: set[int] = set()
-        self.pending_proposals: dict[tuple[int, int], object] = {}  # (node, index) -> ClientOp
-        self.pending_reads: dict[tuple[int, bytes], object] = {}  # (node, ctx) -> ClientOp
-        self.waiting_reads: list = []  # ops whose read index is known, waiting for apply
-        self.leader_hint: dict[int, int] = {}
+        self.clients = ClientDriver(self)
         self.leader_killer_ms: int | None = None
+        self.leader_killer_isolates = False
         voters = frozenset(range(1, self.cfg.nodes + 1))
         for nid in sorted(voters):
             self.add_node(nid, voters)
@@ -180,9 +179,9 @@ class Simulation:
             trace=self.trace, now=lambda: self.now_ms,
         )
         node.tolerate_snapshot_replay = self.cfg.tolerate_snapshot_replay
-        node.on_apply = self._on_apply
+        node.on_apply = self.clients.on_apply
         node.on_new_leader = self._on_new_leader
-        node.on_read_state = self._on_read_state
+        node.on_read_state = self.clients.on_read_state
         self.nodes[nid] = node
         self.schedule_tick(node, self.rng.randrange(self.cfg.tick_ms) + 1)
         return node
@@ -222,7 +221,7 @@ class Simulation:
             from tests.sim.faults import heal_all
             heal_all(self)
             self.await_progress()
-            self.finish_clients()
+            self.clients.finish()
             self.check_history()
         except InvariantViolation as exc:
             raise SimFailure(self.seed, exc.invariant, exc.detail, self.trace.render()) from None
@@ -267,48 +266,19 @@ class Simulation:
             node.core.step(msg)
             self.drain(node)
         elif kind == CLIENT:
-            from tests.sim.faults import client_invoke
-            client_invoke(self, payload)
+            self.clients.invoke(payload)
         elif kind == DEADLINE:
-            op = payload
-            if op.status == "pending":
-                self.complete(op, "info", "timeout")
-        elif kind == CRASH:
-            nid, incarnation = payload
-            node = self.nodes[nid]
-            if node.alive and node.incarnation == incarnation:
-                if self.rng.random() < 0.5:
-                    node.bounce_ms = self.rng.randint(1, self.cfg.tick_ms * self.cfg.election_timeout_ticks)
-                node.crash("leader killer")
-                self._lost(node)
-        elif kind == RESTART:
-            nid, incarnation = payload
-            node = self.nodes[nid]
-            if not node.alive and node.incarnation == incarnation and self.in_fault_phase:
-                from tests.sim.faults import restart
-                restart(self, node)
-        elif kind == FAULT:
-            if self.in_fault_phase:
-                from tests.sim.faults import random_fault
-                random_fault(self)
-                self.schedule(self.now_ms + self._fault_delay(), FAULT, None)
+            self.clients.deadline(payload)
+        elif kind in (CRASH, ISOLATE, RESTART, FAULT):
+            from tests.sim import faults
+
+            faults.scheduled(self, kind, payload)
 
     def _fault_delay(self) -> int:
         lo, hi = self.cfg.fault_interval_ms
         return self.rng.randint(lo, hi)
 
-    # -- clients ---------------------------------------------------------------
-
-    def complete(self, op, status: str, why: str, output=None) -> None:
-        self.history.complete(op, status, self.now_ms, output)
-        self.trace.add(self.now_ms, op.node, "client-" + status, f"{op.describe()} ({why})")
-        self.pending_proposals.pop((op.node, op.index), None)
-        self.pending_reads.pop((op.node, op.ctx), None)
-        if self.in_fault_phase:
-            think = self.rng.randint(1, self.cfg.client_think_ms_max)
-            if status == "fail":  # back off: the cluster is probably electing
-                think += self.rng.randint(self.cfg.client_think_ms_max, 4 * self.cfg.client_think_ms_max)
-            self.schedule(self.now_ms + think, CLIENT, op.client_id)
+    # -- clients and crashes ------------------------------------------------------
 
     def _lost(self, node: SimNode) -> None:
         """A node crashed: its clients' in-flight operations become `info`;
@@ -316,52 +286,16 @@ class Simulation:
         if node.bounce_ms is not None:
             self.schedule(self.now_ms + node.bounce_ms, RESTART, (node.node_id, node.incarnation))
             node.bounce_ms = None
-        for op in list(self.history.pending()):
-            if op.node == node.node_id:
-                self.complete(op, "info", "node crashed")
+        self.clients.node_lost(node)
 
     def _on_new_leader(self, node: SimNode) -> None:
-        """A leader-killer fault crashes the next new leader soon after it
-        wins, leaving its fresh entries on a minority (Raft paper, Figure 8)."""
+        """A leader-killer fault crashes or isolates the next new leader soon
+        after it wins (0 ms: before its first appends arrive), leaving its
+        fresh entries on a minority (the Raft paper's Figure 8 setting)."""
         if self.leader_killer_ms is not None and self.in_fault_phase:
-            self.schedule(self.now_ms + self.leader_killer_ms, CRASH, (node.node_id, node.incarnation))
+            kind = ISOLATE if self.leader_killer_isolates else CRASH
+            self.schedule(self.now_ms + self.leader_killer_ms, kind, (node.node_id, node.incarnation))
             self.leader_killer_ms = None
-
-    def _on_apply(self, node: SimNode, entry, outcome) -> None:
-        op = self.pending_proposals.get((node.node_id, entry.index))
-        if op is not None:
-            if entry.data == op.command.encode():
-                if op.f == "cas":
-                    self.complete(op, "ok", "applied", outcome.ok)
-                else:
-                    self.complete(op, "ok", "applied", outcome.value)
-            else:
-                self.complete(op, "fail", f"index {entry.index} holds another entry")
-        if self.waiting_reads:
-            self._serve_reads(node)
-
-    def _on_read_state(self, node: SimNode, rs) -> None:
-        op = self.pending_reads.pop((node.node_id, rs.request_ctx), None)
-        if op is None or op.status != "pending":
-            return
-        op.index = rs.index
-        self.waiting_reads.append(op)
-        self._serve_reads(node)
-
-    def _serve_reads(self, node: SimNode) -> None:
-        keep = []
-        for op in self.waiting_reads:
-            if op.status != "pending":
-                continue
-            if op.node == node.node_id and node.alive and node.kv.applied_index >= op.index:
-                self.complete(op, "ok", f"read index {op.index}", node.kv.read(op.key))
-            else:
-                keep.append(op)
-        self.waiting_reads = keep
-
-    def finish_clients(self) -> None:
-        for op in self.history.pending():
-            self.complete(op, "info", "run ended")
 
     # -- the end of the run ------------------------------------------------------
 

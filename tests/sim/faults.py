@@ -18,7 +18,7 @@ id is never reused.
 from __future__ import annotations
 
 from raft.errors import RaftError
-from raft.types import ConfChangeKind, Role
+from raft.types import ConfChangeKind
 from tests.sim.node import CRASH_POINTS
 
 FAULT_WEIGHTS = {
@@ -65,8 +65,10 @@ def _fault_partition(sim) -> None:
 
 
 def _fault_leader_killer(sim) -> None:
-    sim.leader_killer_ms = sim.rng.randint(0, 3 * sim.cfg.tick_ms * sim.cfg.heartbeat_ticks)
-    _log(sim, None, f"leader killer: crash the next new leader {sim.leader_killer_ms} ms after it wins")
+    sim.leader_killer_ms = sim.rng.choice([0, sim.rng.randint(0, 3 * sim.cfg.tick_ms * sim.cfg.heartbeat_ticks)])
+    sim.leader_killer_isolates = sim.rng.random() < 0.5
+    how = "isolate" if sim.leader_killer_isolates else "crash"
+    _log(sim, None, f"leader killer: {how} the next new leader {sim.leader_killer_ms} ms after it wins")
 
 
 def _fault_heal(sim) -> None:
@@ -190,38 +192,28 @@ def heal_all(sim) -> None:
     _log(sim, None, "heal all: network healed, every node running")
 
 
-# -- clients -------------------------------------------------------------------
+# -- faults scheduled for a later instant ------------------------------------------
 
 
-def client_invoke(sim, client_id: int) -> None:
-    """A client starts its next operation against a node it believes leads."""
-    if not sim.in_fault_phase or client_id in sim.history.in_flight:
+def scheduled(sim, kind: str, payload) -> None:
+    """Run a fault event from the queue: the periodic fault draw, or a crash,
+    isolation or restart scheduled earlier for one incarnation of a node."""
+    if kind == "fault":
+        if sim.in_fault_phase:
+            random_fault(sim)
+            sim.schedule(sim.now_ms + sim._fault_delay(), "fault", None)
         return
-    alive = sorted(n for n, node in sim.nodes.items() if node.alive)
-    if not alive:
-        sim.schedule(sim.now_ms + sim.cfg.client_think_ms_max, "client", client_id)
+    nid, incarnation = payload
+    node = sim.nodes[nid]
+    if node.incarnation != incarnation or not sim.in_fault_phase:
         return
-    hint = sim.leader_hint.get(client_id)
-    target = hint if hint in alive and sim.rng.random() < 0.85 else sim.rng.choice(alive)
-    f, key, value, expected, via = sim.workload.choose()
-    op = sim.history.invoke(client_id, f, key, value, expected, via, target,
-                            sim.now_ms, sim.cfg.client_timeout_ms)
-    sim.trace.add(sim.now_ms, target, "client-invoke", op.describe())
-    node = sim.nodes[target]
-    try:
-        if via == "read_index":
-            sim.pending_reads[(target, op.ctx)] = op
-            node.core.read_index(op.ctx)
-        else:
-            op.index = node.core.propose(op.command.encode())
-            sim.pending_proposals[(target, op.index)] = op
-    except RaftError as exc:
-        leader_id = getattr(exc, "leader_id", None)
-        if leader_id is not None:
-            sim.leader_hint[client_id] = leader_id
-        elif node.core.role != Role.LEADER:
-            sim.leader_hint.pop(client_id, None)
-        sim.complete(op, "fail", type(exc).__name__)
-        return
-    sim.schedule(op.deadline_ms, "deadline", op)
-    sim.drain(node)
+    if kind == "crash" and node.alive:
+        if sim.rng.random() < 0.5:
+            node.bounce_ms = sim.rng.randint(1, sim.cfg.tick_ms * sim.cfg.election_timeout_ticks)
+        node.crash("leader killer")
+        sim._lost(node)
+    elif kind == "isolate" and node.alive:
+        sim.network.split([[nid], [n for n in sorted(sim.nodes) if n != nid]])
+        _log(sim, nid, f"leader killer: isolate new leader n{nid}")
+    elif kind == "restart" and not node.alive:
+        restart(sim, node)
