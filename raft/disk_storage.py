@@ -7,7 +7,8 @@ Layout of the directory:
                             of a Ready is one batch whose partition-leader-
                             epoch is the term
     hard-state              term, vote (atomic_write: fsynced)
-    commit-index            commit (rename-atomic, not fsynced: may lag)
+    commit-index            commit (fixed-size record rewritten in place, not
+                            fsynced: may lag; a torn one reads as unknown)
     snapshot-<index>.snap   state-machine snapshots (atomic_write), newest wins
 
 Durability contract (the driver calls these in a worker thread, in order,
@@ -16,7 +17,8 @@ before sending a Ready's messages):
     append(entries)        buffered (no fsync)
     sync()                 one fsync for every append before it (group commit)
     set_hard_state(hs)     term and vote durable when it returns (atomic_write
-                           + fsync); commit written without fsync
+                           + fsync); commit written without fsync (one
+                           pwrite: cheap enough for the event loop)
 So term and vote are on disk before any vote reply, and entries before any
 append acknowledgement.
 
@@ -51,6 +53,10 @@ COMMIT_NAME = "commit-index"
 SNAPSHOT_PREFIX = "snapshot-"
 SNAPSHOT_SUFFIX = ".snap"
 _CRC = struct.Struct(">I")
+# The commit-index payload: msgpack {"commit": uint64}, always 17 bytes, so
+# each update overwrites the previous one in place.
+_COMMIT_PAYLOAD = struct.Struct(">9sQ")
+_COMMIT_PREFIX = b"\x81\xa6commit\xcf"
 READ_CHUNK_BYTES = 1 << 20
 
 logger = structlog.get_logger("rafka.raft.storage")
@@ -107,6 +113,7 @@ class DiskStorage:
         self._mem = mem
         self._batch_bytes_max = batch_bytes_max
         self._log = logger.bind(raft_dir=path)
+        self._commit_fd: int | None = None
 
     @classmethod
     def open(
@@ -290,9 +297,20 @@ class DiskStorage:
             payload = msgpack.packb({"term": hard_state.term, "vote": hard_state.vote})
             atomic_write(os.path.join(self.path, HARD_STATE_NAME), _seal(payload))
         if old.commit != hard_state.commit:
-            payload = msgpack.packb({"commit": hard_state.commit})
-            atomic_write(os.path.join(self.path, COMMIT_NAME), _seal(payload), durable=False)
+            self._write_commit(hard_state.commit)
         self._mem.set_hard_state(hard_state)
+
+    def _write_commit(self, commit: int) -> None:
+        """The first write creates the file whole (rename-atomic); later ones
+        overwrite its fixed-size record in place (a torn write fails the CRC
+        and reads as "commit unknown", which Raft tolerates)."""
+        record = _seal(_COMMIT_PAYLOAD.pack(_COMMIT_PREFIX, commit))
+        if self._commit_fd is None:
+            file = os.path.join(self.path, COMMIT_NAME)
+            atomic_write(file, record, durable=False)
+            self._commit_fd = os.open(file, os.O_WRONLY)
+        elif os.pwrite(self._commit_fd, record, 0) != len(record):
+            raise StorageError("short write of the commit index")
 
     def _write_snapshot_file(self, snap: Snapshot) -> None:
         name = f"{SNAPSHOT_PREFIX}{snap.meta.index:020d}{SNAPSHOT_SUFFIX}"
@@ -329,4 +347,7 @@ class DiskStorage:
         self._plog.delete_before(index + 1)
 
     def close(self) -> None:
+        if self._commit_fd is not None:
+            os.close(self._commit_fd)
+            self._commit_fd = None
         self._plog.close()

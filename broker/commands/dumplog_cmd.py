@@ -72,6 +72,8 @@ def handle(args) -> int:
                 print("\n".join(format_text(item)))
     except NotASegmentError as exc:
         raise CliError("NOT_A_SEGMENT", str(exc)) from None
+    except BrokenPipeError:
+        raise  # the reader went away (e.g. `| head`): not a storage error
     except (LogDirError, OSError) as exc:
         raise CliError("KAFKA_STORAGE_ERROR", f"cannot read {args.path}: {exc}") from None
     return 0
