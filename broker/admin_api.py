@@ -17,12 +17,17 @@ read.
 - Reads (DescribeTopic, ListTopics, ListBrokers) come from this node's
   image. With `consistent=True` (or after a MetadataBarrierRequest on the
   same connection) they first pass a ReadIndex barrier: linearizable.
+- ListBrokers' `last_heartbeat_ms` lives only in the active controller's
+  memory: a node that is not the active controller answers from its own
+  image and asks the leader's peer listener for the heartbeat times (a
+  ListBrokersRequest there is answered at once, outside the decision queue),
+  best effort within `heartbeat_forward_timeout_ms`; null when it can't.
 - MetadataStatus: this node's applied metadata offset and image digest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Awaitable, Callable, Protocol
 
 import structlog
@@ -75,9 +80,12 @@ class AdminApiConfig:
     request_timeout_ms: int = 8000
     # How long a consistent read may wait for its ReadIndex barrier.
     barrier_timeout_ms: int = 5000
+    # How long a ListBrokers on a non-controller waits for the leader's
+    # heartbeat times before answering with nulls.
+    heartbeat_forward_timeout_ms: int = 500
 
     def __post_init__(self) -> None:
-        if self.request_timeout_ms < 1 or self.barrier_timeout_ms < 1:
+        if min(self.request_timeout_ms, self.barrier_timeout_ms, self.heartbeat_forward_timeout_ms) < 1:
             raise ValueError("admin api timeouts must be >= 1 ms")
 
 
@@ -111,7 +119,8 @@ class AdminApi:
     def peer_handlers(self) -> dict[str, Handler]:
         """Message TYPE -> handler for the peer listener: requests for the
         active controller, decided here or refused, never forwarded."""
-        return {cls.TYPE: self.handle_controller_request for cls in (*WRITE_REQUESTS, *BROKER_REQUESTS)}
+        types = (*WRITE_REQUESTS, *BROKER_REQUESTS, rq.ListBrokersRequest)
+        return {cls.TYPE: self.handle_controller_request for cls in types}
 
     # -------------------------------------------------------------- writes
     @property
@@ -148,6 +157,12 @@ class AdminApi:
     async def handle_controller_request(self, msg: Message, ctx: object = None) -> Message | None:
         if self.service is None:
             raise not_controller(self.node_id, self.raft.leadership().leader_id)
+        if isinstance(msg, rq.ListBrokersRequest):
+            # Only the heartbeat times are wanted: answer at once (a read
+            # of the controller's memory, no decision, no queue).
+            if not self._local_controller_active():
+                raise not_controller(self.node_id, self.raft.leadership().leader_id)
+            return describe.list_brokers(self.metadata.image, self.service.controller.sessions, now_ms())
         return await self.service.submit(msg, self._timeout_s)
 
     # --------------------------------------------------------------- reads
@@ -176,9 +191,35 @@ class AdminApi:
         if isinstance(msg, rq.ListTopicsRequest):
             return describe.list_topics(image)
         if isinstance(msg, rq.ListBrokersRequest):
-            sessions = self.service.controller.sessions if self._local_controller_active() else None
-            return describe.list_brokers(image, sessions, now_ms())
+            if self._local_controller_active():
+                return describe.list_brokers(image, self.service.controller.sessions, now_ms())
+            resp = describe.list_brokers(image)
+            times = await self._controller_heartbeat_times()
+            if not times:
+                return resp
+            return rq.ListBrokersResponse(
+                brokers=[replace(b, last_heartbeat_ms=times.get(b.node_id)) for b in resp.brokers]
+            )
         raise RafkaError(ErrorCode.INVALID_REQUEST, f"not a read: {msg.TYPE}")
+
+    async def _controller_heartbeat_times(self) -> dict[int, int | None]:
+        """node_id -> ms since the active controller last heard from it,
+        asked of the leader; {} when there is none or it does not answer in
+        `heartbeat_forward_timeout_ms` (best effort: never fails the read)."""
+        leader_id = self.raft.leadership().leader_id
+        if leader_id is None or leader_id == self.node_id:
+            return {}
+        timeout_s = self.config.heartbeat_forward_timeout_ms / 1000
+        try:
+            with trio.fail_after(timeout_s):
+                resp = await self.forward(leader_id, rq.ListBrokersRequest(consistent=False), timeout_s)
+        except (RafkaError, trio.TooSlowError, trio.BrokenResourceError, OSError) as exc:
+            log.debug("admin.heartbeat_times_unavailable", node_id=self.node_id, leader_id=leader_id,
+                      error=repr(exc))
+            return {}
+        if not isinstance(resp, rq.ListBrokersResponse):
+            return {}
+        return {b.node_id: b.last_heartbeat_ms for b in resp.brokers}
 
     async def handle_barrier(self, msg: Message, ctx: object = None) -> Message:
         await self.barrier()

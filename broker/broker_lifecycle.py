@@ -13,6 +13,14 @@ wherever it is (the local service when this node leads, else the leader's
 peer listener); it raises RafkaError (NOT_CONTROLLER, NETWORK_EXCEPTION,
 REQUEST_TIMED_OUT, ...) and this module simply retries with backoff.
 
+Controlled shutdown needs an active controller that can commit. When the
+whole cluster stops, the last nodes have none (no Raft leader, or a leader
+that hears from no majority): an optional `controller_probe()` names the
+reason there is surely no reachable controller (None when there may be
+one), and once it has said so for `shutdown_no_controller_grace_ms` in a
+row the shutdown gives up at once, logging why, instead of waiting out its
+whole bound.
+
 States: UNREGISTERED -> (registration answered) REGISTERED, heartbeating ->
 SHUTTING_DOWN (controlled shutdown asked) -> STOPPED. A heartbeat answered
 STALE_BROKER_EPOCH (the controller does not know this registration)
@@ -37,6 +45,8 @@ from netproto.schema import Message
 log = structlog.get_logger("rafka.broker_lifecycle")
 
 ControllerCall = Callable[[Message, float], Awaitable[Message | None]]
+# () -> why no controller is reachable now, or None when one may be.
+ControllerProbe = Callable[[], str | None]
 
 
 class ImageView(Protocol):
@@ -51,12 +61,17 @@ class LifecycleConfig:
     # Retry backoff (doubling, jittered) for registration and shutdown.
     retry_backoff_initial_ms: int = 50
     retry_backoff_max_ms: int = 1000
-    # How often controlled shutdown re-checks the local image.
+    # How often controlled shutdown re-checks the local image (and the
+    # controller probe).
     shutdown_poll_ms: int = 50
+    # Controlled shutdown gives up once the probe has reported "no
+    # reachable controller" this long without a break (about one election:
+    # a normal leader change is over by then).
+    shutdown_no_controller_grace_ms: int = 500
 
     def __post_init__(self) -> None:
         for name in ("heartbeat_interval_ms", "request_timeout_ms", "retry_backoff_initial_ms",
-                     "retry_backoff_max_ms", "shutdown_poll_ms"):
+                     "retry_backoff_max_ms", "shutdown_poll_ms", "shutdown_no_controller_grace_ms"):
             if getattr(self, name) < 1:
                 raise ValueError(f"broker lifecycle {name} must be >= 1")
 
@@ -76,6 +91,7 @@ class BrokerLifecycle:
         metadata: ImageView,
         rng: random.Random,
         config: LifecycleConfig | None = None,
+        controller_probe: ControllerProbe | None = None,
     ) -> None:
         self.node_id = node_id
         self.host = host
@@ -85,6 +101,8 @@ class BrokerLifecycle:
         self.metadata = metadata
         self.rng = rng
         self.config = config or LifecycleConfig()
+        self.controller_probe = controller_probe
+        self.shutdown_gave_up: str | None = None  # why controlled shutdown stopped early
         self.incarnation_id = new_incarnation_id(rng)
         self.broker_epoch: int | None = None
         self.fenced = True
@@ -167,34 +185,66 @@ class BrokerLifecycle:
     async def controlled_shutdown(self, timeout_s: float) -> bool:
         """Ask the controller to move this broker's leaderships away, then
         wait until the local image shows none left; stop heartbeating.
-        Returns False if that did not finish within `timeout_s` (the caller
-        shuts down anyway; the session timeout will fence it)."""
+        Returns False if that did not finish within `timeout_s`, or as soon
+        as the controller probe shows there is no controller to ask (the
+        caller shuts down anyway; the session timeout will fence it)."""
         previous = self.state
         self.state = "shutting_down"
         if previous == "unregistered" or self.broker_epoch is None:
             self.state = "stopped"
             return True
-        request = rq.ControlledShutdownRequest(self.node_id, self.broker_epoch)
-        poll_s = self.config.shutdown_poll_ms / 1000
         done = False
         with trio.move_on_after(timeout_s):
-            attempt = 0
-            while True:
-                try:
-                    await self._call(request)
-                    break
-                except RafkaError as exc:
-                    if exc.code == ErrorCode.STALE_BROKER_EPOCH:
-                        break  # the controller no longer knows this incarnation
-                    log.debug("broker.shutdown_retry", node_id=self.node_id, error=exc.code.name)
-                except trio.TooSlowError:
-                    pass
-                await trio.sleep(self._backoff_s(attempt))
-                attempt += 1
-            while self.metadata.image.partitions_led_by(self.node_id):
-                await trio.sleep(poll_s)
-            done = True
+            async with trio.open_nursery() as nursery:
+                if self.controller_probe is not None:
+                    nursery.start_soon(self._give_up_without_controller, nursery.cancel_scope)
+                await self._shutdown_steps()
+                done = True
+                nursery.cancel_scope.cancel()
         self.state = "stopped"
         log.info("broker.controlled_shutdown", node_id=self.node_id, done=done,
+                 gave_up=self.shutdown_gave_up,
                  still_leading=len(self.metadata.image.partitions_led_by(self.node_id)))
         return done
+
+    async def _shutdown_steps(self) -> None:
+        assert self.broker_epoch is not None
+        request = rq.ControlledShutdownRequest(self.node_id, self.broker_epoch)
+        attempt = 0
+        while True:
+            try:
+                await self._call(request)
+                break
+            except RafkaError as exc:
+                if exc.code == ErrorCode.STALE_BROKER_EPOCH:
+                    break  # the controller no longer knows this incarnation
+                log.debug("broker.shutdown_retry", node_id=self.node_id, error=exc.code.name)
+            except trio.TooSlowError:
+                pass
+            await trio.sleep(self._backoff_s(attempt))
+            attempt += 1
+        poll_s = self.config.shutdown_poll_ms / 1000
+        while self.metadata.image.partitions_led_by(self.node_id):
+            await trio.sleep(poll_s)
+
+    async def _give_up_without_controller(self, scope: trio.CancelScope) -> None:
+        """Cancel `scope` once the probe has said "no controller" for the
+        whole grace period (any answer of None restarts the count)."""
+        assert self.controller_probe is not None
+        poll_s = self.config.shutdown_poll_ms / 1000
+        grace_s = self.config.shutdown_no_controller_grace_ms / 1000
+        since: float | None = None
+        while True:
+            reason = self.controller_probe()
+            now = trio.current_time()
+            if reason is None:
+                since = None
+            elif since is None:
+                since = now
+            if since is not None and now - since >= grace_s:
+                self.shutdown_gave_up = reason
+                log.warning("broker.controlled_shutdown_no_controller", node_id=self.node_id,
+                            broker_epoch=self.broker_epoch, reason=reason)
+                scope.cancel()
+                return
+            await trio.sleep(poll_s)

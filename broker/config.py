@@ -17,7 +17,7 @@ Invariants of a `NodeConfig` returned by `load_config`/`parse_config`:
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,11 @@ class RaftSettings:
 class BrokerSettings:
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1000
+    # How often the active controller moves leaderships back to preferred
+    # replicas (Kafka's leader.imbalance.check.interval.seconds, 300 s
+    # there). It also does so at once whenever a broker is unfenced, so this
+    # is only the safety net; small clusters can afford a short one.
+    leader_imbalance_check_interval_ms: int = 5000
 
 
 @dataclass(frozen=True)
@@ -163,10 +168,13 @@ def _broker_settings(raw: Any) -> BrokerSettings:
     d = BrokerSettings()
     session = _positive_int(raw, "session_timeout_ms", d.session_timeout_ms, "broker")
     heartbeat = _positive_int(raw, "heartbeat_interval_ms", d.heartbeat_interval_ms, "broker")
+    imbalance = _positive_int(
+        raw, "leader_imbalance_check_interval_ms", d.leader_imbalance_check_interval_ms, "broker"
+    )
     _no_unknown_keys(raw, "broker")
     if heartbeat >= session:
         raise ConfigError("broker: heartbeat_interval_ms must be below session_timeout_ms")
-    return BrokerSettings(session, heartbeat)
+    return BrokerSettings(session, heartbeat, imbalance)
 
 
 def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None) -> NodeConfig:
@@ -266,6 +274,23 @@ def load_config(path: str | Path) -> NodeConfig:
     return parse_config(doc, path.resolve().parent, source=path)
 
 
+def _render_value(value: int | bool | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return _quote(value)
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def settings_table(settings: RaftSettings | BrokerSettings) -> dict[str, int]:
+    """Every field of a settings dataclass, for rendering a complete table."""
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
 def render_config(
     *,
     node_id: int,
@@ -275,29 +300,33 @@ def render_config(
     voters: dict[int, str],
     client_addresses: dict[int, str] | None = None,
     raft: dict[str, int | bool] | None = None,
+    broker: dict[str, int | bool] | None = None,
+    rack: str | None = None,
+    roles: tuple[str, ...] = VALID_ROLES,
 ) -> str:
     """Write a node.toml text (used by `rafka quorum up` and test fixtures).
 
-    Top-level keys come before any table so they stay top-level in TOML.
+    Top-level keys come before any table so they stay top-level in TOML;
+    `raft` and `broker` become the [raft] and [broker] tables (omitted when
+    None: the defaults apply). The text parses back with `parse_config`.
     """
-
-    def q(s: str) -> str:
-        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    voter_list = ", ".join(q(f"{i}@{a}") for i, a in sorted(voters.items()))
+    voter_list = ", ".join(_quote(f"{i}@{a}") for i, a in sorted(voters.items()))
+    role_list = ", ".join(_quote(r) for r in roles)
     lines = [
         f"node_id = {node_id}",
-        'roles = ["controller", "broker"]',
-        f"data_dir = {q(data_dir)}",
-        f"voters = [{voter_list}]",
+        f"roles = [{role_list}]",
+        f"data_dir = {_quote(data_dir)}",
     ]
+    if rack is not None:
+        lines.append(f"rack = {_quote(rack)}")
+    lines.append(f"voters = [{voter_list}]")
     if client_addresses:
-        addr_list = ", ".join(q(f"{i}@{a}") for i, a in sorted(client_addresses.items()))
+        addr_list = ", ".join(_quote(f"{i}@{a}") for i, a in sorted(client_addresses.items()))
         lines.append(f"client_addresses = [{addr_list}]")
-    lines += ["", "[listeners]", f"client = {q(client)}", f"peer = {q(peer)}"]
-    if raft:
-        lines += ["", "[raft]"]
-        for key, value in raft.items():
-            rendered = ("true" if value else "false") if isinstance(value, bool) else str(value)
-            lines.append(f"{key} = {rendered}")
+    lines += ["", "[listeners]", f"client = {_quote(client)}", f"peer = {_quote(peer)}"]
+    for name, table in (("raft", raft), ("broker", broker)):
+        if table is None:
+            continue
+        lines += ["", f"[{name}]"]
+        lines += [f"{key} = {_render_value(value)}" for key, value in table.items()]
     return "\n".join(lines) + "\n"

@@ -22,6 +22,10 @@ Invariants:
 - A proposal carries the term it was decided in; `RaftHandle.propose`
   refuses it once this node no longer leads that term, so a decision made
   on a stale image never reaches the log.
+- Right after an entry unfences a broker (or a leader changes an ISR on
+  AlterPartition) is applied, the next decision is a preferred-leader
+  election, so a restarted broker gets its preferred leaderships back
+  without waiting for the controller's periodic check.
 - A client is answered only after commit+apply; when the outcome is unknown
   (leadership lost after proposing) it gets REQUEST_TIMED_OUT, never a
   false NOT_CONTROLLER (which promises "nothing happened, retry").
@@ -35,9 +39,10 @@ from typing import NamedTuple, Protocol
 import structlog
 import trio
 
+from broker.controller import requests as rq
 from broker.controller.controller import Controller
 from broker.metadata.image import MetadataImage
-from broker.metadata.records import Record, encode_records
+from broker.metadata.records import Record, UnfenceBrokerRecord, encode_records
 from netproto.errors import ErrorCode, RafkaError
 from netproto.schema import Message
 from raft.errors import NotLeaderError, ProposalDroppedError, RaftError
@@ -154,7 +159,9 @@ class ControllerService:
         self._term: int | None = None
         self._send: trio.MemorySendChannel | None = None
         self._current: _Pending | None = None
+        self._preferred_due = False
         self.activations = 0
+        self.prompt_preferred_elections = 0
         self.active_changed = trio.Event()  # set (then replaced) on (de)activation
 
     # ---------------------------------------------------------------- reads
@@ -249,6 +256,9 @@ class ControllerService:
         if not lead.is_leader or lead.term != term:
             return False
         self.controller.activate(self.image, now_ms())
+        # A new controller starts with a preferred election: whoever was
+        # unfenced under the old one may still lead nothing.
+        self._preferred_due = True
         self._term = term
         self.activations += 1
         self._notify()
@@ -309,6 +319,10 @@ class ControllerService:
         next_tick_ms = now_ms()
         while True:
             now = now_ms()
+            if self._preferred_due:
+                self._preferred_due = False
+                await self._elect_preferred(term, now)
+                continue
             if now >= next_tick_ms:
                 next_tick_ms = now + tick_ms
                 self._check_term(term)
@@ -322,6 +336,28 @@ class ControllerService:
             if item is None or item.abandoned:
                 continue
             await self._decide(term, item)
+
+    async def _elect_preferred(self, term: int, now: int) -> None:
+        """A preferred-leader election now (after an unfence or ISR change),
+        decided like any other request, on an image holding that change."""
+        self._check_term(term)
+        request = rq.ElectLeadersRequest(election_type="preferred", partitions=None)
+        try:
+            decision = self.controller.handle(self.image, request, now)
+        except RafkaError as exc:
+            log.info("controller.prompt_preferred_failed", node_id=self.node_id, term=term, error=exc.code.name)
+            return
+        if decision.records:
+            self.prompt_preferred_elections += 1
+            log.info("controller.prompt_preferred_elected", node_id=self.node_id, term=term,
+                     partitions=len(decision.records))
+            await self._commit(term, decision.records, None)
+
+    def _note_committed(self, records: list[Record], request: Message | None) -> None:
+        if any(isinstance(r, UnfenceBrokerRecord) for r in records) or isinstance(
+            request, rq.AlterPartitionRequest
+        ):
+            self._preferred_due = True
 
     async def _decide(self, term: int, item: _Pending) -> None:
         self._check_term(term)
@@ -345,6 +381,7 @@ class ControllerService:
             if item is not None:
                 item.proposed = True
             await self.raft.propose(data, term=term)
+            self._note_committed(records, None if item is None else item.request)
         except (NotLeaderError, ProposalDroppedError) as exc:
             # Surely not appended: nothing happened.
             if item is not None:

@@ -17,6 +17,11 @@ Wiring contract for the node::
     # on SIGTERM, before transferring Raft leadership and exiting:
     await services.shutdown(timeout_s)
 
+Controlled shutdown gives up early when `no_controller_reason` (read from
+the Raft driver's status) says no controller can answer: no leader known, a
+leader that has not heard from a majority of voters for an election
+timeout, or a leader this follower has not heard from for that long.
+
 `forward(node_id, request, timeout_s)` must call `request` on the peer
 listener of `node_id` (the voters table's address) and return the response,
 raising netproto's NotSentError when it surely was not sent.
@@ -29,14 +34,46 @@ import random
 import trio
 
 from broker.admin_api import AdminApi, AdminApiConfig, ForwardCall
-from broker.broker_lifecycle import BrokerLifecycle, LifecycleConfig
+from broker.broker_lifecycle import BrokerLifecycle, ControllerProbe, LifecycleConfig
 from broker.controller.config import ControllerConfig
 from broker.controller.controller import Controller
 from broker.controller_service import ControllerService, ControllerServiceConfig, RaftHandle
 
-# Kafka's auto leader rebalance runs every 300 s; rafka's clusters are small
-# and a restarted broker should get its preferred leaderships back soon.
-PREFERRED_ELECTION_INTERVAL_MS = 5000
+
+def no_controller_reason(status: dict, *, election_timeout_ticks: int, leader_silent_ticks: int = 0) -> str | None:
+    """Why surely no active controller can decide now, or None when one may.
+
+    `status` is `RaftDriver.status()`; `leader_silent_ticks` is how long a
+    follower has not heard from its leader (the core's election_elapsed).
+    Pure: the caller reads the driver, this only judges."""
+    leader_id = status.get("leader_id")
+    if leader_id is None:
+        return f"no Raft leader known (role {status.get('role')}, term {status.get('term')})"
+    if status.get("role") == "leader":
+        voters = list(status.get("voters") or [])
+        peers = status.get("peers") or {}
+        heard = sum(
+            1 for v in voters
+            if v == status.get("node_id")
+            or (v in peers and peers[v].get("last_contact_ticks", election_timeout_ticks) < election_timeout_ticks)
+        )
+        if voters and heard <= len(voters) // 2:
+            return f"leader of term {status.get('term')} hears from only {heard} of {len(voters)} voters"
+        return None
+    if leader_silent_ticks >= election_timeout_ticks:
+        return f"leader {leader_id} silent for {leader_silent_ticks} ticks"
+    return None
+
+
+def driver_probe(driver, election_timeout_ticks: int) -> ControllerProbe:
+    """A controller probe reading a running RaftDriver (see no_controller_reason)."""
+
+    def probe() -> str | None:
+        silent = getattr(driver.core, "election_elapsed", 0)
+        return no_controller_reason(driver.status(), election_timeout_ticks=election_timeout_ticks,
+                                    leader_silent_ticks=silent)
+
+    return probe
 
 
 class MetadataServices:
@@ -56,6 +93,7 @@ class MetadataServices:
         service_config: ControllerServiceConfig | None = None,
         api_config: AdminApiConfig | None = None,
         lifecycle_config: LifecycleConfig | None = None,
+        controller_probe: ControllerProbe | None = None,
     ) -> None:
         self.node_id = node_id
         self.metadata = metadata
@@ -69,6 +107,7 @@ class MetadataServices:
             self.lifecycle = BrokerLifecycle(
                 node_id, advertised_host, advertised_port, rack, self.api.route_to_controller,
                 metadata, random.Random(rng.getrandbits(64)), lifecycle_config,
+                controller_probe=controller_probe,
             )
 
     @classmethod
@@ -79,6 +118,8 @@ class MetadataServices:
 
         rng = rng or random.Random()
         broker = config.broker
+        raft = config.raft
+        election_timeout_ticks = max(2, raft.election_timeout_ms // raft.tick_ms)
         return cls(
             node_id=config.node_id,
             roles=tuple(config.roles),
@@ -91,12 +132,14 @@ class MetadataServices:
             rng=rng,
             controller_config=ControllerConfig(
                 session_timeout_ms=broker.session_timeout_ms,
-                preferred_election_interval_ms=PREFERRED_ELECTION_INTERVAL_MS,
+                preferred_election_interval_ms=broker.leader_imbalance_check_interval_ms,
             ),
             lifecycle_config=LifecycleConfig(
                 heartbeat_interval_ms=broker.heartbeat_interval_ms,
                 request_timeout_ms=max(1000, min(broker.session_timeout_ms // 2, 5000)),
+                shutdown_no_controller_grace_ms=raft.election_timeout_ms,
             ),
+            controller_probe=driver_probe(driver, election_timeout_ticks),
         )
 
     # ------------------------------------------------------------ handlers

@@ -283,7 +283,7 @@ class Node:
             raise RafkaError(
                 ErrorCode.INVALID_REQUEST, f"1..{BENCH_ENTRIES_PER_REQUEST_MAX} entries per request"
             )
-        if any(len(e) > BENCH_ENTRY_BYTES_MAX for e in req.entries):
+        if max(map(len, req.entries)) > BENCH_ENTRY_BYTES_MAX:
             raise RafkaError(ErrorCode.MESSAGE_TOO_LARGE, f"entries are at most {BENCH_ENTRY_BYTES_MAX} bytes")
         st = self.driver.status()
         if st["role"] != "leader":
@@ -326,12 +326,19 @@ class Node:
         st = self.driver.status()
         if st["role"] != "leader":
             return
+        # Only voters heard from within an election timeout: a transfer to a
+        # stopped node would just wait out its bound (the last node of a
+        # cluster being stopped has nobody to hand over to).
+        live_ticks = self._raft_config().election_timeout_ticks
         candidates = [
             (p["match_index"], i)
             for i, p in st["peers"].items()
             if i != self.node_id and i in self.config.voters and not p.get("is_learner")
+            and p.get("last_contact_ticks", 0) < live_ticks
         ]
         if not candidates:
+            if any(i != self.node_id for i in st["peers"]):
+                self.log.info("leadership_handover_skipped", term=st["term"], reason="no voter heard from recently")
             return
         _, target = max(candidates)
         timeout_s = 2 * self.config.raft.election_timeout_ms / 1000

@@ -288,6 +288,32 @@ class Segment:
         self.time_index.truncate_to(next_offset)
         self.next_offset = next_offset
         self.indexes_written = False
+        self._recompute_tail_state()
+
+    def _recompute_tail_state(self) -> None:
+        """After a cut: the max timestamp (and its offset) and the bytes
+        since the last offset-index entry, from what remains.
+
+        Why it is cheap and exact: a time index entry is the running maximum
+        at an index point, so the last entry left (its batch survived) is the
+        maximum of every batch before the last offset-index entry left; only
+        the batches from that entry's position on (about
+        `index_interval_bytes`) are read, header by header. Without this a
+        truncated segment would keep the timestamp of dropped batches and
+        time-based retention would judge it by them."""
+        last = self.time_index.last_entry
+        if last is None:
+            self.max_timestamp, self.offset_of_max_timestamp = NO_TIMESTAMP, self.base_offset
+        else:
+            self.max_timestamp, self.offset_of_max_timestamp = last
+        entry = self.index.entry_at_or_before_position(self.size)
+        start = 0 if entry is None else entry[1]
+        self._bytes_since_index_entry = 0
+        for _, header in self.batch_headers(start):
+            self._bytes_since_index_entry += header.size
+            if header.max_timestamp > self.max_timestamp:
+                self.max_timestamp = header.max_timestamp
+                self.offset_of_max_timestamp = header.base_offset
 
     def remove_index_files(self) -> None:
         """Index files of a segment that is active again are stale."""

@@ -190,11 +190,15 @@ class Pool:
             await trio.sleep(backoff.next_delay_ms() / 1000)
 
     async def _drain(self, dest: _Destination, conn: Connection, log) -> None:
+        # Queued messages go to the connection's send queue without yielding
+        # in between, so its writer sends them in one write (coalescing);
+        # only a full send queue makes this wait.
         while not conn.closed:
             while dest.queue and not conn.closed:
                 msg = dest.queue.popleft()
                 try:
-                    await conn.send_oneway(msg)
+                    if not conn.send_oneway_nowait(msg):
+                        await conn.send_oneway(msg)
                 except (InvalidMessage, FrameError) as err:  # a sender bug: drop just this message
                     log.error("netproto.pool_bad_message", type=msg.TYPE, code=err.code.name, reason=err.message)
                 except NotSentError:

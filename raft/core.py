@@ -320,20 +320,21 @@ class RaftCore(ElectionMixin, ReplicationMixin, ReadIndexMixin, MembershipMixin,
         ProposalDroppedError) appends nothing."""
         if not datas:
             return []
-        for data in datas:
-            if not isinstance(data, (bytes, bytearray)):
+        if not all(type(d) is bytes for d in datas):
+            if not all(isinstance(d, (bytes, bytearray)) for d in datas):
                 raise ProposalDroppedError("proposal data must be bytes")
+            datas = [bytes(d) for d in datas]
         if self.role != Role.LEADER:
             raise NotLeaderError(self.leader_id)
         if self.lead_transferee is not None:
             raise ProposalDroppedError("leadership transfer in progress")
-        size = sum(len(d) for d in datas)
+        size = sum(map(len, datas))
         if self.uncommitted_bytes and self.uncommitted_bytes + size > self.cfg.max_uncommitted_bytes:
             raise ProposalDroppedError("too many uncommitted bytes")
         term = self.term
         first = self.log.last_index() + 1
         normal = EntryKind.NORMAL
-        entries = [Entry(term, first + k, normal, bytes(d)) for k, d in enumerate(datas)]
+        entries = [Entry(term, first + k, normal, d) for k, d in enumerate(datas)]
         self.log.append(entries)
         if size:
             self._uncommitted.append((entries[-1].index, size))

@@ -42,10 +42,12 @@ import structlog
 from log.atomic import atomic_write
 from log.config import LogConfig
 from log.partition_log import PartitionLog
-from log.records import Record, build_batch, decode_batch
+from log.batch import HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, BatchHeader, pack_header, write_crc
+from log.records import decode_batch
+from log.varint import write_varint
 from raft.errors import StorageError
 from raft.storage import MemoryStorage
-from raft.types import ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
+from raft.types import ENTRY_OVERHEAD_BYTES, ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
 
 LOG_DIR_NAME = "__cluster_metadata-0"
 HARD_STATE_NAME = "hard-state"
@@ -60,6 +62,69 @@ _COMMIT_PREFIX = b"\x81\xa6commit\xcf"
 READ_CHUNK_BYTES = 1 << 20
 
 logger = structlog.get_logger("rafka.raft.storage")
+
+# Zigzag varints of small numbers (offset deltas, lengths), precomputed: the
+# Raft log encodes its records itself, with no per-field function calls.
+VARINT_CACHE_MAX = 1 << 12
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    write_varint(out, n)
+    return bytes(out)
+
+
+_VARINTS = [_varint(i) for i in range(VARINT_CACHE_MAX)]
+# attributes 0, timestamp delta 0 | offset delta | key: length 1 + EntryKind byte
+_RECORD_HEAD = b"\x00\x00"
+_KEYS = {kind: b"\x02" + bytes([int(kind)]) for kind in EntryKind}
+
+
+def encode_entries(run: list[Entry]) -> bytes:
+    """One Kafka RecordBatch v2 holding `run` (consecutive entries of one
+    term): record i has offset delta i, key = one EntryKind byte, value =
+    data, timestamp 0, no headers; partition leader epoch = the term.
+    Byte-identical to log.records.build_batch of the same records (a unit
+    test checks it), but without its per-field calls: the Raft log's hot path."""
+    varints = _VARINTS
+    keys = _KEYS
+    parts: list[bytes] = []
+    append = parts.append
+    for delta, e in enumerate(run):
+        data = e.data
+        n = len(data)
+        off = varints[delta] if delta < VARINT_CACHE_MAX else _varint(delta)
+        vlen = varints[n] if n < VARINT_CACHE_MAX else _varint(n)
+        size = 5 + len(off) + len(vlen) + n  # head 2, key 2, headers count 1
+        append(varints[size] if size < VARINT_CACHE_MAX else _varint(size))
+        append(_RECORD_HEAD)
+        append(off)
+        append(keys[e.kind])
+        append(vlen)
+        append(data)
+        append(b"\x00")
+    body = b"".join(parts)
+    size = HEADER_SIZE + len(body)
+    buf = bytearray(size)
+    header = BatchHeader(
+        base_offset=run[0].index,
+        batch_length=size - LENGTH_OVERHEAD,
+        partition_leader_epoch=run[0].term,
+        magic=MAGIC,
+        crc=0,
+        attributes=0,
+        last_offset_delta=len(run) - 1,
+        base_timestamp=0,
+        max_timestamp=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        record_count=len(run),
+    )
+    pack_header(buf, 0, header)
+    buf[HEADER_SIZE:] = body
+    write_crc(buf, 0, size)
+    return bytes(buf)
 
 
 def _seal(payload: bytes) -> bytes:
@@ -266,21 +331,22 @@ class DiskStorage:
         return self._plog.truncate_to(offset)
 
     def _write(self, entries: list[Entry]) -> None:
-        run: list[Entry] = []
+        """One batch per same-term run of at most batch_bytes_max (the
+        common case, a Ready of one leader's entries, is one batch)."""
+        start = 0
+        term = entries[0].term
         size = 0
-        for e in entries:
-            if run and (e.term != run[0].term or size + e.size_bytes > self._batch_bytes_max):
-                self._write_batch(run)
-                run, size = [], 0
-            run.append(e)
-            size += e.size_bytes
-        if run:
-            self._write_batch(run)
+        limit = self._batch_bytes_max
+        for k, e in enumerate(entries):
+            grow = len(e.data) + ENTRY_OVERHEAD_BYTES
+            if k > start and (e.term != term or size + grow > limit):
+                self._write_batch(entries[start:k])
+                start, term, size = k, e.term, 0
+            size += grow
+        self._write_batch(entries[start:])
 
     def _write_batch(self, run: list[Entry]) -> None:
-        records = [Record(key=bytes([int(e.kind)]), value=e.data) for e in run]
-        batch = build_batch(records, base_offset=run[0].index, partition_leader_epoch=run[0].term, timestamp_ms=0)
-        self._plog.append(batch, assign_offsets=False, leader_epoch=run[0].term)
+        self._plog.append(encode_entries(run), assign_offsets=False, leader_epoch=run[0].term)
 
     def sync(self) -> None:
         """fsync every buffered append (one fsync for a whole Ready)."""

@@ -163,7 +163,7 @@ class RaftDriver:
         All or none are appended; errors as for `propose` (a batch larger
         than `pending_proposals_max` entries is refused with
         ProposalDroppedError)."""
-        batch = [bytes(d) for d in datas]
+        batch = list(datas)  # the core checks and copies only what is not bytes
         if not batch:
             return []
         return await self._request(("propose_batch", (batch, expected_term)), timeout_s)
@@ -290,14 +290,6 @@ class RaftDriver:
             proposals[index] = waiter
 
     async def _handle_ready(self, rd: Ready) -> None:
-        import os as _os
-        if _os.environ.get("RAFKA_TMP_COUNTS"):
-            c = self.__dict__.setdefault("_tmpc", {"readys": 0, "entries": 0, "msgs": 0, "thread": 0, "committed": 0, "t": 0.0})
-            c["readys"] += 1; c["entries"] += len(rd.entries); c["msgs"] += len(rd.messages); c["committed"] += len(rd.committed_entries)
-            c["thread"] += bool(rd.must_sync and self._needs_io_thread(rd))
-            import time as _t
-            if _t.monotonic() - c["t"] > 2:
-                c["t"] = _t.monotonic(); print("TMPC", self.node_id, self.core.role.value, c, flush=True)
         early = self.core.messages_before_persist(rd)
         send = self.transport.send
         for msg in early:

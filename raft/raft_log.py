@@ -11,8 +11,21 @@ Invariants:
 from __future__ import annotations
 
 from raft.errors import CompactedError, UnavailableError
-from raft.storage import Storage, limit_size
-from raft.types import Entry, Snapshot
+from raft.storage import Storage
+from raft.types import ENTRY_OVERHEAD_BYTES, Entry, Snapshot
+
+
+def _limit_size(entries: list[Entry], max_bytes: int | None) -> list[Entry]:
+    """raft.storage.limit_size with the entry size inlined (hot path: every
+    AppendEntries and every Ready's committed entries go through it)."""
+    if max_bytes is None or not entries:
+        return entries
+    total = 0
+    for n, e in enumerate(entries):
+        total += len(e.data) + ENTRY_OVERHEAD_BYTES
+        if total > max_bytes and n > 0:
+            return entries[:n]
+    return entries
 
 
 class RaftLog:
@@ -94,7 +107,7 @@ class RaftLog:
         if hi > self.unstable_offset:
             start = max(lo, self.unstable_offset) - self.unstable_offset
             out.extend(self.unstable[start : hi - self.unstable_offset])
-        return limit_size(out, max_bytes)
+        return _limit_size(out, max_bytes)
 
     def entries_from(self, lo: int, max_bytes: int | None) -> list[Entry]:
         last = self.last_index()

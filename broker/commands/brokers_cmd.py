@@ -1,9 +1,9 @@
 """`rafka brokers list [--consistent]`: registered brokers and their state.
 
 JSON per DESIGN.md: [{"node_id", "host", "port", "rack", "fenced"}, ...]
-plus "in_controlled_shutdown", "broker_epoch" and "last_heartbeat_ms_ago"
-(known only when the answering node is the active controller; null
-otherwise).
+plus "in_controlled_shutdown", "broker_epoch" and "last_heartbeat_ms":
+milliseconds since the active controller last heard from the broker, null
+when unknown (no live session, or no active controller could be asked).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def broker_to_dict(b) -> dict:
         "fenced": b.fenced,
         "in_controlled_shutdown": b.in_controlled_shutdown,
         "broker_epoch": b.broker_epoch,
-        "last_heartbeat_ms_ago": b.last_heartbeat_ms_ago,
+        "last_heartbeat_ms": b.last_heartbeat_ms,
     }
 
 
@@ -39,7 +39,7 @@ def render_brokers(rows: list[dict]) -> str:
     lines = [f"{'ID':<4} {'ADDRESS':<22} {'RACK':<8} {'STATE':<10} {'EPOCH':<6} LAST HEARTBEAT"]
     for r in rows:
         state = "shutdown" if r["in_controlled_shutdown"] else ("fenced" if r["fenced"] else "unfenced")
-        ago = "-" if r["last_heartbeat_ms_ago"] is None else f"{r['last_heartbeat_ms_ago']} ms ago"
+        ago = "-" if r["last_heartbeat_ms"] is None else f"{r['last_heartbeat_ms']} ms ago"
         lines.append(f"{r['node_id']:<4} {r['host'] + ':' + str(r['port']):<22} {r['rack'] or '-':<8} "
                      f"{state:<10} {r['broker_epoch']:<6} {ago}")
     return "\n".join(lines)

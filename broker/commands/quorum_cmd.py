@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from broker.cli_errors import CliError
-from broker.config import render_config
+from broker.config import BrokerSettings, RaftSettings, render_config, settings_table
 from broker.meta_properties import MetaPropertiesError, format_dir, new_cluster_id, read
 
 NODES_MAX = 9
@@ -171,6 +171,7 @@ class QuorumLayout:
                 format_dir(self.node_dir(i), i, cluster_id)
             except MetaPropertiesError as exc:
                 raise CliError(exc.code, exc.message) from None
+            raft, broker = self.kept_settings(i)
             text = render_config(
                 node_id=i,
                 data_dir=".",
@@ -178,9 +179,28 @@ class QuorumLayout:
                 peer=f"127.0.0.1:{self.peer_port(i)}",
                 voters=voters,
                 client_addresses=clients,
+                raft=raft,
+                broker=broker,
             )
             self.config_path(i).write_text(text)
         return cluster_id
+
+    def kept_settings(self, i: int) -> tuple[dict, dict]:
+        """Complete [raft] and [broker] tables for node i: the defaults,
+        overridden by known keys of an existing node.toml (so an operator's
+        edits survive a restart; addresses are always rewritten)."""
+        import tomllib
+
+        tables = {"raft": settings_table(RaftSettings()), "broker": settings_table(BrokerSettings())}
+        try:
+            old = tomllib.loads(self.config_path(i).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            old = {}
+        for name, table in tables.items():
+            given = old.get(name)
+            if isinstance(given, dict):
+                table.update({k: v for k, v in given.items() if k in table})
+        return tables["raft"], tables["broker"]
 
 
 class Children:

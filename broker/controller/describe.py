@@ -2,7 +2,8 @@
 
 Any node can answer these from its own image (it may lag the controller by
 the entries it has not applied yet); only the active controller knows last
-heartbeat times, so others pass `sessions=None`.
+heartbeat times, so others pass `sessions=None` (and the admin API asks the
+active controller for them).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def list_brokers(
                 fenced=b.fenced,
                 in_controlled_shutdown=b.in_controlled_shutdown,
                 broker_epoch=b.broker_epoch,
-                last_heartbeat_ms_ago=ago,
+                last_heartbeat_ms=ago,
             )
         )
     return ListBrokersResponse(brokers=out)
+

@@ -186,9 +186,15 @@ class BrokerDescription(Message):
     fenced: bool
     in_controlled_shutdown: bool = False
     broker_epoch: int = 0
-    # Milliseconds since the active controller last heard from it (None when
-    # answered by a node that is not the active controller).
-    last_heartbeat_ms_ago: int | None = None
+    # Milliseconds since the active controller last heard from it (a
+    # heartbeat or registration). None when unknown: no session (fenced or
+    # shut down), or the answering node could not ask the active controller.
+    last_heartbeat_ms: int | None = None
+
+    @property
+    def last_heartbeat_ms_ago(self) -> int | None:
+        """Former name of `last_heartbeat_ms` (kept for old callers)."""
+        return self.last_heartbeat_ms
 
 
 @register

@@ -85,6 +85,7 @@ class ProcessCluster:
         nursery: trio.Nursery,
         proxied: bool = False,
         raft: dict | None = None,
+        broker: dict | None = None,
         bench: bool = True,
     ) -> None:
         self.root = root
@@ -92,6 +93,7 @@ class ProcessCluster:
         self.nursery = nursery
         self.proxied = proxied
         self.raft = dict(TEST_RAFT if raft is None else raft)
+        self.broker = None if broker is None else dict(broker)
         self.bench = bench
         self.cluster_id = new_cluster_id()
         self.procs: dict[int, subprocess.Popen] = {}
@@ -140,6 +142,7 @@ class ProcessCluster:
                     voters=voters,
                     client_addresses={j: self.client_address(j) for j in self.ids},
                     raft=self.raft,
+                    broker=self.broker,
                 )
             )
 
@@ -261,7 +264,7 @@ class ProcessCluster:
 
 @pytest.fixture
 async def cluster_factory(tmp_path, nursery):
-    """make(n=3, proxied=False, raft=None) -> a set-up ProcessCluster (not started)."""
+    """make(n=3, proxied=False, raft=None, broker=None) -> a set-up ProcessCluster (not started)."""
     clusters: list[ProcessCluster] = []
 
     async def make(n: int = 3, **kwargs) -> ProcessCluster:

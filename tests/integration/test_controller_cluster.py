@@ -21,12 +21,8 @@ HEARTBEAT_MS = 300
 CLI_TIMEOUT_S = 60
 
 
-def use_broker_timing(cluster) -> None:
-    """Shorter broker sessions than the default, so a fence is quick."""
-    for i in cluster.ids:
-        path = cluster.config_path(i)
-        path.write_text(path.read_text() + f"\n[broker]\nsession_timeout_ms = {SESSION_TIMEOUT_MS}\n"
-                                           f"heartbeat_interval_ms = {HEARTBEAT_MS}\n")
+# Shorter broker sessions than the default, so a fence is quick.
+BROKER_TIMING = {"session_timeout_ms": SESSION_TIMEOUT_MS, "heartbeat_interval_ms": HEARTBEAT_MS}
 
 
 async def cli(*args: str) -> tuple[int, str, str]:
@@ -61,8 +57,7 @@ async def test_topics_cli_errors_and_full_restart(cluster_factory):
     documented JSON shapes; invalid requests fail with one-line Kafka errors
     and change nothing; after stopping and restarting every node all topics
     and configs are still there and every node has the same image."""
-    cluster = await cluster_factory(3)
-    use_broker_timing(cluster)
+    cluster = await cluster_factory(3, broker=BROKER_TIMING)
     b = cluster.bootstrap
     client = AdminClient(b, timeout_s=15)
     await start_and_wait(cluster, client)
@@ -151,8 +146,7 @@ async def test_killed_broker_is_fenced_and_returns(cluster_factory):
     ISR holds it; restarted, it is unfenced and gets its preferred
     leaderships back. A broker stopped with SIGTERM instead has moved its
     leaderships away before it exits (controlled shutdown)."""
-    cluster = await cluster_factory(3)
-    use_broker_timing(cluster)
+    cluster = await cluster_factory(3, broker=BROKER_TIMING)
     client = AdminClient(cluster.bootstrap, timeout_s=15)
     await start_and_wait(cluster, client)
     r = await client.create_topic("f", 6, 3)

@@ -116,3 +116,13 @@ def test_bad_config_raises():
         make_schedule(KINDS, NODES, ScheduleConfig(10, fault_s=(0, 1)), random.Random(0))
     with pytest.raises(NemesisError):
         make_schedule(("meteor",), NODES, ScheduleConfig(10), random.Random(0))
+
+
+def test_leader_of_prefers_the_highest_term():
+    """Goal: with a deposed leader still claiming an old term, the leader of
+    the newest term is the one the nemesis targets; no claim -> None."""
+    from tests.jepsen.nemesis_driver import leader_of
+
+    views = {1: {"leader_id": 1, "term": 3}, 2: {"leader_id": 2, "term": 4}, 3: None}
+    assert leader_of(views) == 2
+    assert leader_of({1: {"leader_id": None, "term": 5}, 2: None}) is None

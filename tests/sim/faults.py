@@ -1,18 +1,23 @@
-"""Fault schedule and client actions of a simulation.
+"""The fault schedule of a simulation (the "nemesis").
 
 Why a separate module: the fault menu is what a simulator is judged by, and
 it grows; keeping it apart keeps cluster.py about the event loop. Every
 choice draws from the simulation's single seeded `random.Random`.
 
 Faults (weights in FAULT_WEIGHTS): network partitions of several shapes
-(halves, isolate one, one-way, majority ring, bridge), heal, network storms
-and calm, crash (at once, or armed to fire at a crash point inside the next
-durable write), restart, log compaction (snapshot), membership changes
-(add learner -> promote to voter -> remove voter) and leadership transfer.
+(halves, isolate one, one-way, majority ring, bridge, and the leader in a
+minority), flipping back to an earlier partition, heal, network storms and
+calm, crash (at once, or armed to fire at a crash point inside the next
+durable write; half the crashes restart after a short downtime), restart,
+log compaction (snapshot; the leader's half the time), membership changes
+(add learner -> promote to voter -> remove voter), leadership transfer, and
+the leader killer (crash or isolate the next new leader right after it wins).
+Leader-targeted faults are what produce competing uncommitted tails from
+different terms, the setting of Raft's subtlest bugs.
 
-Invariants: the number of voters stays within [voters_min, voters_max] as
-far as the simulator asks (the core may refuse a change); a removed node's
-id is never reused.
+Invariants: the simulator asks for at most voters_max and at least
+voters_min voters (the core may refuse a change); a spare node id joins at
+most once; scheduled faults apply only to the node incarnation they name.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from tests.sim.node import CRASH_POINTS
 
 FAULT_WEIGHTS = {
     "partition": 14,
+    "repartition": 8,
     "heal": 12,
     "crash": 10,
     "restart": 14,
@@ -60,6 +66,8 @@ def _fault_partition(sim) -> None:
         minority = [leader.node_id] + others[: sim.rng.randint(0, max(0, len(members) // 2 - 1))]
         sim.network.split([minority, [n for n in members if n not in minority]])
         _log(sim, None, f"partition (leader n{leader.node_id} in minority) {sim.network.description}")
+        if sim.rng.random() < 0.5:
+            _fault_leader_killer(sim)  # and ambush the majority's new leader
         return
     _log(sim, None, "partition " + sim.network.random_partition(members))
 
@@ -69,6 +77,12 @@ def _fault_leader_killer(sim) -> None:
     sim.leader_killer_isolates = sim.rng.random() < 0.5
     how = "isolate" if sim.leader_killer_isolates else "crash"
     _log(sim, None, f"leader killer: {how} the next new leader {sim.leader_killer_ms} ms after it wins")
+
+
+def _fault_repartition(sim) -> None:
+    description = sim.network.restore_previous()
+    if description is not None:
+        _log(sim, None, f"partition again: {description}")
 
 
 def _fault_heal(sim) -> None:
@@ -128,7 +142,9 @@ def _fault_snapshot(sim) -> None:
     alive = [n for n in sim.nodes.values() if n.alive]
     if not alive:
         return
-    node = sim.rng.choice(alive)
+    leader = sim.leader()
+    # compacting the leader is what forces snapshot installs on laggards
+    node = leader if leader is not None and sim.rng.random() < 0.5 else sim.rng.choice(alive)
     node.take_snapshot(keep_entries=sim.rng.choice([0, 0, 2, 10]))
 
 

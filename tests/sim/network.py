@@ -58,6 +58,10 @@ class SimNetwork:
     blocked: set[tuple[int, int]] = field(default_factory=set)
     faulty: bool = True
     description: str = "healed"
+    # earlier partitions, newest last, so a fault can flip back to one
+    # (Jepsen-style flip-flopping between two splits); bounded by history_max
+    history: list[tuple[frozenset, str]] = field(default_factory=list)
+    history_max: int = 4
 
     def __post_init__(self) -> None:
         self.config.validate()
@@ -90,12 +94,29 @@ class SimNetwork:
 
     # -- partitions ----------------------------------------------------------
 
+    def _remember(self) -> None:
+        if self.blocked:
+            self.history.append((frozenset(self.blocked), self.description))
+            del self.history[: -self.history_max]
+
     def heal(self) -> None:
-        self.blocked.clear()
+        self._remember()
+        self.blocked = set()
         self.description = "healed"
+
+    def restore_previous(self) -> str | None:
+        """Re-apply a randomly chosen earlier partition; None when there is none."""
+        if not self.history:
+            return None
+        blocked, description = self.rng.choice(self.history)
+        self._remember()
+        self.blocked = set(blocked)
+        self.description = description
+        return description
 
     def split(self, groups: Iterable[Iterable[int]]) -> None:
         """Nodes talk only within their group (symmetric partition)."""
+        self._remember()
         groups = [sorted(set(g)) for g in groups]
         owner = {n: i for i, g in enumerate(groups) for n in g}
         self.blocked = {
@@ -113,6 +134,7 @@ class SimNetwork:
     def ring(self, order: list[int]) -> None:
         """Each node reaches only its two neighbours in `order` (a 'majority ring'
         on five nodes: everyone sees a majority, no two see the same one)."""
+        self._remember()
         n = len(order)
         allowed = set()
         for i, a in enumerate(order):

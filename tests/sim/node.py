@@ -69,6 +69,7 @@ class SimNode:
     tolerate_snapshot_replay: bool = True
     restored_index: int = 0
     _last_vote: tuple = (0, None)
+    _fired: str = ""  # the crash point that fired last (for the trace)
     # called with the node when it becomes leader (after its Ready is handled)
     on_new_leader: Callable | None = None
     replayed: int = 0
@@ -96,6 +97,7 @@ class SimNode:
         self.incarnation += 1
         self.crash_point = None
         self.bounce_ms = None
+        self._fired = ""
         self.core = RaftCore(self.node_id, self.raft_config, self.storage, self.rng)
         snap = self.storage.snapshot()
         self.kv = KvStateMachine()
@@ -150,7 +152,8 @@ class SimNode:
 
     def _maybe_crash(self, point: str) -> None:
         if self.crash_point == point:
-            self._fired = point
+            if self._fired != "after_vote":
+                self._fired = point
             raise NodeCrashed(point)
 
     def handle_ready(self, rd: Ready, send: Callable) -> None:
@@ -161,6 +164,7 @@ class SimNode:
             armed = hs is not None and hs.vote is not None and (hs.term, hs.vote) != self._last_vote
             if armed:
                 self.crash_point = "after_send"
+                self._fired = "after_vote"
         if armed:
             self._maybe_crash("before_persist")
         if rd.snapshot is not None:

@@ -5,33 +5,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from broker.config import ConfigError, HostPort, load_config, parse_config, render_config
+from broker.config import (
+    BrokerSettings,
+    ConfigError,
+    HostPort,
+    RaftSettings,
+    load_config,
+    parse_config,
+    render_config,
+    settings_table,
+)
 
-DOC_EXAMPLE = """
-node_id = 1
-roles = ["controller", "broker"]
-data_dir = "rafka-data/node-1"
-rack = "r1"
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "node-config.md"
 
-[listeners]
-client = "127.0.0.1:9192"
-peer = "127.0.0.1:9292"
-voters = ["1@127.0.0.1:9292", "2@127.0.0.1:9293", "3@127.0.0.1:9294"]
-advertised_client = "127.0.0.1:9192"
 
-[raft]
-election_timeout_ms = 1000
-heartbeat_interval_ms = 100
-tick_ms = 50
-
-[broker]
-session_timeout_ms = 6000
-heartbeat_interval_ms = 1000
-"""
+def doc_example() -> str:
+    """The first ```toml block of docs/node-config.md."""
+    text = DOC_PATH.read_text(encoding="utf-8")
+    start = text.index("```toml\n") + len("```toml\n")
+    return text[start : text.index("```", start)]
 
 
 def base_doc(**over):
@@ -50,7 +47,7 @@ def test_documented_example_loads_with_paths_relative_to_the_file(tmp_path):
     as TOML scopes them) loads, and data_dir resolves against the file's folder."""
     cfg_file = tmp_path / "conf" / "node.toml"
     cfg_file.parent.mkdir()
-    cfg_file.write_text(DOC_EXAMPLE)
+    cfg_file.write_text(doc_example())
     cfg = load_config(cfg_file)
     assert cfg.node_id == 1
     assert cfg.data_dir == (tmp_path / "conf" / "rafka-data" / "node-1").resolve()
@@ -61,8 +58,16 @@ def test_documented_example_loads_with_paths_relative_to_the_file(tmp_path):
     }
     assert cfg.client_listener == HostPort("127.0.0.1", 9192)
     assert cfg.rack == "r1"
-    assert cfg.raft.election_timeout_ms == 1000
-    assert cfg.broker.session_timeout_ms == 6000
+    assert cfg.raft == RaftSettings() and cfg.broker == BrokerSettings()
+
+
+def test_documented_tables_show_every_setting_at_its_default():
+    """Goal: docs/node-config.md lists every [raft] and [broker] setting
+    with the value a node really uses when the key is absent (a changed
+    default must change the doc too)."""
+    doc = tomllib.loads(doc_example())
+    assert doc["raft"] == settings_table(RaftSettings())
+    assert doc["broker"] == settings_table(BrokerSettings())
 
 
 def test_render_config_round_trips(tmp_path):
@@ -101,6 +106,7 @@ def test_render_config_round_trips(tmp_path):
         ({"raft": {"tick_ms": -5}}, "raft.tick_ms"),
         ({"raft": {"tick_ms": 50, "bogus": 1}}, "raft"),
         ({"broker": {"session_timeout_ms": 100, "heartbeat_interval_ms": 200}}, "broker"),
+        ({"broker": {"leader_imbalance_check_interval_ms": 0}}, "broker.leader_imbalance_check_interval_ms"),
         ({"surprise": 1}, "config"),
     ],
 )

@@ -288,3 +288,34 @@ async def test_queue_bound(nursery, autojump_clock):
         await wait_until(lambda: errors, what="a refusal")
         raft.hold.set()
     assert ErrorCode.REQUEST_TIMED_OUT in errors
+
+
+async def test_unfenced_broker_gets_preferred_leaderships_back_at_once(nursery, autojump_clock):
+    """Goal: when a restarted broker is unfenced, the controller moves its
+    preferred leaderships back right away (the next decision), not at the
+    next periodic imbalance check, which is an hour away here."""
+    sm = MetadataStateMachine()
+    raft = FakeRaft(sm, 1)
+    controller = Controller(1, ControllerConfig(session_timeout_ms=SESSION_MS,
+                                                preferred_election_interval_ms=3_600_000),
+                            random.Random(7))
+    service = ControllerService(1, raft, sm, controller,
+                                ControllerServiceConfig(tick_interval_ms=100, leadership_poll_ms=20))
+    await nursery.start(service.run)
+    raft.elect()
+    await wait_until(service.is_active)
+    await register_and_unfence(service, [1, 2, 3])
+    await service.submit(rq.CreateTopicsRequest([rq.CreatableTopic("t", 6, 3)]), 5)
+    topic_id = sm.image.topic("t").topic_id
+    preferred_2 = {(topic_id, p) for p in range(6) if sm.image.partition(topic_id, p).replicas[0] == 2}
+    assert preferred_2 and sm.image.partitions_led_by(2) == preferred_2
+
+    # Broker 2 restarts: a new incarnation registers (fenced, leaderships
+    # moved), then its first heartbeat unfences it.
+    resp = await service.submit(rq.BrokerRegistrationRequest(2, "inc-2b", "127.0.0.1", 9002), 5)
+    assert sm.image.partitions_led_by(2) == frozenset()
+    await service.submit(rq.BrokerHeartbeatRequest(2, resp.broker_epoch, sm.image.offset), 5)
+    assert not sm.image.brokers[2].fenced
+    await wait_until(lambda: sm.image.partitions_led_by(2) == preferred_2, timeout_s=1.0,
+                     what="preferred leaderships back on broker 2")
+    assert service.prompt_preferred_elections >= 1

@@ -114,3 +114,80 @@ async def test_metadata_services_bundle(nursery, autojump_clock):
     st = services.status()
     assert st["active_controller"] and st["broker_state"] == "registered"
     assert await services.shutdown(5)
+
+
+async def test_controlled_shutdown_gives_up_at_once_without_a_controller(nursery, autojump_clock):
+    """Goal: when the probe says no controller is reachable (the rest of the
+    cluster is gone), controlled shutdown stops after its short grace
+    period instead of retrying for its whole bound, and records why."""
+    c = Cluster(nursery)
+    await c.elect(1)
+
+    def probe():
+        return None if c.q.leader is not None else "no Raft leader known"
+
+    lc = BrokerLifecycle(2, "127.0.0.1", 9002, None, c.apis[2].route_to_controller, c.q.sms[2],
+                         random.Random(2), LifecycleConfig(heartbeat_interval_ms=200,
+                                                          shutdown_no_controller_grace_ms=500),
+                         controller_probe=probe)
+    await nursery.start(lc.run)
+    await wait_until(lambda: lc.state == "registered" and not lc.fenced, what="registered")
+    c.q.leader = None  # the quorum is gone: every call says NOT_CONTROLLER
+    with trio.fail_after(1.0):  # mock time; the shutdown's own bound is 30 s
+        done = await lc.controlled_shutdown(timeout_s=30)
+    assert not done and lc.state == "stopped"
+    assert lc.shutdown_gave_up == "no Raft leader known"
+
+
+async def test_controlled_shutdown_rides_out_a_short_leader_change(nursery, autojump_clock):
+    """Goal: a leaderless moment shorter than the grace period (a normal
+    election) does not make controlled shutdown give up: once a controller
+    answers, leaderships move away as usual."""
+    c = Cluster(nursery)
+    await c.elect(1)
+    no_leader_until = [0.0]
+
+    def probe():
+        return "no Raft leader known" if trio.current_time() < no_leader_until[0] else None
+
+    lcs = {i: lifecycle(c, i) for i in (1, 3)}
+    lcs[2] = BrokerLifecycle(2, "127.0.0.1", 9002, None, c.apis[2].route_to_controller, c.q.sms[2],
+                             random.Random(2), LifecycleConfig(heartbeat_interval_ms=200,
+                                                              shutdown_no_controller_grace_ms=500),
+                             controller_probe=probe)
+    for lc in lcs.values():
+        await nursery.start(lc.run)
+    await _settle(lcs)
+    await c.apis[1].handle_write(rq.CreateTopicsRequest([rq.CreatableTopic("t", 3, 3)]), None)
+    assert c.q.sms[2].image.partitions_led_by(2)
+    c.q.leader = None
+    no_leader_until[0] = trio.current_time() + 0.3
+
+    async def reelect():
+        await trio.sleep(0.3)
+        await c.elect(1)
+
+    nursery.start_soon(reelect)
+    assert await lcs[2].controlled_shutdown(timeout_s=30)
+    assert lcs[2].shutdown_gave_up is None
+    assert c.q.sms[2].image.partitions_led_by(2) == frozenset()
+
+
+def test_no_controller_reason_judges_the_raft_status():
+    """Goal: the probe says "no controller" exactly when none can decide:
+    no leader known; a leader hearing from no majority within an election
+    timeout; a follower whose leader has been silent that long."""
+    from broker.metadata_services import no_controller_reason
+
+    def leader(contacts):
+        peers = {1: {"last_contact_ticks": 0}}
+        peers.update({i: {"last_contact_ticks": t} for i, t in contacts.items()})
+        return {"node_id": 1, "role": "leader", "leader_id": 1, "term": 4, "voters": [1, 2, 3], "peers": peers}
+
+    assert "no Raft leader" in no_controller_reason(
+        {"role": "pre_candidate", "leader_id": None, "term": 4}, election_timeout_ticks=10)
+    assert no_controller_reason(leader({2: 3, 3: 50}), election_timeout_ticks=10) is None
+    assert "1 of 3" in no_controller_reason(leader({2: 10, 3: 50}), election_timeout_ticks=10)
+    follower = {"node_id": 2, "role": "follower", "leader_id": 1, "term": 4, "voters": [1, 2, 3], "peers": {}}
+    assert no_controller_reason(follower, election_timeout_ticks=10, leader_silent_ticks=9) is None
+    assert "silent" in no_controller_reason(follower, election_timeout_ticks=10, leader_silent_ticks=10)

@@ -58,3 +58,47 @@ def test_topic_configs_map_kafka_names():
     assert cfg.retention_ms == 1000 and cfg.segment_bytes_max == 4096
     with pytest.raises(LogConfigError):
         LogConfig().with_topic_configs({"retention.bytes": "lots"})
+
+
+def _segment_with(tmp_path, name, timestamps, *, interval=100):
+    """A segment holding one single-record batch per timestamp; returns it
+    and each batch's (position, offset, bytes)."""
+    d = tmp_path / name
+    d.mkdir()
+    seg = Segment.create(str(d), 0, index_interval_bytes=interval)
+    batches = []
+    for offset, ts in enumerate(timestamps):
+        data = build_batch([Record(None, b"v" * 40)], base_offset=offset, timestamp_ms=ts)
+        batches.append((seg.size, offset, data))
+        seg.append_batch(b"", memoryview(data), offset, offset + 1, ts, 64 * 1024)
+    return seg, batches
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 3, 5, 7])
+def test_truncate_recomputes_max_timestamp_and_index_state(tmp_path, cut):
+    """Goal: after truncate_to, the segment's max timestamp (and its offset)
+    are those of the batches that remain, not of the dropped ones, and
+    appending after the cut builds exactly the indexes a segment that never
+    held the dropped batches would have (the index byte counter is reset
+    from what remains)."""
+    timestamps = [1000, 5000, 2000, 3000, 4000, 9000, 8000, 9500]
+    seg, batches = _segment_with(tmp_path, "cut", timestamps)
+    position, offset, _ = batches[cut]
+    seg.truncate_to(position, offset)
+    kept = timestamps[:cut]
+    if kept:
+        assert seg.max_timestamp == max(kept)
+        assert seg.offset_of_max_timestamp == kept.index(max(kept))
+    else:
+        assert seg.max_timestamp == -1 and seg.offset_of_max_timestamp == 0
+    tail = [6000, 7000, 1500]
+    for k, ts in enumerate(tail):
+        o = cut + k
+        data = build_batch([Record(None, b"v" * 40)], base_offset=o, timestamp_ms=ts)
+        seg.append_batch(b"", memoryview(data), o, o + 1, ts, 64 * 1024)
+    fresh, _ = _segment_with(tmp_path, "fresh", kept + tail)
+    assert (seg.max_timestamp, seg.offset_of_max_timestamp) == (fresh.max_timestamp, fresh.offset_of_max_timestamp)
+    assert seg.index.to_bytes() == fresh.index.to_bytes()
+    assert seg.time_index.to_bytes() == fresh.time_index.to_bytes()
+    seg.close()
+    fresh.close()
