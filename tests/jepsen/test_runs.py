@@ -1,7 +1,8 @@
 """Short real Jepsen runs: real node processes behind the fault proxies.
 
-Bounded: the default suite runs one mixed run (`all` nemeses, short fault
-windows); one run per nemesis kind is marked slow (RAFKA_SLOW=1). Each run
+Bounded: the default suite runs one short run of each nemesis kind (about
+10 s of workload, 2-3 s fault windows) and one mixed run (`all` nemeses);
+the same runs at 30 s each are marked slow (RAFKA_SLOW=1). Each run
 is a `scripts/jepsen.py` subprocess with a hard timeout, so its nodes are
 cleaned up by the runner even when the test fails. A failing run's seed and
 directory are in the assertion message.
@@ -41,12 +42,13 @@ MISSING = _missing()
 needs_node = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 
-def jepsen_run(tmp_path: Path, nemesis: str, seed: int, time_limit_s: float) -> dict:
+def jepsen_run(tmp_path: Path, nemesis: str, seed: int, time_limit_s: float,
+               windows: str = "2,4") -> dict:
     out = tmp_path / f"run-{nemesis}-{seed}"
     cmd = [sys.executable, str(SCRIPT), "--workload", "metadata", "--nemesis", nemesis,
            "--time-limit", str(time_limit_s), "--rate", "30", "--concurrency", "4",
            "--nodes", "3", "--seed", str(seed), "--out", str(out),
-           "--fault-s", "2,4", "--heal-s", "2,4", "--quiet", "3", "--op-timeout", "3"]
+           "--fault-s", windows, "--heal-s", windows, "--quiet", "3", "--op-timeout", "3"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=ROOT)
     where = f"nemesis={nemesis} seed={seed} out={out}"
     assert done.returncode in (0, 1), f"harness error ({where}):\n{done.stderr[-3000:]}"
@@ -68,10 +70,20 @@ def test_mixed_nemesis_run(tmp_path):
     assert results["run"]["schedule"], "the nemesis must have scheduled faults"
 
 
+@needs_node
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_nemesis_short(tmp_path, kind):
+    """Goal: each fault kind alone, in a short bounded run, leaves a valid
+    history; the run did work and its nemesis actually injected a fault."""
+    results = jepsen_run(tmp_path, kind, seed=7, time_limit_s=10, windows="2,3")
+    assert results["counts"]["ok"] > 10
+    assert results["run"]["schedule"], "the nemesis must have scheduled faults"
+
+
 @pytest.mark.slow
 @needs_node
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_nemesis(tmp_path, kind):
-    """Goal: each fault kind alone leaves a valid history."""
-    results = jepsen_run(tmp_path, kind, seed=7, time_limit_s=20)
+    """Goal: each fault kind alone, over a longer run, leaves a valid history."""
+    results = jepsen_run(tmp_path, kind, seed=7, time_limit_s=30)
     assert results["counts"]["ok"] > 10
