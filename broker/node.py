@@ -285,16 +285,15 @@ class Node:
             )
         if max(map(len, req.entries)) > BENCH_ENTRY_BYTES_MAX:
             raise RafkaError(ErrorCode.MESSAGE_TOO_LARGE, f"entries are at most {BENCH_ENTRY_BYTES_MAX} bytes")
-        st = self.driver.status()
-        if st["role"] != "leader":
-            raise self._not_leader(st["leader_id"])
         # With the metadata state machine, bench entries carry its tag so they
         # never reach the record decoder.
         entry = bench_entry if self.with_services else bytes
+        term = self.driver.term
         try:
-            # One batch: one inbox item, one append, one waiter for the request.
+            # One batch: one inbox item, one append, one waiter for the request;
+            # appended only while this node leads `term` (else NotLeaderError).
             results = await self.driver.propose_batch(
-                [entry(d) for d in req.entries], timeout_s=PROPOSE_TIMEOUT_MS / 1000
+                [entry(d) for d in req.entries], timeout_s=PROPOSE_TIMEOUT_MS / 1000, expected_term=term
             )
         except NotLeaderError as exc:
             raise self._not_leader(exc.leader_id) from None
@@ -304,7 +303,7 @@ class Node:
             raise RafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, f"proposal dropped: {exc}") from None
         except RaftError as exc:
             raise RafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"{type(exc).__name__}: {exc}") from None
-        return BenchAppendResponse(first_index=results[0], last_index=results[-1], term=st["term"])
+        return BenchAppendResponse(first_index=results[0], last_index=results[-1], term=term)
 
     # ------------------------------------------------------------ shutdown
     async def controlled_shutdown(self) -> None:

@@ -46,6 +46,7 @@ from log.batch import HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, BatchHeader, pack_hea
 from log.records import decode_batch
 from log.varint import write_varint
 from raft.errors import StorageError
+from raft.raft_log import limit_entries_bytes
 from raft.storage import MemoryStorage
 from raft.types import ENTRY_OVERHEAD_BYTES, ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
 
@@ -295,7 +296,7 @@ class DiskStorage:
         return self._mem.term(index)
 
     def entries(self, lo: int, hi: int, max_bytes: int | None = None) -> list[Entry]:
-        return self._mem.entries(lo, hi, max_bytes)
+        return limit_entries_bytes(self._mem.entries(lo, hi), max_bytes)
 
     def snapshot(self) -> Snapshot:
         return self._mem.snapshot()
@@ -333,6 +334,8 @@ class DiskStorage:
     def _write(self, entries: list[Entry]) -> None:
         """One batch per same-term run of at most batch_bytes_max (the
         common case, a Ready of one leader's entries, is one batch)."""
+        if not entries:
+            return
         start = 0
         term = entries[0].term
         size = 0

@@ -23,8 +23,8 @@ in a worker thread when the storage does disk I/O), THEN sends the other
 messages, then restores a received snapshot / applies committed entries to
 the state machine, resolves waiters, advances the core, and snapshots +
 compacts every `snapshot_entries_max` applied entries. A batch proposal is
-one inbox item, one append and one waiter, whatever its size. Ticks come from trio.sleep-based
-deadlines, so trio's MockClock drives them in tests.
+one inbox item, one append and one waiter, whatever its size. Ticks come
+from trio.sleep-based deadlines, so trio's MockClock drives them in tests.
 """
 
 from __future__ import annotations
@@ -183,6 +183,11 @@ class RaftDriver:
         when this node sees `target` as leader."""
         await self._request(("transfer", target), timeout_s)
 
+    @property
+    def term(self) -> int:
+        """The current term (cheap; `status()` builds a whole report)."""
+        return self.core.term
+
     def status(self) -> dict:
         st = self.core.status()
         st["tick_ms"] = self.tick_ms
@@ -241,20 +246,16 @@ class RaftDriver:
             return
         (op, arg), waiter = payload
         try:
-            if op == "propose":
+            if op in ("propose", "propose_batch"):
                 data, expected_term = arg
                 if expected_term is not None and (
                     self.core.role != Role.LEADER or self.core.term != expected_term
                 ):
                     raise NotLeaderError(self.core.leader_id, f"not the leader of term {expected_term}")
-                self._register_proposal(waiter, lambda: self.core.propose(data))
-            elif op == "propose_batch":
-                datas, expected_term = arg
-                if expected_term is not None and (
-                    self.core.role != Role.LEADER or self.core.term != expected_term
-                ):
-                    raise NotLeaderError(self.core.leader_id, f"not the leader of term {expected_term}")
-                self._register_batch(waiter, datas)
+                if op == "propose":
+                    self._register_proposal(waiter, lambda: self.core.propose(data))
+                else:
+                    self._register_batch(waiter, data)
             elif op == "conf":
                 self._register_proposal(waiter, lambda: self.core.propose_conf_change(*arg))
             elif op == "read":

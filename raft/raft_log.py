@@ -15,7 +15,7 @@ from raft.storage import Storage
 from raft.types import ENTRY_OVERHEAD_BYTES, Entry, Snapshot
 
 
-def _limit_size(entries: list[Entry], max_bytes: int | None) -> list[Entry]:
+def limit_entries_bytes(entries: list[Entry], max_bytes: int | None) -> list[Entry]:
     """raft.storage.limit_size with the entry size inlined (hot path: every
     AppendEntries and every Ready's committed entries go through it)."""
     if max_bytes is None or not entries:
@@ -107,7 +107,7 @@ class RaftLog:
         if hi > self.unstable_offset:
             start = max(lo, self.unstable_offset) - self.unstable_offset
             out.extend(self.unstable[start : hi - self.unstable_offset])
-        return _limit_size(out, max_bytes)
+        return limit_entries_bytes(out, max_bytes)
 
     def entries_from(self, lo: int, max_bytes: int | None) -> list[Entry]:
         last = self.last_index()

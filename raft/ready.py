@@ -45,7 +45,12 @@ class ReadyMixin:
         msgs = self.msgs
         self._early_count = 0
         prev = self._prev_hard_state
-        if self.role == Role.LEADER and (hs.term, hs.vote) == (prev.term, prev.vote) and msgs:
+        if (
+            msgs
+            and self.role == Role.LEADER
+            and (hs.term, hs.vote) == (prev.term, prev.vote)
+            and self.log.unstable_snapshot is None
+        ):
             # Pipelining: this leader's own appends and heartbeats first; a
             # driver may send them while it persists this Ready.
             term = self.term

@@ -5,7 +5,7 @@
     python scripts/vopr.py --seeds 5000 [--start K]  soak seeds K..K+N-1
     options: --nodes 3|5 (default: alternate by seed), --events N,
              --time-limit S (soak: stop starting new seeds after S seconds),
-             --trace-lines N, --strict-snapshot-replay
+             --trace-lines N
 
 Every run is a pure function of its seed (and options), so a failing seed
 printed by a soak replays exactly here. Exits non-zero on any failure.
@@ -31,7 +31,6 @@ def make_config(args, seed: int) -> SimConfig:
         nodes=nodes,
         events_max=args.events,
         trace_events_max=args.trace_lines,
-        tolerate_snapshot_replay=not args.strict_snapshot_replay,
     )
 
 
@@ -103,8 +102,6 @@ def main(argv=None) -> int:
     parser.add_argument("--time-limit", type=float, default=None, help="soak: seconds before stopping")
     parser.add_argument("--progress-every", type=int, default=500)
     parser.add_argument("--verbose", action="store_true", help="soak: print every failure's trace")
-    parser.add_argument("--strict-snapshot-replay", action="store_true",
-                        help="treat re-delivery of entries covered by a restored snapshot as a violation")
     args = parser.parse_args(argv)
     if args.seed is not None:
         return replay(args)

@@ -67,7 +67,6 @@ class SimConfig:
     in_flight_max: int = 20_000  # bound on the event queue
     trace_events_max: int = 200
     linearizability_timeout_s: float = 10.0
-    tolerate_snapshot_replay: bool = True  # see SimNode.tolerate_snapshot_replay
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def raft_config(self) -> RaftConfig:
@@ -151,8 +150,9 @@ class Simulation:
     def _draw_profile(self, cfg: SimConfig) -> SimConfig:
         """A copy of `cfg` with timing and size settings drawn from the seed.
         Tight election timeouts against slow links provoke split votes and
-        competing candidates; small messages split a backlog so a leader's
-        match index walks through older terms' entries one by one."""
+        competing candidates; small messages and windows split a backlog so a
+        leader's match index walks through older terms' entries one by one;
+        more clients grow longer uncommitted tails on isolated leaders."""
         import dataclasses
 
         rng = self.rng
@@ -163,7 +163,9 @@ class Simulation:
             election_timeout_ticks=election,
             heartbeat_ticks=rng.choice([1, 2]) if election > 4 else 1,
             max_msg_bytes=rng.choice([64, 256, 4096]),
-            max_inflight_msgs=rng.choice([2, 16]),
+            max_inflight_msgs=rng.choice([1, 2, 16]),
+            clients=rng.choice([3, 6]),
+            fault_interval_ms=rng.choice([(50, 400), (20, 200)]),
             network=net,
         )
 
@@ -171,14 +173,14 @@ class Simulation:
         c = self.cfg
         return (f"seed={self.seed} nodes={c.nodes} election_timeout_ticks={c.election_timeout_ticks} "
                 f"heartbeat_ticks={c.heartbeat_ticks} tick_ms={c.tick_ms} max_msg_bytes={c.max_msg_bytes} "
-                f"max_inflight_msgs={c.max_inflight_msgs} delay_max_ms={c.network.delay_max_ms}")
+                f"max_inflight_msgs={c.max_inflight_msgs} delay_max_ms={c.network.delay_max_ms} "
+                f"clients={c.clients} fault_interval_ms={c.fault_interval_ms}")
 
     def add_node(self, nid: int, voters: frozenset[int]) -> SimNode:
         node = SimNode.bootstrap(
             nid, voters, raft_config=self.raft_config, rng=self.rng, checker=self.checker,
             trace=self.trace, now=lambda: self.now_ms,
         )
-        node.tolerate_snapshot_replay = self.cfg.tolerate_snapshot_replay
         node.on_apply = self.clients.on_apply
         node.on_new_leader = self._on_new_leader
         node.on_read_state = self.clients.on_read_state

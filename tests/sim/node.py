@@ -62,17 +62,11 @@ class SimNode:
     bounce_ms: int | None = None  # when set, the next crash restarts after this downtime
     commit_seen: int = 0
     last_role: Role | None = None
-    # After a restart the core re-delivers committed entries from the log's
-    # first index, which may lie below the restored snapshot's index when the
-    # log kept entries before it. With this set, such entries are skipped
-    # (checked against what was applied); unset, they count as a violation.
-    tolerate_snapshot_replay: bool = True
-    restored_index: int = 0
+    restored_index: int = 0  # index of the snapshot the KV was restored from at start
     _last_vote: tuple = (0, None)
     _fired: str = ""  # the crash point that fired last (for the trace)
     # called with the node when it becomes leader (after its Ready is handled)
     on_new_leader: Callable | None = None
-    replayed: int = 0
     # hooks the cluster installs: on_apply(node, entry, outcome), on_read_state(node, rs)
     on_apply: Callable | None = None
     on_read_state: Callable | None = None
@@ -220,18 +214,9 @@ class SimNode:
         self.commit_seen = max(self.commit_seen, commit)
 
     def _apply(self, entry: Entry) -> None:
-        if self.tolerate_snapshot_replay and entry.index <= self.restored_index and entry.index <= self.kv.applied_index:
-            # Re-delivered after a restart because the log kept entries the
-            # restored snapshot already covers (see the module docstring).
-            known = self.checker.applied.get(entry.index)
-            if known is not None and known[:2] != (entry.term, (entry.kind, entry.data)):
-                raise InvariantViolation(
-                    "state-machine safety",
-                    f"n{self.node_id} re-delivered {entry.index}:{entry.term}, which differs from the entry applied there",
-                )
-            self.replayed += 1
-            return
         if entry.index != self.kv.applied_index + 1:
+            # also catches a restarted core re-delivering entries its
+            # restored snapshot already covers
             raise InvariantViolation(
                 "state-machine safety",
                 f"n{self.node_id} applies index {entry.index} after {self.kv.applied_index} (gap or repeat)",

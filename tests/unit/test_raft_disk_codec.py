@@ -58,3 +58,14 @@ def test_commit_index_updated_in_place_survives_reopen(tmp_path):
     s2 = DiskStorage.open(tmp_path, BOOT)
     assert s2.initial_state()[0] == HardState(1, 2, 300)
     s2.close()
+
+
+@given(sizes=st.lists(st.integers(0, 200), max_size=12), max_bytes=st.one_of(st.none(), st.integers(0, 600)))
+def test_fast_byte_limit_matches_limit_size(sizes, max_bytes):
+    """Goal: the hot-path byte limit (RaftLog, DiskStorage.entries) keeps
+    exactly the prefix raft.storage.limit_size keeps (at least one entry)."""
+    from raft.raft_log import limit_entries_bytes
+    from raft.storage import limit_size
+
+    entries = [Entry(1, i + 1, EntryKind.NORMAL, b"x" * n) for i, n in enumerate(sizes)]
+    assert limit_entries_bytes(entries, max_bytes) == limit_size(entries, max_bytes)
