@@ -86,6 +86,7 @@ class AdminClient:
             request = dataclasses.replace(request, consistent=True)
         retriable = READ_RETRIABLE if read else RETRIABLE
         last: RafkaError | None = None
+        reached_any = False  # did any attempt get past connecting?
         backoff_s = BACKOFF_INITIAL_S
         attempt = 0
         with trio.move_on_after(timeout_s):
@@ -98,12 +99,18 @@ class AdminClient:
                 except NotSentError as exc:
                     last = exc
                 except RafkaError as exc:
+                    reached_any = True
                     if exc.code not in retriable:
                         raise
                     last = exc
                 if attempt % len(self.bootstrap) == 0:
                     await trio.sleep(backoff_s)
                     backoff_s = min(BACKOFF_MAX_S, backoff_s * 2)
+        if last is not None and not reached_any:
+            # Nothing was ever sent: say so plainly (the request surely did not happen).
+            raise RafkaError(ErrorCode.NETWORK_EXCEPTION,
+                             f"cannot reach any of {', '.join(self.bootstrap)} within {timeout_s}s "
+                             f"(last: {last.message})")
         detail = f"; last error: {last.code.name}: {last.message}" if last is not None else ""
         raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, f"{request.TYPE}: no answer within {timeout_s}s{detail}")
 
