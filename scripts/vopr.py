@@ -51,7 +51,8 @@ def replay(args) -> int:
         return 1
     print(
         f"ok seed={result.seed} nodes={result.nodes} events={result.events} "
-        f"time_ms={result.time_ms} leaders={result.leaders} ops={result.ops} faults={result.faults}"
+        f"time_ms={result.time_ms} leaders={result.leaders} linearizable={result.linearizable} "
+        f"ops={result.ops} faults={result.faults}"
     )
     return 0
 
@@ -61,6 +62,7 @@ def soak(args) -> int:
     failures: list[tuple[int, SimFailure]] = []
     done = 0
     events = 0
+    unknown = 0  # histories the linearizability checker could not decide in time
     for seed in range(args.start, args.start + args.seeds):
         if args.time_limit and time.monotonic() - started > args.time_limit:
             print(f"time limit {args.time_limit}s reached")
@@ -74,12 +76,13 @@ def soak(args) -> int:
                 print(failure, flush=True)
         else:
             events += result.events
+            unknown += result.linearizable is None
         if done % args.progress_every == 0:
             elapsed = time.monotonic() - started
             print(f"{done} seeds, {len(failures)} failures, {done / elapsed:.1f} seeds/s", flush=True)
     elapsed = max(time.monotonic() - started, 1e-9)
     print(
-        f"seeds={done} start={args.start} failures={len(failures)} "
+        f"seeds={done} start={args.start} failures={len(failures)} lin_unknown={unknown} "
         f"seconds={elapsed:.1f} seeds/s={done / elapsed:.1f} events/s={events / elapsed:.0f}"
     )
     if failures:

@@ -34,8 +34,8 @@ from tests.sim.network import NetworkConfig, SimNetwork
 from tests.sim.node import SimNode
 from tests.sim.trace import Trace
 
-TICK, DELIVER, CLIENT, DEADLINE, FAULT, RESTART, CRASH, ISOLATE = (
-    "tick", "deliver", "client", "deadline", "fault", "restart", "crash", "isolate")
+TICK, DELIVER, CLIENT, DEADLINE, FAULT, RESTART, CRASH, ISOLATE, FLIP = (
+    "tick", "deliver", "client", "deadline", "fault", "restart", "crash", "isolate", "flip")
 
 
 @dataclass
@@ -65,7 +65,7 @@ class SimConfig:
     snapshots: bool = True
     membership: bool = True
     in_flight_max: int = 20_000  # bound on the event queue
-    trace_events_max: int = 200
+    trace_events_max: int = 300
     linearizability_timeout_s: float = 10.0
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
@@ -112,6 +112,7 @@ class SimResult:
     ops: dict[str, int]
     faults: dict[str, int]
     tally: dict[str, int]
+    linearizable: bool | None  # None: the checker timed out (unknown)
 
 
 class Simulation:
@@ -141,6 +142,10 @@ class Simulation:
         self.clients = ClientDriver(self)
         self.leader_killer_ms: int | None = None
         self.leader_killer_isolates = False
+        self.leader_killer_flip = False
+        self.flip_on_next_leader: tuple | None = None  # (blocked, description)
+        self.ambush_until_ms = 0  # random faults pause while an ambush plays out
+        self.linearizable: bool | None = None
         voters = frozenset(range(1, self.cfg.nodes + 1))
         for nid in sorted(voters):
             self.add_node(nid, voters)
@@ -233,7 +238,8 @@ class Simulation:
             raise SimFailure(self.seed, "assertion", detail, self.trace.render()) from exc
         leaders = len(self.checker.leader_of_term)
         return SimResult(self.seed, self.cfg.nodes, self.events, self.now_ms, leaders,
-                         self.history.counts(), dict(self.faults), dict(self.trace.tally))
+                         self.history.counts(), dict(self.faults), dict(self.trace.tally),
+                         self.linearizable)
 
     def run_until(self, predicate: Callable[[], bool], within_ms: int) -> bool:
         """Step events until `predicate()` holds (True) or `within_ms` of
@@ -271,7 +277,7 @@ class Simulation:
             self.clients.invoke(payload)
         elif kind == DEADLINE:
             self.clients.deadline(payload)
-        elif kind in (CRASH, ISOLATE, RESTART, FAULT):
+        elif kind in (CRASH, ISOLATE, RESTART, FAULT, FLIP):
             from tests.sim import faults
 
             faults.scheduled(self, kind, payload)
@@ -293,11 +299,18 @@ class Simulation:
     def _on_new_leader(self, node: SimNode) -> None:
         """A leader-killer fault crashes or isolates the next new leader soon
         after it wins (0 ms: before its first appends arrive), leaving its
-        fresh entries on a minority (the Raft paper's Figure 8 setting)."""
+        fresh entries on a minority (the Raft paper's Figure 8 setting); after
+        an ambush, the partition from before comes back shortly after the
+        next leader wins, while it is still catching followers up."""
         if self.leader_killer_ms is not None and self.in_fault_phase:
             kind = ISOLATE if self.leader_killer_isolates else CRASH
             self.schedule(self.now_ms + self.leader_killer_ms, kind, (node.node_id, node.incarnation))
             self.leader_killer_ms = None
+        elif self.flip_on_next_leader is not None and self.in_fault_phase:
+            # flip back while the new leader is still catching followers up
+            delay = self.rng.randint(0, 10 * self.cfg.tick_ms)
+            self.schedule(self.now_ms + delay, FLIP, self.flip_on_next_leader)
+            self.flip_on_next_leader = None
 
     # -- the end of the run ------------------------------------------------------
 
@@ -339,5 +352,6 @@ class Simulation:
 
     def check_history(self) -> None:
         result = self.history.check_linearizable(self.cfg.linearizability_timeout_s)
+        self.linearizable = result.ok  # None: the checker ran out of time
         if result.ok is False:
             raise InvariantViolation("linearizability", result.message)

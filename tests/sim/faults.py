@@ -67,7 +67,13 @@ def _fault_partition(sim) -> None:
         sim.network.split([minority, [n for n in members if n not in minority]])
         _log(sim, None, f"partition (leader n{leader.node_id} in minority) {sim.network.description}")
         if sim.rng.random() < 0.5:
-            _fault_leader_killer(sim)  # and ambush the majority's new leader
+            # ambush: isolate the majority's new leader the moment it wins,
+            # then flip back to this partition a little later
+            sim.leader_killer_ms, sim.leader_killer_isolates = 0, True
+            sim.leader_killer_flip = True
+            # no other fault until the ambush played out (bounded)
+            sim.ambush_until_ms = sim.now_ms + 20 * sim.cfg.tick_ms * sim.cfg.election_timeout_ticks
+            _log(sim, None, "ambush the majority's next new leader")
         return
     _log(sim, None, "partition " + sim.network.random_partition(members))
 
@@ -215,9 +221,15 @@ def scheduled(sim, kind: str, payload) -> None:
     """Run a fault event from the queue: the periodic fault draw, or a crash,
     isolation or restart scheduled earlier for one incarnation of a node."""
     if kind == "fault":
-        if sim.in_fault_phase:
+        if sim.in_fault_phase and sim.now_ms >= sim.ambush_until_ms:
             random_fault(sim)
             sim.schedule(sim.now_ms + sim._fault_delay(), "fault", None)
+        return
+    if kind == "flip":
+        if sim.in_fault_phase:
+            sim.network.restore(*payload)
+            sim.ambush_until_ms = 0
+            _log(sim, None, f"flip back to: {payload[1]}")
         return
     nid, incarnation = payload
     node = sim.nodes[nid]
@@ -229,7 +241,17 @@ def scheduled(sim, kind: str, payload) -> None:
         node.crash("leader killer")
         sim._lost(node)
     elif kind == "isolate" and node.alive:
+        before = (frozenset(sim.network.blocked), sim.network.description)
         sim.network.split([[nid], [n for n in sorted(sim.nodes) if n != nid]])
         _log(sim, nid, f"leader killer: isolate new leader n{nid}")
+        ambush, sim.leader_killer_flip = sim.leader_killer_flip, False
+        if before[0] and ambush:
+            # the partition before the isolation comes back soon after the
+            # rest elects a leader (cluster._on_new_leader schedules it)
+            sim.flip_on_next_leader = before
+        elif before[0] and sim.rng.random() < 0.5:
+            # flapping: the partition before the isolation comes back later
+            window = sim.cfg.tick_ms * sim.cfg.election_timeout_ticks
+            sim.schedule(sim.now_ms + sim.rng.randint(sim.cfg.tick_ms, 4 * window), "flip", before)
     elif kind == "restart" and not node.alive:
         restart(sim, node)

@@ -104,6 +104,12 @@ class SimNetwork:
         self.blocked = set()
         self.description = "healed"
 
+    def restore(self, blocked: frozenset, description: str) -> None:
+        """Re-apply a partition saved earlier (as `frozenset(blocked)`)."""
+        self._remember()
+        self.blocked = set(blocked)
+        self.description = description
+
     def restore_previous(self) -> str | None:
         """Re-apply a randomly chosen earlier partition; None when there is none."""
         if not self.history:

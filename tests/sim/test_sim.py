@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import subprocess
 import sys
 
@@ -22,8 +23,6 @@ from tests.sim.clients import History
 from tests.sim.invariants import InvariantViolation, SafetyChecker
 from tests.sim.kv import ABSENT, Command, KvStateMachine
 from tests.sim.network import NetworkConfig, SimNetwork
-
-import random
 
 CI_SEEDS = 240
 CI_CHUNK = 30
@@ -50,15 +49,17 @@ def test_sweep_exercises_the_faults_it_claims():
     to test (so a silent regression in the fault scheduler cannot make the
     sweep vacuous)."""
     tally: dict[str, int] = {}
-    for seed in range(40):
-        result = Simulation(seed, _seed_config(seed, 2000)).run()
-        for k, v in result.tally.items():
+    for seed in range(1000, 1040):  # 40 more seeds, beyond the sweep's
+        result = Simulation(seed, _seed_config(seed)).run()
+        for k, v in list(result.tally.items()) + list(result.faults.items()):
             tally[k] = tally.get(k, 0) + v
         tally["ops ok"] = tally.get("ops ok", 0) + result.ops["ok"]
+        tally["ops info"] = tally.get("ops info", 0) + result.ops["info"]
     for event in ("crash", "start", "snapshot", "install-snap", "add_learner", "add_voter",
                   "remove_voter", "transfer", "SnapshotRequest", "ReadIndexRequest",
-                  "crash-point before_persist", "crash-point torn",
-                  "crash-point after_persist", "crash-point after_send", "ops ok"):
+                  "crash-point before_persist", "crash-point torn", "crash-point after_persist",
+                  "crash-point after_send", "crash-point after_vote", "ops ok", "ops info",
+                  "partition", "repartition", "leader_killer", "storm", "TimeoutNow"):
         assert tally.get(event, 0) > 0, f"no {event!r} in 40 seeds"
 
 
