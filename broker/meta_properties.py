@@ -48,9 +48,15 @@ class MetaProperties:
 
 
 def new_cluster_id(rng: random.Random | None = None) -> str:
-    """16 random bytes, base64url without padding (22 chars), like Kafka's Uuid."""
-    raw = rng.randbytes(CLUSTER_ID_BYTES) if rng is not None else os.urandom(CLUSTER_ID_BYTES)
-    return _encode(raw)
+    """16 random bytes, base64url without padding (22 chars), like Kafka's Uuid.
+
+    Like Kafka, never one that starts with '-': a command line would read
+    `--cluster-id -abc...` as another option."""
+    while True:
+        raw = rng.randbytes(CLUSTER_ID_BYTES) if rng is not None else os.urandom(CLUSTER_ID_BYTES)
+        cluster_id = _encode(raw)
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def validate_cluster_id(cluster_id: str) -> str:

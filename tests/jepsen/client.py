@@ -95,6 +95,13 @@ RETRY_ELSEWHERE = frozenset({
 })
 RETRY_BACKOFF_S = 0.1
 
+# Answers after which a request that was sent may still take effect later
+# (a paused node holding it in its socket buffer, a deposed leader that had
+# appended it). A write is never retried after one of these: the stale copy
+# could apply after a later op (a create resurrecting a deleted topic, an old
+# config value overwriting a newer one), which the history could not show.
+OUTCOME_UNKNOWN = frozenset({ErrorCode.NETWORK_EXCEPTION, ErrorCode.REQUEST_TIMED_OUT})
+
 
 class UncertainError(RafkaError):
     """A definite error that follows an attempt with an unknown outcome: the
@@ -118,10 +125,12 @@ class ClusterAdminClient:
     broker/controller/requests.py.
 
     Writes must reach the active controller: on NOT_CONTROLLER and similar
-    the call moves to the next node (sticking with the one that worked).
-    Retrying a write is safe for this workload (unique names; config writes
-    are idempotent) and `classify` reads the retried outcomes accordingly;
-    a definite error after an uncertain attempt becomes `UncertainError`.
+    refusals (nothing happened) or when nothing was sent, the call moves to
+    the next node (sticking with the one that worked). A write whose sent
+    attempt has an unknown outcome is NOT retried: it ends there and is
+    recorded as `info`, because the stale attempt may still apply later.
+    Reads retry freely; a definite error after an uncertain attempt becomes
+    `UncertainError`.
     Reads ask for the linearizable path (`consistent=True`) when offered.
     """
 
@@ -133,7 +142,7 @@ class ClusterAdminClient:
         self.consistent_reads = "consistent" in getattr(
             requests.ListTopicsRequest, "__dataclass_fields__", {})
 
-    async def _call(self, msg: Any) -> Any:
+    async def _call(self, msg: Any, *, write: bool = False) -> Any:
         addrs = self._client.addrs
         uncertain: RafkaError | None = None
         for attempt in range(64):
@@ -143,6 +152,8 @@ class ClusterAdminClient:
                 return _raise_for_errors(resp)
             except RafkaError as exc:
                 sent = type(exc).__name__ != "NotSentError"
+                if write and sent and exc.code in OUTCOME_UNKNOWN:
+                    raise  # may still happen later: info, never retried
                 if exc.code not in RETRY_ELSEWHERE or not (len(addrs) > 1 or not sent):
                     if uncertain is not None and exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
                         raise UncertainError(uncertain, exc) from exc
@@ -155,10 +166,10 @@ class ClusterAdminClient:
 
     async def create_topic(self, name: str) -> None:
         await self._call(self._req.CreateTopicsRequest(topics=[self._req.CreatableTopic(
-            name=name, num_partitions=1, replication_factor=1, configs={})]))
+            name=name, num_partitions=1, replication_factor=1, configs={})]), write=True)
 
     async def delete_topic(self, name: str) -> None:
-        await self._call(self._req.DeleteTopicsRequest(names=[name]))
+        await self._call(self._req.DeleteTopicsRequest(names=[name]), write=True)
 
     async def list_topics(self) -> list[str]:
         resp = await self._call(_with_consistent(self._req.ListTopicsRequest))
@@ -166,7 +177,7 @@ class ClusterAdminClient:
 
     async def alter_config(self, topic: str, key: str, value: str) -> None:
         await self._call(self._req.AlterConfigsRequest(topics=[self._req.AlterableTopicConfigs(
-            name=topic, configs={key: value})]))
+            name=topic, configs={key: value})]), write=True)
 
     async def describe_config(self, topic: str, key: str) -> str | None:
         resp = await self._call(_with_consistent(self._req.DescribeTopicRequest, name=topic))

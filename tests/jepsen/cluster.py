@@ -160,7 +160,7 @@ class Cluster:
             node.dir.mkdir(parents=True, exist_ok=True)
             node.config_path.write_text(self.render_config(i), encoding="utf-8")
             cmd = [sys.executable, "-m", "broker.cli", "format", "--dir", str(node.data_dir),
-                   "--node-id", str(i), "--cluster-id", self.cluster_id]
+                   "--node-id", str(i), f"--cluster-id={self.cluster_id}"]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
             if done.returncode != 0:
                 raise RuntimeError(f"format node {i} failed: {done.stderr.strip()}")

@@ -41,15 +41,28 @@ async def test_moves_to_the_controller_and_sticks():
     assert fake.calls == [1, 2, 2]
 
 
-async def test_definite_error_after_uncertain_attempt_is_uncertain():
-    """Goal: a validation error that follows a timed-out attempt may hide a
-    write that happened: it must surface as info, not fail."""
+async def test_write_with_unknown_outcome_is_not_retried():
+    """Goal: a write whose sent attempt timed out ends there as info: a
+    retry could succeed while the stale attempt still applies later (seen:
+    a create held by a paused node resurrected a deleted topic)."""
+    for error in (RafkaError(ErrorCode.REQUEST_TIMED_OUT), RafkaError(ErrorCode.NETWORK_EXCEPTION)):
+        fake = ScriptedClient([error, ok_create()])
+        admin = ClusterAdminClient(fake, rq, 1.0)
+        with pytest.raises(RafkaError) as err:
+            await admin.create_topic("jt-0")
+        assert fake.calls == [1], "the write must not be sent a second time"
+        assert classify("create", err.value)[0] == "info"
+
+
+async def test_definite_error_after_uncertain_read_is_uncertain():
+    """Goal: reads do retry after a timed-out attempt, and a definite error
+    after it is reported as uncertain."""
     fake = ScriptedClient([RafkaError(ErrorCode.REQUEST_TIMED_OUT),
-                           ok_create(code=int(ErrorCode.INVALID_REPLICATION_FACTOR))])
+                           RafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)])
     admin = ClusterAdminClient(fake, rq, 1.0)
-    with pytest.raises(UncertainError) as err:
-        await admin.create_topic("jt-0")
-    assert classify("create", err.value)[0] == "info"
+    with pytest.raises(UncertainError):
+        await admin.describe_config("jt-0", "retention.ms")
+    assert fake.calls == [1, 2]
 
 
 async def test_not_sent_attempts_keep_a_definite_error_definite():
@@ -61,17 +74,6 @@ async def test_not_sent_attempts_keep_a_definite_error_definite():
         await admin.create_topic("jt-0")
     assert not isinstance(err.value, UncertainError)
     assert classify("create", err.value) == ("fail", "INVALID_REPLICATION_FACTOR")
-
-
-async def test_retried_create_that_already_happened_is_ok():
-    """Goal: a create retried after a lost answer that finds the topic
-    there is an ok (names are unique: it was this op)."""
-    fake = ScriptedClient([RafkaError(ErrorCode.NETWORK_EXCEPTION),
-                           ok_create(code=int(ErrorCode.TOPIC_ALREADY_EXISTS))])
-    admin = ClusterAdminClient(fake, rq, 1.0)
-    with pytest.raises(RafkaError) as err:
-        await admin.create_topic("jt-0")
-    assert classify("create", err.value)[0] == "ok"
 
 
 async def test_reads_parse_responses():

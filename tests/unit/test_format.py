@@ -98,3 +98,25 @@ def test_cli_format_json_and_one_line_errors(tmp_path):
     assert bad.returncode != 0
     assert len(bad.stderr.strip().splitlines()) == 1
     assert "INCONSISTENT_NODE_ID" in bad.stderr
+
+
+def test_new_cluster_ids_never_start_with_a_dash():
+    """Goal: a generated cluster id can be passed as `--cluster-id ID` on a
+    command line (seen: a jepsen run failed to format with an id like '-x...')."""
+    import random
+
+    from broker.meta_properties import new_cluster_id, validate_cluster_id
+
+    rng = random.Random(5)
+    ids = [new_cluster_id(rng) for _ in range(2000)]
+    assert all(not i.startswith("-") for i in ids)
+    assert all(validate_cluster_id(i) == i for i in ids)
+
+
+def test_format_accepts_a_cluster_id_with_a_leading_dash_in_equals_form(tmp_path):
+    """Goal: an existing cluster id that starts with '-' still works via --cluster-id=ID."""
+    d = str(tmp_path / "n1")
+    cid = "-" + "A" * 21
+    proc = cli("format", "--dir", d, "--node-id", "1", f"--cluster-id={cid}", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["cluster_id"] == cid
