@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,19 +37,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-pysyncobj", action="store_true")
     p.add_argument("--skip-rafka", action="store_true")
     p.add_argument("--keep-dir", action="store_true", help="keep the rafka data dir")
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _reap(procs: list[subprocess.Popen]) -> None:
@@ -121,6 +107,8 @@ def pysyncobj_node(args: argparse.Namespace) -> int:
 
 
 def run_pysyncobj(args: argparse.Namespace) -> float:
+    from netproto.ports import free_ports
+
     ports = free_ports(3)
     procs = []
     try:
@@ -168,6 +156,7 @@ class RafkaCluster:
     def __init__(self, root: Path, bench: bool = True, n: int = 3) -> None:
         from broker.config import render_config
         from broker.meta_properties import format_dir, new_cluster_id
+        from netproto.ports import free_ports
 
         self.root = root
         self.ids = list(range(1, n + 1))

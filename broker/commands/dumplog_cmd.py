@@ -2,8 +2,12 @@
 
 PATH is one segment file (`NNNNNNNNNNNNNNNNNNNN.log`) or a directory (a data
 partition such as `topic-0/`, or a node's `metadata/` Raft log), whose
-segments are dumped in base-offset order. Metadata records are msgpack, so
-they print as {"base64": ...} unless they happen to be UTF-8.
+segments are dumped in base-offset order. The metadata log (a directory
+named `__cluster_metadata-0`, a segment inside it, or a node's `metadata/`
+directory; `--metadata` forces it) is decoded by broker/metadata_dump.py:
+each batch gains `term`, each record its `entry_kind` (metadata, config,
+noop, bench, normal) and the decoded `records`/`config`/`bench_bytes`, or a
+`decode_error` beside the raw base64 value.
 
 Output: with --json one object per line per batch (DESIGN.md's shape plus
 `segment`, `position` and a few header fields); an unreadable tail ends that
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 
+from broker import metadata_dump
 from broker.cli_errors import CliError
 from log.dump import dump_log
 from log.errors import LogDirError, NotASegmentError
@@ -34,6 +39,8 @@ def register(subparsers, common) -> None:
     )
     p.add_argument("path", metavar="PATH", help="a segment .log file or a directory of segments")
     p.add_argument("--records", action="store_true", help="also print every record")
+    p.add_argument("--metadata", action="store_true",
+                   help="decode records as Raft metadata-log entries (auto-detected by directory name)")
     p.set_defaults(handler=handle)
 
 
@@ -43,7 +50,7 @@ def _text(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def format_text(item: dict) -> list[str]:
+def format_text(item: dict, metadata: bool = False) -> list[str]:
     """The human form of one dump item: a batch line, then record lines."""
     where = f"{item['segment']}@{item['position']}"
     if "error" in item:
@@ -57,7 +64,10 @@ def format_text(item: dict) -> list[str]:
         line += " control"
     lines = [line]
     for rec in item.get("records", ()):
-        lines.append(f"  offset={rec['offset']} key={_text(rec['key'])} value={_text(rec['value'])}")
+        if metadata:
+            lines.append("  " + metadata_dump.format_entry_text(rec))
+        else:
+            lines.append(f"  offset={rec['offset']} key={_text(rec['key'])} value={_text(rec['value'])}")
     if "records_error" in item:
         lines.append(f"  records: {item['records_error']}")
     return lines
@@ -65,11 +75,16 @@ def format_text(item: dict) -> list[str]:
 
 def handle(args) -> int:
     try:
-        for item in dump_log(args.path, records=args.records):
+        metadata = args.metadata or metadata_dump.is_metadata_log(args.path)
+        path = metadata_dump.resolve_metadata_path(args.path) if metadata else args.path
+        items = dump_log(path, records=args.records)
+        if metadata:
+            items = metadata_dump.decode_dump_items(items)
+        for item in items:
             if args.json:
                 print(json.dumps(item))
             else:
-                print("\n".join(format_text(item)))
+                print("\n".join(format_text(item, metadata)))
     except NotASegmentError as exc:
         raise CliError("NOT_A_SEGMENT", str(exc)) from None
     except BrokenPipeError:

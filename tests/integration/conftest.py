@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -23,25 +22,12 @@ import trio
 
 from broker.config import render_config
 from broker.meta_properties import format_dir, new_cluster_id
+from netproto.ports import free_ports
 from tests.integration.proxy import LinkProxy
 
 # Fast-but-not-flaky timings for two shared cores.
 TEST_RAFT = {"election_timeout_ms": 600, "heartbeat_interval_ms": 100, "tick_ms": 50}
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_ports(n: int) -> list[int]:
-    """n distinct free TCP ports on 127.0.0.1 (held open together, then released)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def rafka_cmd(*args: str) -> list[str]:

@@ -19,7 +19,6 @@ import base64
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 import structlog
 import trio
 
+from netproto.ports import free_ports
 from tests.jepsen.proxy import LinkMode, LinkProxy
 
 log = structlog.get_logger("jepsen.cluster")
@@ -76,13 +76,6 @@ class NodeProc:
         return self.proc is not None and self.proc.poll() is None
 
 
-def free_port() -> int:
-    """A port the kernel just handed out (small race, acceptable in tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def new_cluster_id(rng: random.Random) -> str:
     return base64.urlsafe_b64encode(rng.randbytes(16)).rstrip(b"=").decode()
 
@@ -100,7 +93,7 @@ class Cluster:
         self.cluster_id = new_cluster_id(rng)
         self.node_ids = list(range(1, settings.nodes + 1))
         self.nodes: dict[int, NodeProc] = {
-            i: NodeProc(i, self.root / f"node-{i}", free_port(), free_port()) for i in self.node_ids
+            i: NodeProc(i, self.root / f"node-{i}", *free_ports(2, HOST)) for i in self.node_ids
         }
         self.peer_proxies: dict[tuple[int, int], LinkProxy] = {}
         self.client_proxies: dict[int, LinkProxy] = {}

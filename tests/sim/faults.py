@@ -118,11 +118,19 @@ def _fault_crash(sim) -> None:
         return
     leader = sim.leader()
     node = leader if leader is not None and sim.rng.random() < 0.3 else sim.rng.choice(alive)
+    bounce_ms = None
     if sim.rng.random() < 0.5:
         # a supervisor restarts it soon: short outages race with elections
-        node.bounce_ms = sim.rng.randint(1, sim.cfg.tick_ms * sim.cfg.election_timeout_ticks)
+        bounce_ms = sim.rng.randint(1, sim.cfg.tick_ms * sim.cfg.election_timeout_ticks)
+    point = None
     if sim.cfg.crash_points and sim.rng.random() < 0.5:
-        node.crash_point = sim.rng.choice(CRASH_POINTS)
+        point = sim.rng.choice(CRASH_POINTS)
+        if point == "after_early_send" and leader is not None:
+            node = leader  # only a leader sends before persisting
+    if bounce_ms is not None:
+        node.bounce_ms = bounce_ms
+    if point is not None:
+        node.crash_point = point
         bounce = "" if node.bounce_ms is None else f", restart {node.bounce_ms} ms later"
         _log(sim, node.node_id, f"arm crash at {node.crash_point}{bounce}")
         return

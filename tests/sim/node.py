@@ -3,14 +3,20 @@ state machine, with crash points inside Ready handling.
 
 Why: Raft's durability rules (persist before send) are only tested if a crash
 can land between any two steps of handling a Ready. `handle_ready` performs
-the steps in the order the Ready contract demands — persist snapshot,
-entries, hard state; send; restore/apply; advance — and an armed crash point
-stops it early:
+the steps in the order the real driver (raft/driver.py) does — send the
+leader's pipelined appends (`core.messages_before_persist`); persist
+snapshot, entries, hard state; send the other messages; restore/apply;
+advance — and an armed crash point stops it early:
 
-- "before_persist": nothing of this Ready reaches the disk;
+- "before_persist": nothing of this Ready reaches the disk or the network;
+- "after_early_send": only on a leader's Ready that pipelines new entries:
+  the followers may get (and persist, and acknowledge) entries the leader
+  never persisted; the leader loses them. Safe only because the leader counts
+  its own copy toward commit after `advance`, never at append time;
 - "torn": the snapshot and only a prefix of the entries reach the disk, the
   hard state does not (a torn last write);
-- "after_persist": everything is durable, but no message was sent;
+- "after_persist": everything is durable, but only the pipelined messages
+  were sent;
 - "after_send": messages left, nothing was applied;
 - "after_vote": like after_send, but only on a Ready that casts a new vote
   (the moment a lost vote would let the node vote twice in one term).
@@ -21,7 +27,9 @@ tail); a restart builds a new RaftCore on the same storage and restores the
 KV state machine from the stored snapshot.
 
 Invariants: while `core` is None the node is down and takes no input; every
-write to storage is reported to the SafetyChecker (log matching, commit).
+write to storage is reported to the SafetyChecker (log matching, commit); a
+leader's own match index never exceeds its durable last index ("leader
+durability", checked after every Ready).
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from tests.sim.invariants import COMPACTED, InvariantViolation, SafetyChecker
 from tests.sim.kv import KvStateMachine, describe
 from tests.sim.trace import Trace
 
-CRASH_POINTS = ("before_persist", "torn", "after_persist", "after_send", "after_vote")
+CRASH_POINTS = ("before_persist", "after_early_send", "torn", "after_persist", "after_send", "after_vote")
 
 
 class NodeCrashed(Exception):
@@ -161,6 +169,11 @@ class SimNode:
                 self._fired = "after_vote"
         if armed:
             self._maybe_crash("before_persist")
+        early = core.messages_before_persist(rd)
+        for msg in early:
+            send(msg)
+        if armed and early and rd.entries:
+            self._maybe_crash("after_early_send")
         if rd.snapshot is not None:
             self.storage.apply_snapshot(rd.snapshot)
         entries = rd.entries
@@ -177,7 +190,7 @@ class SimNode:
             self._check_commit(rd.hard_state.commit)
         if armed:
             self._maybe_crash("after_persist")
-        for msg in rd.messages:
+        for msg in rd.messages[len(early):]:
             send(msg)
         if armed:
             self._maybe_crash("after_send")
@@ -196,6 +209,20 @@ class SimNode:
             if self.on_read_state is not None:
                 self.on_read_state(self, rs)
         core.advance(rd)
+        if core.role == Role.LEADER:
+            self._check_leader_durable()
+
+    def _check_leader_durable(self) -> None:
+        """A leader counts its own log toward commit only once it is on disk:
+        otherwise a crash could lose an entry a quorum was credited with."""
+        me = self.core.prs.get(self.node_id)
+        durable = self.storage.last_index()
+        if me is not None and me.match > durable:
+            raise InvariantViolation(
+                "leader durability",
+                f"n{self.node_id} leader of term {self.core.term} counts match {me.match} "
+                f"but only {durable} is durable",
+            )
 
     def _check_appended(self, entries: list[Entry]) -> None:
         snap_index = self.storage.snapshot().meta.index

@@ -57,8 +57,8 @@ def test_sweep_exercises_the_faults_it_claims():
         tally["ops info"] = tally.get("ops info", 0) + result.ops["info"]
     for event in ("crash", "start", "snapshot", "install-snap", "add_learner", "add_voter",
                   "remove_voter", "transfer", "SnapshotRequest", "ReadIndexRequest",
-                  "crash-point before_persist", "crash-point torn", "crash-point after_persist",
-                  "crash-point after_send", "crash-point after_vote", "ops ok", "ops info",
+                  "crash-point before_persist", "crash-point after_early_send", "crash-point torn",
+                  "crash-point after_persist", "crash-point after_send", "crash-point after_vote", "ops ok", "ops info",
                   "partition", "repartition", "leader_killer", "storm", "TimeoutNow"):
         assert tally.get(event, 0) > 0, f"no {event!r} in 40 seeds"
 
@@ -165,6 +165,39 @@ def test_torn_write_keeps_only_a_prefix_and_no_hard_state():
 
     restart(sim, follower)
     assert sim.run_until(lambda: follower.kv.read("t") == 5, 5_000)
+
+
+def test_leader_crash_after_early_send_loses_only_its_own_copy():
+    """Goal: a leader that crashes after sending its pipelined appends but
+    before persisting them has nothing of them on disk, while the followers
+    do; the entry they hold survives (a new leader commits it) and every node,
+    the restarted old leader included, applies it."""
+    sim = _quiet_sim(3, seed=5)
+    leader = _elect(sim)
+    _commit_probe(sim)
+    followers = [n for n in sim.nodes.values() if n is not leader]
+    leader.crash_point = "after_early_send"
+    index = leader.core.propose(Command(96, 1, "put", "e", 9).encode())
+    sim.drain(leader)
+    assert not leader.alive
+    assert sim.trace.tally["crash-point after_early_send"] == 1
+    assert leader.storage.last_index() < index
+    assert sim.run_until(lambda: all(f.storage.last_index() >= index for f in followers), 2_000)
+    from tests.sim.faults import restart
+
+    restart(sim, leader)
+    assert sim.run_until(lambda: all(n.kv.read("e") == 9 for n in sim.nodes.values()), 10_000)
+
+
+def test_leader_durability_check_catches_an_undurable_self_match():
+    """Goal: the simulator notices a leader that credits itself with entries
+    it has not persisted (the bug pipelined sends would make fatal)."""
+    sim = _quiet_sim(3)
+    leader = _elect(sim)
+    leader.core.propose(Command(95, 1, "put", "d", 1).encode())
+    leader.core.prs[leader.node_id].match = leader.core.log.last_index() + 1
+    with pytest.raises(InvariantViolation, match="leader durability"):
+        sim.drain(leader)
 
 
 def test_membership_add_learner_promote_remove_voter():
