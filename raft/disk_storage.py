@@ -28,144 +28,58 @@ MemoryStorage (the metadata log is small and compacted by snapshots).
 Recovery on open: the partition log cuts a torn or corrupt tail itself; the
 newest snapshot file that decodes is used (damaged ones are skipped with a
 warning); entries at or below the snapshot index are ignored.
+
+The byte formats (entry batches, CRC-sealed state and snapshot files) live
+in raft.disk_codec; their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 
-import crc32c
-import msgpack
 import structlog
 
 from log.atomic import atomic_write
 from log.config import LogConfig
 from log.partition_log import PartitionLog
-from log.batch import HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, BatchHeader, pack_header, write_crc
-from log.records import decode_batch
-from log.varint import write_varint
+from raft.disk_codec import (
+    READ_CHUNK_BYTES,
+    VARINT_CACHE_MAX,
+    decode_commit,
+    decode_hard_state,
+    decode_snapshot,
+    encode_commit,
+    encode_entries,
+    encode_hard_state,
+    encode_snapshot,
+    read_entries,
+)
 from raft.errors import StorageError
 from raft.raft_log import limit_entries_bytes
 from raft.storage import MemoryStorage
-from raft.types import ENTRY_OVERHEAD_BYTES, ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
+from raft.types import ENTRY_OVERHEAD_BYTES, ConfigState, Entry, HardState, Snapshot
+
+__all__ = [
+    "COMMIT_NAME",
+    "HARD_STATE_NAME",
+    "LOG_DIR_NAME",
+    "READ_CHUNK_BYTES",
+    "SNAPSHOT_PREFIX",
+    "SNAPSHOT_SUFFIX",
+    "VARINT_CACHE_MAX",
+    "DiskStorage",
+    "decode_snapshot",
+    "encode_entries",
+    "encode_snapshot",
+]
 
 LOG_DIR_NAME = "__cluster_metadata-0"
 HARD_STATE_NAME = "hard-state"
 COMMIT_NAME = "commit-index"
 SNAPSHOT_PREFIX = "snapshot-"
 SNAPSHOT_SUFFIX = ".snap"
-_CRC = struct.Struct(">I")
-# The commit-index payload: msgpack {"commit": uint64}, always 17 bytes, so
-# each update overwrites the previous one in place.
-_COMMIT_PAYLOAD = struct.Struct(">9sQ")
-_COMMIT_PREFIX = b"\x81\xa6commit\xcf"
-READ_CHUNK_BYTES = 1 << 20
 
 logger = structlog.get_logger("rafka.raft.storage")
-
-# Zigzag varints of small numbers (offset deltas, lengths), precomputed: the
-# Raft log encodes its records itself, with no per-field function calls.
-VARINT_CACHE_MAX = 1 << 12
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    write_varint(out, n)
-    return bytes(out)
-
-
-_VARINTS = [_varint(i) for i in range(VARINT_CACHE_MAX)]
-# attributes 0, timestamp delta 0 | offset delta | key: length 1 + EntryKind byte
-_RECORD_HEAD = b"\x00\x00"
-_KEYS = {kind: b"\x02" + bytes([int(kind)]) for kind in EntryKind}
-
-
-def encode_entries(run: list[Entry]) -> bytes:
-    """One Kafka RecordBatch v2 holding `run` (consecutive entries of one
-    term): record i has offset delta i, key = one EntryKind byte, value =
-    data, timestamp 0, no headers; partition leader epoch = the term.
-    Byte-identical to log.records.build_batch of the same records (a unit
-    test checks it), but without its per-field calls: the Raft log's hot path."""
-    varints = _VARINTS
-    keys = _KEYS
-    parts: list[bytes] = []
-    append = parts.append
-    for delta, e in enumerate(run):
-        data = e.data
-        n = len(data)
-        off = varints[delta] if delta < VARINT_CACHE_MAX else _varint(delta)
-        vlen = varints[n] if n < VARINT_CACHE_MAX else _varint(n)
-        size = 5 + len(off) + len(vlen) + n  # head 2, key 2, headers count 1
-        append(varints[size] if size < VARINT_CACHE_MAX else _varint(size))
-        append(_RECORD_HEAD)
-        append(off)
-        append(keys[e.kind])
-        append(vlen)
-        append(data)
-        append(b"\x00")
-    body = b"".join(parts)
-    size = HEADER_SIZE + len(body)
-    buf = bytearray(size)
-    header = BatchHeader(
-        base_offset=run[0].index,
-        batch_length=size - LENGTH_OVERHEAD,
-        partition_leader_epoch=run[0].term,
-        magic=MAGIC,
-        crc=0,
-        attributes=0,
-        last_offset_delta=len(run) - 1,
-        base_timestamp=0,
-        max_timestamp=0,
-        producer_id=-1,
-        producer_epoch=-1,
-        base_sequence=-1,
-        record_count=len(run),
-    )
-    pack_header(buf, 0, header)
-    buf[HEADER_SIZE:] = body
-    write_crc(buf, 0, size)
-    return bytes(buf)
-
-
-def _seal(payload: bytes) -> bytes:
-    return _CRC.pack(crc32c.crc32c(payload)) + payload
-
-
-def _unseal(blob: bytes, what: str) -> bytes:
-    if len(blob) < _CRC.size:
-        raise StorageError(f"{what}: too short")
-    (crc,) = _CRC.unpack_from(blob)
-    payload = blob[_CRC.size :]
-    if crc32c.crc32c(payload) != crc:
-        raise StorageError(f"{what}: checksum mismatch")
-    return payload
-
-
-def encode_snapshot(snap: Snapshot) -> bytes:
-    meta = snap.meta
-    return _seal(
-        msgpack.packb(
-            {
-                "index": meta.index,
-                "term": meta.term,
-                "voters": sorted(meta.config.voters),
-                "learners": sorted(meta.config.learners),
-                "data": snap.data,
-            }
-        )
-    )
-
-
-def decode_snapshot(blob: bytes, what: str = "snapshot") -> Snapshot:
-    try:
-        obj = msgpack.unpackb(_unseal(blob, what))
-        config = ConfigState(frozenset(obj["voters"]), frozenset(obj["learners"]))
-        return Snapshot(SnapshotMeta(int(obj["index"]), int(obj["term"]), config), bytes(obj["data"]))
-    except StorageError:
-        raise
-    except Exception as exc:  # msgpack/shape errors on a damaged file
-        raise StorageError(f"{what}: undecodable ({exc})") from exc
 
 
 class DiskStorage:
@@ -205,7 +119,7 @@ class DiskStorage:
         if plog.log_end_offset <= snap_index + 1:
             plog.delete_before(snap_index + 1)
         else:
-            mem.append(cls._read_entries(plog, snap_index + 1))
+            mem.append(read_entries(plog, snap_index + 1))
         self = cls(path, plog, mem, config.batch_bytes_max - 1024)
         log.info(
             "raft_storage_opened",
@@ -217,23 +131,6 @@ class DiskStorage:
         return self
 
     @staticmethod
-    def _read_entries(plog: PartitionLog, start: int) -> list[Entry]:
-        entries: list[Entry] = []
-        offset = start
-        while offset < plog.log_end_offset:
-            buf = plog.read(offset, READ_CHUNK_BYTES)
-            pos = 0
-            while pos < len(buf):
-                header, records = decode_batch(buf, pos)
-                for rec in records:
-                    if rec.offset >= start:
-                        kind = EntryKind(rec.key[0]) if rec.key else EntryKind.NORMAL
-                        entries.append(Entry(header.partition_leader_epoch, rec.offset, kind, rec.value or b""))
-                pos += header.size
-                offset = header.last_offset + 1
-        return entries
-
-    @staticmethod
     def _load_hard_state(path: str, log) -> HardState:
         file = os.path.join(path, HARD_STATE_NAME)
         try:
@@ -241,18 +138,12 @@ class DiskStorage:
                 blob = f.read()
         except FileNotFoundError:
             return HardState()
-        try:
-            obj = msgpack.unpackb(_unseal(blob, file))
-            term, vote = int(obj["term"]), obj["vote"]
-        except StorageError:
-            raise
-        except Exception as exc:
-            raise StorageError(f"{file}: undecodable ({exc})") from exc
+        term, vote = decode_hard_state(blob, file)
         commit = 0
         commit_file = os.path.join(path, COMMIT_NAME)
         try:
             with open(commit_file, "rb") as f:
-                commit = int(msgpack.unpackb(_unseal(f.read(), commit_file))["commit"])
+                commit = decode_commit(f.read(), commit_file)
         except FileNotFoundError:
             pass
         except Exception as exc:  # not fsynced by design: a damaged one means "unknown"
@@ -363,8 +254,8 @@ class DiskStorage:
         two fsyncs per Ready on the hot path."""
         old = self._mem.hard_state
         if (old.term, old.vote) != (hard_state.term, hard_state.vote):
-            payload = msgpack.packb({"term": hard_state.term, "vote": hard_state.vote})
-            atomic_write(os.path.join(self.path, HARD_STATE_NAME), _seal(payload))
+            blob = encode_hard_state(hard_state.term, hard_state.vote)
+            atomic_write(os.path.join(self.path, HARD_STATE_NAME), blob)
         if old.commit != hard_state.commit:
             self._write_commit(hard_state.commit)
         self._mem.set_hard_state(hard_state)
@@ -373,7 +264,7 @@ class DiskStorage:
         """The first write creates the file whole (rename-atomic); later ones
         overwrite its fixed-size record in place (a torn write fails the CRC
         and reads as "commit unknown", which Raft tolerates)."""
-        record = _seal(_COMMIT_PAYLOAD.pack(_COMMIT_PREFIX, commit))
+        record = encode_commit(commit)
         if self._commit_fd is None:
             file = os.path.join(self.path, COMMIT_NAME)
             atomic_write(file, record, durable=False)

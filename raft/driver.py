@@ -25,11 +25,12 @@ the state machine, resolves waiters, advances the core, and snapshots +
 compacts every `snapshot_entries_max` applied entries. A batch proposal is
 one inbox item, one append and one waiter, whatever its size. Ticks come
 from trio.sleep-based deadlines, so trio's MockClock drives them in tests.
+The waiters of local requests and the apply-and-resolve step live in
+raft.driver_waiters (PendingWaiters), called only from the loop task.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,14 +38,9 @@ import structlog
 import trio
 
 from raft.core import RaftCore
-from raft.errors import (
-    DriverStoppedError,
-    NotLeaderError,
-    ProposalDroppedError,
-    RaftError,
-    RaftTimeoutError,
-)
-from raft.types import ConfChangeKind, EntryKind, Ready, Role
+from raft.driver_waiters import PendingWaiters, Waiter
+from raft.errors import DriverStoppedError, NotLeaderError, RaftError, RaftTimeoutError
+from raft.types import ConfChangeKind, Ready, Role
 
 
 class Transport(Protocol):
@@ -72,33 +68,6 @@ class DriverLimits:
     catchup_entries: int = 1_000  # entries kept below a snapshot for slow followers
 
 
-class _Waiter:
-    """One local request's outcome (set once). A batch proposal's waiter is
-    registered at each of its indexes and collects their results in order
-    (`results`), resolving at `last_index`."""
-
-    __slots__ = ("event", "result", "error", "term", "index", "last_index", "results")
-
-    def __init__(self) -> None:
-        self.event = trio.Event()
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.term = 0
-        self.index = 0
-        self.last_index = 0
-        self.results: list | None = None  # a batch's results so far
-
-    def resolve(self, result: Any = None) -> None:
-        if not self.event.is_set():
-            self.result = result
-            self.event.set()
-
-    def fail(self, error: BaseException) -> None:
-        if not self.event.is_set():
-            self.error = error
-            self.event.set()
-
-
 class RaftDriver:
     def __init__(
         self,
@@ -123,11 +92,9 @@ class RaftDriver:
         self.limits = limits or DriverLimits()
         self.log = (logger or structlog.get_logger("rafka.raft")).bind(node_id=node_id)
         self._send_ch, self._recv_ch = trio.open_memory_channel(self.limits.inbox_max)
-        self._proposals: dict[int, _Waiter] = {}
-        self._reads: dict[bytes, _Waiter] = {}
-        self._reads_waiting_apply: list[tuple[int, _Waiter]] = []
-        self._transfers: list[tuple[int, _Waiter]] = []
-        self._ctx_seq = itertools.count(1)
+        self._waiters = PendingWaiters(
+            core, node_id, self.limits.pending_proposals_max, self.limits.pending_reads_max
+        )
         self._snapshot_index = storage.snapshot().meta.index
         hard_state, _ = storage.initial_state()
         self._durable_term_vote = (hard_state.term, hard_state.vote)
@@ -198,7 +165,7 @@ class RaftDriver:
     async def _request(self, op: tuple, timeout_s: float) -> Any:
         if not self._running:
             raise DriverStoppedError("raft driver is not running")
-        waiter = _Waiter()
+        waiter = Waiter()
         with trio.move_on_after(timeout_s):
             await self._send_ch.send(("local", (op, waiter)))
             await waiter.event.wait()
@@ -237,7 +204,7 @@ class RaftDriver:
                     await self._handle_ready(self.core.ready())
         finally:
             self._running = False
-            self._fail_all(DriverStoppedError("raft driver stopped"))
+            self._waiters.fail_all(DriverStoppedError("raft driver stopped"))
 
     def _handle(self, item) -> None:
         kind, payload = item
@@ -245,6 +212,7 @@ class RaftDriver:
             self.core.step(payload)
             return
         (op, arg), waiter = payload
+        waiters = self._waiters
         try:
             if op in ("propose", "propose_batch"):
                 data, expected_term = arg
@@ -253,42 +221,17 @@ class RaftDriver:
                 ):
                     raise NotLeaderError(self.core.leader_id, f"not the leader of term {expected_term}")
                 if op == "propose":
-                    self._register_proposal(waiter, lambda: self.core.propose(data))
+                    waiters.add_proposal(waiter, lambda: self.core.propose(data))
                 else:
-                    self._register_batch(waiter, data)
+                    waiters.add_batch(waiter, data)
             elif op == "conf":
-                self._register_proposal(waiter, lambda: self.core.propose_conf_change(*arg))
+                waiters.add_proposal(waiter, lambda: self.core.propose_conf_change(*arg))
             elif op == "read":
-                if len(self._reads) + len(self._reads_waiting_apply) >= self.limits.pending_reads_max:
-                    raise ProposalDroppedError("too many pending reads")
-                ctx = b"%d:%d" % (self.node_id, next(self._ctx_seq))
-                self.core.read_index(ctx)
-                self._reads[ctx] = waiter
+                waiters.add_read(waiter)
             elif op == "transfer":
-                self.core.transfer_leadership(arg)
-                if self.core.leader_id == arg:
-                    waiter.resolve()
-                else:
-                    self._transfers.append((arg, waiter))
+                waiters.add_transfer(waiter, arg)
         except RaftError as exc:
             waiter.fail(exc)
-
-    def _register_proposal(self, waiter: _Waiter, append) -> None:
-        if len(self._proposals) >= self.limits.pending_proposals_max:
-            raise ProposalDroppedError("too many pending proposals")
-        index = append()
-        waiter.index, waiter.term = index, self.core.term
-        self._proposals[index] = waiter
-
-    def _register_batch(self, waiter: _Waiter, datas: list[bytes]) -> None:
-        if len(self._proposals) + len(datas) > self.limits.pending_proposals_max:
-            raise ProposalDroppedError("too many pending proposals")
-        indexes = self.core.propose_batch(datas)
-        waiter.index, waiter.last_index, waiter.term = indexes[0], indexes[-1], self.core.term
-        waiter.results = []
-        proposals = self._proposals
-        for index in indexes:
-            proposals[index] = waiter
 
     async def _handle_ready(self, rd: Ready) -> None:
         early = self.core.messages_before_persist(rd)
@@ -308,25 +251,10 @@ class RaftDriver:
             self.state_machine.restore(rd.snapshot.data)
             self._snapshot_index = rd.snapshot.meta.index
             self.log.info("raft_snapshot_restored", term=self.core.term, snapshot_index=rd.snapshot.meta.index)
-        for entry in rd.committed_entries:
-            result = self.state_machine.apply(entry) if entry.kind == EntryKind.NORMAL else None
-            waiter = self._proposals.pop(entry.index, None)
-            if waiter is not None:
-                if waiter.term != entry.term:
-                    waiter.fail(NotLeaderError(self.core.leader_id, "proposal lost to a leader change"))
-                elif waiter.results is None:
-                    waiter.resolve(result)
-                else:
-                    waiter.results.append(result)
-                    if entry.index == waiter.last_index:
-                        waiter.resolve(waiter.results)
-        for rs in rd.read_states:
-            waiter = self._reads.pop(rs.request_ctx, None)
-            if waiter is not None:
-                waiter.index = rs.index
-                self._reads_waiting_apply.append((rs.index, waiter))
+        self._waiters.apply_committed(rd.committed_entries, self.state_machine)
+        self._waiters.on_read_states(rd.read_states)
         self.core.advance(rd)
-        self._release_reads()
+        self._waiters.release_reads(self.core.log.applied)
         await self._maybe_snapshot()
 
     def _needs_io_thread(self, rd: Ready) -> bool:
@@ -354,33 +282,12 @@ class RaftDriver:
             self.storage.set_hard_state(rd.hard_state)
             self._durable_term_vote = (rd.hard_state.term, rd.hard_state.vote)
 
-    def _release_reads(self) -> None:
-        applied = self.core.log.applied
-        keep = []
-        for index, waiter in self._reads_waiting_apply:
-            if applied >= index:
-                waiter.resolve(index)
-            else:
-                keep.append((index, waiter))
-        self._reads_waiting_apply = keep
-
     def _on_soft_state(self, rd: Ready) -> None:
         ss = rd.soft_state
         self.log.info(
             "raft_role_changed", term=ss.term, role=ss.role.value, leader_id=ss.leader_id, reason=ss.reason
         )
-        if ss.role != Role.LEADER:
-            # Reads registered on this leader are gone with its read queue.
-            for waiter in self._reads.values():
-                waiter.fail(NotLeaderError(ss.leader_id))
-            self._reads.clear()
-        keep = []
-        for target, waiter in self._transfers:
-            if ss.leader_id == target:
-                waiter.resolve()
-            else:
-                keep.append((target, waiter))
-        self._transfers = keep
+        self._waiters.on_soft_state(ss)
 
     async def _maybe_snapshot(self) -> None:
         applied = self.core.log.applied
@@ -401,15 +308,3 @@ class RaftDriver:
             write()
         self._snapshot_index = applied
         self.log.info("raft_snapshot_taken", term=self.core.term, snapshot_index=applied, compacted_to=compact_to)
-
-    def _fail_all(self, error: BaseException) -> None:
-        for waiter in self._proposals.values():
-            waiter.fail(error)
-        for waiter in self._reads.values():
-            waiter.fail(error)
-        for _, waiter in self._reads_waiting_apply + self._transfers:
-            waiter.fail(error)
-        self._proposals.clear()
-        self._reads.clear()
-        self._reads_waiting_apply = []
-        self._transfers = []
