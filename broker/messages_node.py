@@ -8,6 +8,14 @@
   entries to the metadata log and answers once they are committed and
   applied. A node serves it only when started with `--bench`; otherwise the
   request type is not even accepted on the client listener.
+- JoinAsObserverRequest -> JoinAsObserverResponse (peer listener only): a
+  node that is not in its own voters table announces its peer (and client)
+  address to every member it knows; the Raft leader also adds it as a
+  learner. The answer carries the answering node's address book, so the
+  joiner learns members it has no static address for.
+- AddVoterRequest / RemoveVoterRequest -> MembershipChangeResponse (client
+  listener; forwarded once to the leader's peer listener): single-server
+  voter changes (`rafka quorum add-voter|remove-voter`).
 """
 
 from __future__ import annotations
@@ -75,5 +83,49 @@ class BenchAppendResponse(Message):
     term: int
 
 
+@register
+@dataclass(frozen=True)
+class JoinAsObserverRequest(Message):
+    TYPE = "node.JoinAsObserverRequest"
+    node_id: int
+    peer_address: str  # "host:port" of the sender's peer listener
+    client_address: str | None = None
+
+
+@register
+@dataclass(frozen=True)
+class JoinAsObserverResponse(Message):
+    TYPE = "node.JoinAsObserverResponse"
+    member: bool  # the joiner is a voter or learner in the answering node's configuration
+    leader_id: int | None
+    # node id (as text) -> "host:port", of the answering node's address book.
+    peer_addresses: dict[str, str] = field(default_factory=dict)
+    client_addresses: dict[str, str] = field(default_factory=dict)
+
+
+@register
+@dataclass(frozen=True)
+class AddVoterRequest(Message):
+    TYPE = "node.AddVoterRequest"
+    node_id: int
+
+
+@register
+@dataclass(frozen=True)
+class RemoveVoterRequest(Message):
+    TYPE = "node.RemoveVoterRequest"
+    node_id: int
+
+
+@register
+@dataclass(frozen=True)
+class MembershipChangeResponse(Message):
+    TYPE = "node.MembershipChangeResponse"
+    voters: list[int]
+    observers: list[int]
+
+
 CLIENT_TYPES = frozenset({QuorumStatusRequest.TYPE})
+MEMBERSHIP_CLIENT_TYPES = frozenset({AddVoterRequest.TYPE, RemoveVoterRequest.TYPE})
+MEMBERSHIP_PEER_TYPES = MEMBERSHIP_CLIENT_TYPES | {JoinAsObserverRequest.TYPE}
 BENCH_TYPES = frozenset({BenchAppendRequest.TYPE})

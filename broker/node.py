@@ -14,7 +14,15 @@ Wiring (one trio nursery, everything structured):
 - `MetadataServices` (controller, broker lifecycle, admin API) when the
   state machine is the metadata one: its handler tables are merged into
   the two listeners, and it forwards controller requests to a voter's peer
-  listener through the same pool.
+  listener through the same pool;
+- `MembershipService` (broker/membership.py): the address book the
+  transport and forwards use (the static voters table plus addresses
+  announced by observers), JoinAsObserver on the peer listener, and the
+  add/remove-voter admin requests. A node missing from its own voters table
+  (roles without "controller") starts as a non-voter: its core never
+  campaigns, it announces itself until the leader adds it as a learner,
+  then follows the metadata log like any member. Its metadata services
+  carry a dormant controller, so it can serve as controller if promoted.
 
 Shutdown (SIGTERM/SIGINT, or the parent gone with --exit-with-parent): a
 leader first hands leadership to its most caught-up voter (bounded by
@@ -23,6 +31,7 @@ leader first hands leadership to its most caught-up voter (bounded by
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import random
@@ -40,8 +49,11 @@ from broker.messages_node import (
     CLIENT_TYPES,
     BenchAppendRequest,
     BenchAppendResponse,
+    MEMBERSHIP_CLIENT_TYPES,
+    MEMBERSHIP_PEER_TYPES,
     QuorumStatusRequest,
 )
+from broker.membership import AddressBook, MembershipService
 from broker.meta_properties import MetaProperties
 from broker.metadata_services import MetadataServices
 from broker.node_state_machine import NodeStateMachine, bench_entry
@@ -79,9 +91,10 @@ class NodeStartError(Exception):
 
 
 class PeerTransport:
-    """The driver's Transport: one-way sends to voters' configured addresses."""
+    """The driver's Transport: one-way sends to each member's address
+    (`addresses.get(node_id)`: the node's AddressBook)."""
 
-    def __init__(self, pool, addresses: dict[int, tuple[str, int]], node_id: int) -> None:
+    def __init__(self, pool, addresses, node_id: int) -> None:
         self.pool = pool
         self.addresses = addresses
         self.node_id = node_id
@@ -122,6 +135,11 @@ class Node:
         self.log = log.bind(node_id=self.node_id)
         self.client_port: int | None = None
         self.peer_port: int | None = None
+        self.book = AddressBook(
+            {i: (hp.host, hp.port) for i, hp in config.voters.items()},
+            {i: str(hp) for i, hp in config.client_addresses.items()},
+        )
+        self.membership: MembershipService | None = None
 
     def _raft_config(self) -> RaftConfig:
         r = self.config.raft
@@ -142,12 +160,11 @@ class Node:
         storage = self._open_storage()
         try:
             core = RaftCore(self.node_id, self._raft_config(), storage, self.rng)
-            addresses = {i: (hp.host, hp.port) for i, hp in self.config.voters.items()}
             async with open_pool(
                 cluster_id=self.cluster_id, kind=KIND_PEER, node_id=self.node_id, rng=self.rng
             ) as pool:
                 self.pool = pool
-                transport = PeerTransport(pool, addresses, self.node_id)
+                transport = PeerTransport(pool, self.book, self.node_id)
                 self.driver = RaftDriver(
                     core,
                     storage,
@@ -163,8 +180,12 @@ class Node:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self.driver.run)
                     if self.with_services:
+                        # A non-voter gets a dormant controller too: it only
+                        # activates on the Raft leader, which it can become
+                        # only once promoted to voter.
+                        roles = tuple(dict.fromkeys((*self.config.roles, "controller")))
                         self.services = MetadataServices.for_node(
-                            self.config,
+                            dataclasses.replace(self.config, roles=roles),
                             self.driver,
                             self.state_machine,
                             self._forward,
@@ -172,26 +193,36 @@ class Node:
                         )
                         self.client_handlers = dict(self.services.client_handlers())
                         self.peer_handlers = dict(self.services.peer_handlers())
+                    self.membership = MembershipService.for_node(
+                        self.config, self.driver, self.book, call_peer=pool.call, forward=self._forward,
+                        election_timeout_ticks=self._raft_config().election_timeout_ticks,
+                    )
+                    self.peer_handlers.update(self.membership.peer_handlers())
+                    self.client_handlers.update(self.membership.client_handlers())
                     peer_accepts = {m.TYPE for m in ALL_MESSAGES} | set(self.peer_handlers)
+                    peer_accepts |= set(MEMBERSHIP_PEER_TYPES)
                     self.peer_port = await self._listen(
                         nursery, self._on_peer, self.config.peer_listener, peer_accepts, KIND_PEER
                     )
                     accepts = set(CLIENT_TYPES) | (set(BENCH_TYPES) if self.bench else set())
-                    accepts |= set(self.client_handlers)
+                    accepts |= set(self.client_handlers) | set(MEMBERSHIP_CLIENT_TYPES)
                     self.client_port = await self._listen(
                         nursery, self._on_client, self.config.client_listener, accepts, KIND_CLIENT
                     )
+                    self.membership.set_bound_ports(self.peer_port, self.client_port)
                     self.log.info(
                         "node_started",
                         cluster_id=self.cluster_id,
                         client_port=self.client_port,
                         peer_port=self.peer_port,
                         voters=sorted(self.config.voters),
+                        observer=not self.config.is_voter,
                         bench=self.bench,
                         metadata_services=self.services is not None,
                     )
                     if self.services is not None:
                         await nursery.start(self.services.run)
+                    await nursery.start(self.membership.run)
                     task_status.started()
         finally:
             storage.close()
@@ -215,12 +246,13 @@ class Node:
 
     # ------------------------------------------------------------ handlers
     async def _forward(self, node_id: int, request, timeout_s: float):
-        """Call `request` on node_id's peer listener (the voters table's address)."""
-        hp = self.config.voters.get(node_id)
-        if hp is None or self.pool is None:
+        """Call `request` on node_id's peer listener (its address-book entry:
+        the voters table's address, else the one it announced)."""
+        addr = self.book.get(node_id)
+        if addr is None or self.pool is None:
             # Surely not sent: the caller may answer NOT_CONTROLLER (retry).
             raise NotSentError(f"no peer address for node {node_id}")
-        return await self.pool.call((hp.host, hp.port), request, timeout_s)
+        return await self.pool.call(addr, request, timeout_s)
 
     async def _on_peer(self, msg, ctx):
         handler = self.peer_handlers.get(msg.TYPE)
@@ -255,7 +287,7 @@ class Node:
             match_index = {i: p["match_index"] for i, p in st["peers"].items()}
             contact.update({i: p["last_contact_ticks"] * tick_ms for i, p in st["peers"].items()})
         leader_id = st["leader_id"]
-        leader_addr = self.config.client_addresses.get(leader_id) if leader_id else None
+        leader_addr = self.book.client_address(leader_id) if leader_id else None
         summary = getattr(self.state_machine, "summary", None)
         return build_status(
             cluster_id=self.cluster_id,
@@ -332,7 +364,7 @@ class Node:
         candidates = [
             (p["match_index"], i)
             for i, p in st["peers"].items()
-            if i != self.node_id and i in self.config.voters and not p.get("is_learner")
+            if i != self.node_id and i in st["voters"] and not p.get("is_learner")
             and p.get("last_contact_ticks", 0) < live_ticks
         ]
         if not candidates:

@@ -1,5 +1,9 @@
-"""`rafka quorum up` (a local N-node quorum as child processes) and
-`rafka quorum status` (the leader's view of the metadata quorum).
+"""`rafka quorum up` (a local N-node quorum as child processes),
+`rafka quorum status` (the leader's view of the metadata quorum) and
+`rafka quorum add-voter|remove-voter --node-id N` (single-server voter
+changes, decided on the Raft leader: add-voter promotes a caught-up
+observer; remove-voter refuses the last voter or a change that leaves no
+reachable majority; JSON: {"voters": [...], "observers": [...]}).
 
 `quorum up` policy when a child dies unexpectedly: it prints one line saying
 so and restarts the node (the data directory keeps its log), at most
@@ -49,6 +53,13 @@ def register(subparsers, common) -> None:
     status.add_argument("--timeout-s", type=float, default=5.0)
     status.set_defaults(handler=handle_status)
 
+    for name, help_text in (("add-voter", "promote a caught-up observer to voter"),
+                            ("remove-voter", "remove a voter from the metadata quorum")):
+        change = sub.add_parser(name, parents=[common], help=help_text)
+        change.add_argument("--node-id", type=int, required=True)
+        change.add_argument("--timeout-s", type=float, default=15.0, help="overall deadline")
+        change.set_defaults(handler=handle_voter_change, change=name)
+
 
 def parse_bootstrap(text: str) -> list[str]:
     from broker.config import ConfigError, parse_host_port
@@ -82,6 +93,28 @@ def handle_status(args) -> int:
         print(json.dumps(status))
     else:
         print(render_status_table(status))
+    return 0
+
+
+def handle_voter_change(args) -> int:
+    from broker.commands.topics_cmd import run
+    from broker.messages_node import AddVoterRequest, MembershipChangeResponse, RemoveVoterRequest
+
+    if args.node_id <= 0:
+        raise CliError("INVALID_ARGUMENTS", "--node-id must be positive", exit_code=2)
+    request = (AddVoterRequest if args.change == "add-voter" else RemoveVoterRequest)(args.node_id)
+
+    async def go(client):
+        return await client.call(request)
+
+    resp = run(args, go)
+    if not isinstance(resp, MembershipChangeResponse):
+        raise CliError("UNKNOWN_SERVER_ERROR", f"unexpected answer {type(resp).__name__}")
+    if args.json:
+        print(json.dumps({"voters": resp.voters, "observers": resp.observers}))
+    else:
+        verb = "is now a voter" if args.change == "add-voter" else "is no longer a voter"
+        print(f"node {args.node_id} {verb}; voters={resp.voters} observers={resp.observers}")
     return 0
 
 

@@ -3,7 +3,9 @@
 `cluster_factory` builds a `ProcessCluster`: N real `rafka node start`
 processes on 127.0.0.1 with free ports, data under tmp_path, each node's
 peer traffic optionally routed through one cuttable `LinkProxy` per directed
-link. Every wait has a deadline; every process is cleaned up by pid at
+link. With `observers=K`, K more broker-only nodes (ids n+1..n+K, roles
+["broker"], not in anyone's voters table) follow the metadata log as
+learners. Every wait has a deadline; every process is cleaned up by pid at
 teardown (SIGKILL whatever is still alive), whatever the test did.
 """
 
@@ -73,9 +75,11 @@ class ProcessCluster:
         raft: dict | None = None,
         broker: dict | None = None,
         bench: bool = True,
+        observers: int = 0,
     ) -> None:
         self.root = root
-        self.ids = list(range(1, n + 1))
+        self.voter_ids = list(range(1, n + 1))
+        self.ids = list(range(1, n + observers + 1))
         self.nursery = nursery
         self.proxied = proxied
         self.raft = dict(TEST_RAFT if raft is None else raft)
@@ -84,9 +88,10 @@ class ProcessCluster:
         self.cluster_id = new_cluster_id()
         self.procs: dict[int, subprocess.Popen] = {}
         self.proxies: dict[tuple[int, int], LinkProxy] = {}
-        ports = free_ports(2 * n)
-        self.client_ports = dict(zip(self.ids, ports[:n]))
-        self.peer_ports = dict(zip(self.ids, ports[n:]))
+        total = len(self.ids)
+        ports = free_ports(2 * total)
+        self.client_ports = dict(zip(self.ids, ports[:total]))
+        self.peer_ports = dict(zip(self.ids, ports[total:]))
 
     # --- layout -----------------------------------------------------------
     def node_dir(self, i: int) -> Path:
@@ -114,7 +119,7 @@ class ProcessCluster:
         for i in self.ids:
             format_dir(self.node_dir(i), i, self.cluster_id)
             voters = {}
-            for j in self.ids:
+            for j in self.voter_ids:
                 port = self.peer_ports[j]
                 if self.proxied and j != i:
                     port = self.proxies[(i, j)].port
@@ -129,6 +134,7 @@ class ProcessCluster:
                     client_addresses={j: self.client_address(j) for j in self.ids},
                     raft=self.raft,
                     broker=self.broker,
+                    roles=("controller", "broker") if i in self.voter_ids else ("broker",),
                 )
             )
 

@@ -1,0 +1,344 @@
+"""Metadata-quorum membership on the node: observers and voter changes.
+
+Why: a node whose roles lack "controller" is not a voter; it follows the
+metadata log as a Raft learner ("observer") so its MetadataImage stays
+current. The Raft core knows members only by id (`ConfigState` carries no
+addresses), so the node keeps an `AddressBook`: the static voters table
+(authoritative: a harness may put proxies there, and it is never
+overridden) plus addresses announced by nodes that are not in it.
+
+How an observer joins: every `announce_interval_ms` a node missing from its
+own voters table sends `JoinAsObserverRequest(node_id, peer_address,
+client_address)` to every member it has an address for. Every receiver
+records the address (so any future leader can replicate to it, and voters
+can answer it once it is promoted); the Raft leader also proposes
+`add_learner` when the node is not yet a member. Once a member, the node
+keeps announcing, more slowly (`member_announce_interval_ms`), so a member
+that restarted (the book is kept in memory only) learns the address again.
+
+Voter changes (`rafka quorum add-voter|remove-voter`) are decided on the
+Raft leader: a request on the client listener of another node is forwarded
+once to the leader's peer listener; on a peer listener it is decided there
+or refused with NOT_CONTROLLER. Refusals (INVALID_REQUEST, one line):
+add_voter of a node that is not a caught-up learner; remove_voter of a
+non-voter, of the last voter, or when the remaining voters that answered
+within an election timeout would not form a majority of the new set.
+The core checks the same rules again atomically with the append.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+import trio
+
+from broker.messages_node import (
+    AddVoterRequest,
+    JoinAsObserverRequest,
+    JoinAsObserverResponse,
+    MembershipChangeResponse,
+    RemoveVoterRequest,
+)
+from netproto.connection import NotSentError
+from netproto.errors import ErrorCode, RafkaError
+from raft.errors import (
+    ConfChangeError,
+    NotLeaderError,
+    ProposalDroppedError,
+    RaftError,
+    RaftTimeoutError,
+)
+from raft.types import ConfChangeKind
+
+log = structlog.get_logger("rafka.membership")
+
+Addr = tuple[str, int]
+
+
+class MembershipError(Exception):
+    """Bad membership input (an address that does not parse, a full book)."""
+
+
+@dataclass(frozen=True)
+class MembershipConfig:
+    announce_interval_ms: int = 500  # not yet a member: ask to join this often
+    member_announce_interval_ms: int = 3000  # a member: re-teach its address this often
+    announce_timeout_ms: int = 1000  # per JoinAsObserver call
+    conf_change_timeout_ms: int = 10_000  # a conf change's wait for commit + apply
+    address_book_entries_max: int = 1024
+
+    def __post_init__(self) -> None:
+        for name in ("announce_interval_ms", "member_announce_interval_ms", "announce_timeout_ms",
+                     "conf_change_timeout_ms", "address_book_entries_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"membership {name} must be >= 1")
+
+
+def parse_addr(text: str) -> Addr:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise MembershipError(f"bad address {text!r} (want host:port)")
+    return host.strip("[]"), int(port)
+
+
+class AddressBook:
+    """node id -> peer address (and client address when announced).
+
+    Invariant: an id of the static voters table always maps to its static
+    address; announced addresses only fill ids missing from it."""
+
+    def __init__(self, static: dict[int, Addr], static_clients: dict[int, str] | None = None,
+                 entries_max: int = 1024) -> None:
+        self.static = dict(static)
+        self.entries_max = entries_max
+        self.learned: dict[int, Addr] = {}
+        self.clients: dict[int, str] = dict(static_clients or {})
+
+    def get(self, node_id: int) -> Addr | None:
+        return self.static.get(node_id) or self.learned.get(node_id)
+
+    def ids(self) -> list[int]:
+        return sorted(set(self.static) | set(self.learned))
+
+    def client_address(self, node_id: int) -> str | None:
+        return self.clients.get(node_id)
+
+    def learn(self, node_id: int, peer: Addr, client: str | None = None) -> bool:
+        """Record an announced address; True when the book changed.
+        Raises MembershipError when a new id would exceed `entries_max`."""
+        if node_id <= 0:
+            raise MembershipError(f"bad node id {node_id}")
+        changed = False
+        if client is not None and self.clients.get(node_id) != client:
+            if node_id not in self.clients and len(self.clients) >= self.entries_max:
+                raise MembershipError(f"address book full ({self.entries_max} entries)")
+            self.clients[node_id] = client
+            changed = True
+        if node_id in self.static or self.learned.get(node_id) == peer:
+            return changed
+        if node_id not in self.learned and len(self.learned) + len(self.static) >= self.entries_max:
+            raise MembershipError(f"address book full ({self.entries_max} entries)")
+        self.learned[node_id] = peer
+        return True
+
+    def peer_table(self) -> dict[str, str]:
+        return {str(i): f"{a[0]}:{a[1]}" for i in self.ids() if (a := self.get(i)) is not None}
+
+    def client_table(self) -> dict[str, str]:
+        return {str(i): a for i, a in sorted(self.clients.items())}
+
+
+def _live(status: dict, node_id: int, election_timeout_ticks: int) -> bool:
+    if node_id == status.get("node_id"):
+        return True
+    peer = (status.get("peers") or {}).get(node_id)
+    return peer is not None and peer.get("last_contact_ticks", election_timeout_ticks) < election_timeout_ticks
+
+
+def add_voter_refusal(status: dict, node_id: int, election_timeout_ticks: int) -> str | None:
+    """Why the leader (whose driver status is `status`) must refuse to
+    promote `node_id`, or None. Pure."""
+    if node_id in status.get("voters", ()):
+        return f"node {node_id} is already a voter"
+    if node_id not in status.get("learners", ()):
+        return f"node {node_id} is not an observer of the metadata quorum"
+    peer = (status.get("peers") or {}).get(node_id) or {}
+    match, commit = peer.get("match_index", 0), status.get("commit_index", 0)
+    if match < commit or not _live(status, node_id, election_timeout_ticks):
+        return f"observer {node_id} is not caught up (log end {match + 1}, leader commit {commit})"
+    return None
+
+
+def remove_voter_refusal(status: dict, node_id: int, election_timeout_ticks: int) -> str | None:
+    """Why the leader must refuse to remove voter `node_id`, or None. Pure."""
+    voters = set(status.get("voters", ()))
+    if node_id not in voters:
+        return f"node {node_id} is not a voter"
+    if len(voters) == 1:
+        return "cannot remove the last voter"
+    remaining = voters - {node_id}
+    live = sum(1 for v in remaining if _live(status, v, election_timeout_ticks))
+    if live < len(remaining) // 2 + 1:
+        return (f"removing node {node_id} would leave {len(remaining)} voters of which only {live} "
+                f"are reachable: no quorum")
+    return None
+
+
+class MembershipService:
+    """The node's membership handlers and its announce loop (thin: reads the
+    Raft driver, calls peers through `call_peer(addr, request, timeout_s)`)."""
+
+    def __init__(self, node_id: int, driver, book: AddressBook, *, call_peer, forward,
+                 election_timeout_ticks: int, announce: bool, peer_address: str,
+                 client_address: str | None, config: MembershipConfig | None = None) -> None:
+        self.node_id = node_id
+        self.driver = driver
+        self.book = book
+        self.call_peer = call_peer
+        self.forward = forward
+        self.election_timeout_ticks = election_timeout_ticks
+        self.announce = announce
+        self.peer_address = peer_address
+        self.client_address = client_address
+        self.config = config or MembershipConfig()
+        self.member = False
+        self.log = log.bind(node_id=node_id)
+
+    @classmethod
+    def for_node(cls, config, driver, book: AddressBook, *, call_peer, forward,
+                 election_timeout_ticks: int) -> "MembershipService":
+        """Build from a broker.config.NodeConfig; a node missing from its own
+        voters table announces itself (call `set_bound_ports` once bound)."""
+        peer, client = config.peer_listener, config.advertised_client
+        return cls(
+            config.node_id, driver, book, call_peer=call_peer, forward=forward,
+            election_timeout_ticks=election_timeout_ticks, announce=not config.is_voter,
+            peer_address=f"{peer.host}:{peer.port}",
+            client_address=f"{client.host}:{client.port}",
+        )
+
+    def set_bound_ports(self, peer_port: int, client_port: int) -> None:
+        """Listeners configured with port 0: announce the ports they bound."""
+        host, _, port = self.peer_address.rpartition(":")
+        if port == "0":
+            self.peer_address = f"{host}:{peer_port}"
+        if self.client_address is not None and self.client_address.endswith(":0"):
+            self.client_address = f"{self.client_address.rpartition(':')[0]}:{client_port}"
+
+    # ----------------------------------------------------------- handlers
+    def client_handlers(self) -> dict:
+        return {AddVoterRequest.TYPE: self.handle_client_change, RemoveVoterRequest.TYPE: self.handle_client_change}
+
+    def peer_handlers(self) -> dict:
+        return {
+            AddVoterRequest.TYPE: self.handle_peer_change,
+            RemoveVoterRequest.TYPE: self.handle_peer_change,
+            JoinAsObserverRequest.TYPE: self.handle_join,
+        }
+
+    def _is_leader(self, st: dict) -> bool:
+        return st["role"] == "leader" and st["leader_id"] == self.node_id
+
+    def _not_controller(self, leader_id) -> RafkaError:
+        hint = f"; the leader is node {leader_id}" if leader_id is not None else "; no leader known"
+        return RafkaError(ErrorCode.NOT_CONTROLLER, f"node {self.node_id} is not the Raft leader{hint}")
+
+    async def handle_join(self, msg: JoinAsObserverRequest, ctx=None) -> JoinAsObserverResponse:
+        claimed = getattr(ctx, "node_id", None)
+        if claimed is not None and claimed != msg.node_id:
+            raise RafkaError(ErrorCode.INVALID_REQUEST, f"node {claimed} cannot join as node {msg.node_id}")
+        try:
+            if self.book.learn(msg.node_id, parse_addr(msg.peer_address), msg.client_address):
+                self.log.info("membership.address_learned", peer=msg.node_id, address=msg.peer_address)
+        except MembershipError as exc:
+            raise RafkaError(ErrorCode.INVALID_REQUEST, str(exc)) from None
+        st = self.driver.status()
+        members = set(st["voters"]) | set(st["learners"])
+        if self._is_leader(st) and msg.node_id not in members:
+            try:
+                await self.driver.propose_conf_change(ConfChangeKind.ADD_LEARNER, msg.node_id,
+                                                      timeout_s=self.config.conf_change_timeout_ms / 1000)
+                self.log.info("membership.learner_added", learner=msg.node_id, term=st["term"])
+            except RaftError as exc:  # the joiner asks again on its next announce
+                self.log.info("membership.add_learner_deferred", learner=msg.node_id, error=str(exc))
+            st = self.driver.status()
+            members = set(st["voters"]) | set(st["learners"])
+        return JoinAsObserverResponse(
+            member=msg.node_id in members, leader_id=st["leader_id"],
+            peer_addresses=self.book.peer_table(), client_addresses=self.book.client_table(),
+        )
+
+    async def handle_client_change(self, msg, ctx=None) -> MembershipChangeResponse:
+        st = self.driver.status()
+        if self._is_leader(st):
+            return await self._change(msg)
+        leader_id = st["leader_id"]
+        if leader_id is None:
+            raise self._not_controller(None)
+        timeout_s = self.config.conf_change_timeout_ms / 1000
+        try:
+            with trio.fail_after(timeout_s + 1):
+                return await self.forward(leader_id, msg, timeout_s + 0.5)
+        except NotSentError as exc:
+            raise RafkaError(ErrorCode.NOT_CONTROLLER, f"could not reach the leader (node {leader_id}): "
+                             f"{exc.message}") from None
+        except trio.TooSlowError:
+            raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, f"{msg.TYPE} forwarded to node {leader_id}: no answer") from None
+
+    async def handle_peer_change(self, msg, ctx=None) -> MembershipChangeResponse:
+        st = self.driver.status()
+        if not self._is_leader(st):
+            raise self._not_controller(st["leader_id"])
+        return await self._change(msg)
+
+    async def _change(self, msg) -> MembershipChangeResponse:
+        st = self.driver.status()
+        if isinstance(msg, AddVoterRequest):
+            kind, refusal = ConfChangeKind.ADD_VOTER, add_voter_refusal(st, msg.node_id, self.election_timeout_ticks)
+        else:
+            kind, refusal = ConfChangeKind.REMOVE_VOTER, remove_voter_refusal(
+                st, msg.node_id, self.election_timeout_ticks)
+        if refusal is not None:
+            raise RafkaError(ErrorCode.INVALID_REQUEST, refusal)
+        try:
+            await self.driver.propose_conf_change(kind, msg.node_id,
+                                                  timeout_s=self.config.conf_change_timeout_ms / 1000)
+        except ConfChangeError as exc:
+            raise RafkaError(ErrorCode.INVALID_REQUEST, str(exc)) from None
+        except (NotLeaderError, ProposalDroppedError) as exc:
+            raise RafkaError(ErrorCode.NOT_CONTROLLER, f"{kind.value} of node {msg.node_id} not appended: "
+                             f"{exc}") from None
+        except (RaftTimeoutError, RaftError) as exc:
+            raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, f"{kind.value} of node {msg.node_id}: outcome unknown "
+                             f"({exc})") from None
+        self.log.info("membership.changed", change=kind.value, member=msg.node_id, term=st["term"])
+        st = self.driver.status()
+        return MembershipChangeResponse(voters=list(st["voters"]), observers=list(st["learners"]))
+
+    # ------------------------------------------------------- announce loop
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Announce this node's address until cancelled (only for a node
+        missing from its own voters table)."""
+        task_status.started()
+        if not self.announce:
+            return
+        while True:
+            await self.announce_once()
+            interval = self.config.member_announce_interval_ms if self.member else self.config.announce_interval_ms
+            await trio.sleep(interval / 1000)
+
+    async def announce_once(self) -> None:
+        request = JoinAsObserverRequest(self.node_id, self.peer_address, self.client_address)
+        timeout_s = self.config.announce_timeout_ms / 1000
+        member = False
+        for node_id in self.book.ids():
+            addr = self.book.get(node_id)
+            if node_id == self.node_id or addr is None:
+                continue
+            try:
+                with trio.fail_after(timeout_s + 0.5):
+                    resp = await self.call_peer(addr, request, timeout_s)
+            except (RafkaError, trio.TooSlowError, OSError, trio.BrokenResourceError) as exc:
+                self.log.debug("membership.announce_failed", peer=node_id, error=repr(exc))
+                continue
+            if not isinstance(resp, JoinAsObserverResponse):
+                continue
+            member = member or resp.member
+            self._learn_table(resp)
+        if member and not self.member:
+            self.log.info("membership.joined", term=self.driver.term)
+        self.member = member or self.member and self._in_config()
+
+    def _in_config(self) -> bool:
+        st = self.driver.status()
+        return self.node_id in set(st["voters"]) | set(st["learners"])
+
+    def _learn_table(self, resp: JoinAsObserverResponse) -> None:
+        for key, text in resp.peer_addresses.items():
+            try:
+                node_id = int(key)
+                if node_id != self.node_id:
+                    self.book.learn(node_id, parse_addr(text), resp.client_addresses.get(key))
+            except (ValueError, MembershipError) as exc:
+                self.log.debug("membership.bad_address", entry=key, error=str(exc))
