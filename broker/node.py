@@ -24,18 +24,17 @@ Wiring (one trio nursery, everything structured):
   then follows the metadata log like any member. Its metadata services
   carry a dormant controller, so it can serve as controller if promoted.
 
-Shutdown (SIGTERM/SIGINT, or the parent gone with --exit-with-parent): a
-leader first hands leadership to its most caught-up voter (bounded by
-`handover_timeout_ms`), then every task is cancelled and storage closed.
+Shutdown (SIGTERM/SIGINT, or the parent gone with --exit-with-parent; the
+sequence lives in broker/node_shutdown.py): the broker role moves its
+partition leaderships away, a leader hands leadership to its most caught-up
+voter (each bounded), then every task is cancelled and storage closed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import random
-import signal
 import sys
 
 import structlog
@@ -56,6 +55,7 @@ from broker.messages_node import (
 from broker.membership import AddressBook, MembershipService
 from broker.meta_properties import MetaProperties
 from broker.metadata_services import MetadataServices
+from broker.node_shutdown import hand_over_leadership, serve_until_stopped, shut_down_broker_role
 from broker.node_state_machine import NodeStateMachine, bench_entry
 from broker.status import build_status
 from netproto.connection import NotSentError
@@ -74,10 +74,6 @@ from raft.types import ConfigState
 log = structlog.get_logger("rafka.node")
 
 PROPOSE_TIMEOUT_MS = 10_000
-# Controlled shutdown of the broker role (moving partition leaderships away)
-# before the Raft handover, at most this long.
-CONTROLLED_SHUTDOWN_TIMEOUT_MS = 5000
-PARENT_POLL_MS = 500
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
@@ -340,45 +336,18 @@ class Node:
     # ------------------------------------------------------------ shutdown
     async def controlled_shutdown(self) -> None:
         """Move partition leaderships away (broker role), then hand over Raft
-        leadership (if leader); each step bounded."""
+        leadership (if leader); each step bounded (broker/node_shutdown.py)."""
         if self.services is not None:
-            try:
-                done = await self.services.shutdown(CONTROLLED_SHUTDOWN_TIMEOUT_MS / 1000)
-            except Exception as exc:  # noqa: BLE001 - shutdown goes on regardless
-                self.log.warning("controlled_shutdown_failed", error=repr(exc))
-            else:
-                self.log.info("controlled_shutdown", completed=done)
+            await shut_down_broker_role(self.services, self.log)
         await self.handover()
 
     async def handover(self) -> None:
-        """If leader, transfer leadership to the most caught-up voter first."""
-        if self.driver is None:
-            return
-        st = self.driver.status()
-        if st["role"] != "leader":
-            return
-        # Only voters heard from within an election timeout: a transfer to a
-        # stopped node would just wait out its bound (the last node of a
-        # cluster being stopped has nobody to hand over to).
-        live_ticks = self._raft_config().election_timeout_ticks
-        candidates = [
-            (p["match_index"], i)
-            for i, p in st["peers"].items()
-            if i != self.node_id and i in st["voters"] and not p.get("is_learner")
-            and p.get("last_contact_ticks", 0) < live_ticks
-        ]
-        if not candidates:
-            if any(i != self.node_id for i in st["peers"]):
-                self.log.info("leadership_handover_skipped", term=st["term"], reason="no voter heard from recently")
-            return
-        _, target = max(candidates)
-        timeout_s = 2 * self.config.raft.election_timeout_ms / 1000
-        self.log.info("leadership_handover", term=st["term"], target=target)
-        try:
-            await self.driver.transfer_leadership(target, timeout_s=timeout_s)
-            self.log.info("leadership_handed_over", target=target)
-        except RaftError as exc:
-            self.log.warning("leadership_handover_failed", target=target, error=str(exc))
+        """If leader, transfer leadership to the most caught-up live voter."""
+        if self.driver is not None:
+            await hand_over_leadership(
+                self.driver, self.node_id, live_ticks=self._raft_config().election_timeout_ticks,
+                timeout_s=2 * self.config.raft.election_timeout_ms / 1000, log=self.log,
+            )
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -390,30 +359,7 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 async def run_node(config: NodeConfig, identity: MetaProperties, *, bench: bool, exit_with_parent: bool) -> int:
     node = Node(config, identity, bench=bench)
-    parent = os.getppid()
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(node.run)
-            stop = trio.Event()
-
-            async def on_signal() -> None:
-                async for signum in signals:
-                    node.log.info("node_stopping", signal=signal.Signals(signum).name)
-                    stop.set()
-                    return
-
-            async def watch_parent() -> None:
-                while os.getppid() == parent:
-                    await trio.sleep(PARENT_POLL_MS / 1000)
-                node.log.warning("node_stopping", reason="parent process exited")
-                stop.set()
-
-            nursery.start_soon(on_signal)
-            if exit_with_parent:
-                nursery.start_soon(watch_parent)
-            await stop.wait()
-            await node.controlled_shutdown()
-            nursery.cancel_scope.cancel()
+    await serve_until_stopped(node, exit_with_parent=exit_with_parent)
     node.log.info("node_stopped")
     return 0
 
