@@ -44,25 +44,36 @@ class _Parser(argparse.ArgumentParser):
         raise CliError("INVALID_ARGUMENTS", f"{self.prog}: {message}", exit_code=2)
 
 
-def common_parser() -> argparse.ArgumentParser:
+def common_parser(*, with_defaults: bool = True) -> argparse.ArgumentParser:
+    """--bootstrap/--json/--debug, accepted before and after the command.
+
+    The top-level parser carries the real defaults; the copy every command
+    gets has SUPPRESS defaults, so `rafka --json topics list` keeps the value
+    given before the command instead of having the command's default
+    overwrite it."""
+    def default(value):
+        return value if with_defaults else argparse.SUPPRESS
+
     common = _Parser(add_help=False)
     common.add_argument(
         "--bootstrap",
-        default=os.environ.get("RAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
+        default=default(os.environ.get("RAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)),
         help="HOST:PORT[,...] of any node's client listener "
-        "(default: $RAFKA_BOOTSTRAP or %(default)s)",
+        f"(default: $RAFKA_BOOTSTRAP or {DEFAULT_BOOTSTRAP})",
     )
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    common.add_argument("--json", action="store_true", default=default(False),
+                        help="machine-readable output")
+    common.add_argument("--debug", action="store_true", default=default(False),
+                        help="show tracebacks")
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = common_parser()
+    common = common_parser(with_defaults=False)
     parser = _Parser(
         prog="rafka",
         description="rafka: a Kafka-style log broker with a Raft metadata quorum",
-        parents=[common],
+        parents=[common_parser()],
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:

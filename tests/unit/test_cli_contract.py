@@ -29,3 +29,21 @@ def test_unknown_flag_json_error_shape():
     assert proc.returncode != 0
     err = json.loads(proc.stderr.strip())
     assert set(err) >= {"error", "message"}
+
+
+def test_global_flags_before_the_command_are_honoured(tmp_path):
+    """Goal: `rafka --bootstrap X topics list` talks to X (seen: the
+    command's default silently replaced it), and `rafka --json ...` gives
+    JSON. A bootstrap nobody listens on must fail as unreachable, naming it."""
+    proc = run("--json", "--bootstrap", "127.0.0.1:1", "topics", "list", "--timeout-s", "1")
+    assert proc.returncode != 0
+    err = json.loads(proc.stderr.strip())
+    assert err["error"] == "NETWORK_EXCEPTION"
+    assert "127.0.0.1:1" in err["message"]
+
+
+def test_global_flags_after_the_command_still_work():
+    """Goal: the same flags placed after the command keep working."""
+    proc = run("topics", "list", "--bootstrap", "127.0.0.1:1", "--json", "--timeout-s", "1")
+    assert proc.returncode != 0
+    assert json.loads(proc.stderr.strip())["error"] == "NETWORK_EXCEPTION"
