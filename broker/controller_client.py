@@ -7,6 +7,9 @@ LEADER_NOT_AVAILABLE, or a request that surely never left this process)
 back off and try again until the deadline; never retry a write whose outcome
 is unknown (a timeout after sending), since it may have been applied.
 Reads change nothing, so they are retried on any network error too.
+A handshake refusal (wrong listener kind, cluster id or protocol version) is
+definite: that address is not tried again, and when every bootstrap address
+refused, the call fails at once with the refusal's own code.
 
 Consistent reads: when the read request type has a `consistent` field it is
 set; otherwise the client sends a MetadataBarrierRequest and then the read on
@@ -26,7 +29,7 @@ import trio
 
 from broker.admin_messages import MetadataBarrierRequest, MetadataStatusRequest, MetadataStatusResponse
 from broker.controller import requests as rq
-from netproto.connection import NotSentError, open_connection
+from netproto.connection import HandshakeRefusedError, NotSentError, open_connection
 from netproto.errors import ErrorCode, RafkaError
 from netproto.handshake import KIND_CLIENT
 from netproto.pool import parse_addr
@@ -74,7 +77,7 @@ class AdminClient:
                 sent = True
                 return await conn.call(request, timeout_s=timeout_s)
         except RafkaError as exc:
-            if sent or isinstance(exc, NotSentError):
+            if sent or isinstance(exc, (NotSentError, HandshakeRefusedError)):
                 raise
             raise NotSentError(f"{address}: {exc.code.name}: {exc.message}") from None
 
@@ -87,25 +90,27 @@ class AdminClient:
         retriable = READ_RETRIABLE if read else RETRIABLE
         last: RafkaError | None = None
         reached_any = False  # did any attempt get past connecting?
+        refused: dict[str, HandshakeRefusedError] = {}  # definite: never tried again
         backoff_s = BACKOFF_INITIAL_S
-        attempt = 0
         with trio.move_on_after(timeout_s):
             while True:
-                address = self.bootstrap[attempt % len(self.bootstrap)]
-                attempt += 1
-                try:
-                    return await self._attempt(address, request, consistent,
-                                               min(ATTEMPT_TIMEOUT_MAX_S, timeout_s))
-                except NotSentError as exc:
-                    last = exc
-                except RafkaError as exc:
-                    reached_any = True
-                    if exc.code not in retriable:
-                        raise
-                    last = exc
-                if attempt % len(self.bootstrap) == 0:
-                    await trio.sleep(backoff_s)
-                    backoff_s = min(BACKOFF_MAX_S, backoff_s * 2)
+                for address in [a for a in self.bootstrap if a not in refused]:
+                    try:
+                        return await self._attempt(address, request, consistent,
+                                                   min(ATTEMPT_TIMEOUT_MAX_S, timeout_s))
+                    except HandshakeRefusedError as exc:
+                        refused[address] = exc
+                    except NotSentError as exc:
+                        last = exc
+                    except RafkaError as exc:
+                        reached_any = True
+                        if exc.code not in retriable:
+                            raise
+                        last = exc
+                if len(refused) == len(self.bootstrap):
+                    raise _all_refused(refused)
+                await trio.sleep(backoff_s)
+                backoff_s = min(BACKOFF_MAX_S, backoff_s * 2)
         if last is not None and not reached_any:
             # Nothing was ever sent: say so plainly (the request surely did not happen).
             raise RafkaError(ErrorCode.NETWORK_EXCEPTION,
@@ -153,6 +158,17 @@ class AdminClient:
             resp = await self._attempt(address, MetadataStatusRequest(), False, timeout_s)
         assert isinstance(resp, MetadataStatusResponse)
         return resp
+
+
+def _all_refused(refused: dict[str, HandshakeRefusedError]) -> HandshakeRefusedError:
+    """One error for "every bootstrap address refused the handshake": the
+    first refusal's code, every address's reason."""
+    first = next(iter(refused.values()))
+    if len(refused) == 1:
+        [(addr, exc)] = refused.items()
+        return HandshakeRefusedError(exc.code, f"{addr} refused the connection: {exc.message}")
+    detail = "; ".join(f"{addr}: {exc.code.name}: {exc.message}" for addr, exc in refused.items())
+    return HandshakeRefusedError(first.code, f"every bootstrap address refused the connection ({detail})")
 
 
 def _only_result(resp) -> rq.TopicResult:

@@ -159,7 +159,8 @@ class ControllerService:
         self._term: int | None = None
         self._send: trio.MemorySendChannel | None = None
         self._current: _Pending | None = None
-        self._preferred_due = False
+        # Why a prompt preferred election is due (None: not due).
+        self._preferred_due: str | None = None
         self.activations = 0
         self.prompt_preferred_elections = 0
         self.active_changed = trio.Event()  # set (then replaced) on (de)activation
@@ -255,15 +256,14 @@ class ControllerService:
         lead = self.raft.leadership()
         if not lead.is_leader or lead.term != term:
             return False
-        self.controller.activate(self.image, now_ms())
+        # Logs "controller.activated" with the term and what the image holds.
+        self.controller.activate(self.image, now_ms(), term=term)
         # A new controller starts with a preferred election: whoever was
         # unfenced under the old one may still lead nothing.
-        self._preferred_due = True
+        self._preferred_due = "preferred leader election on becoming the active controller"
         self._term = term
         self.activations += 1
         self._notify()
-        log.info("controller.active", node_id=self.node_id, term=term, offset=self.image.offset,
-                 brokers=len(self.image.brokers))
         return True
 
     def _deactivate(self, term: int, reason: str) -> None:
@@ -320,8 +320,9 @@ class ControllerService:
         while True:
             now = now_ms()
             if self._preferred_due:
-                self._preferred_due = False
-                await self._elect_preferred(term, now)
+                reason = self._preferred_due
+                self._preferred_due = None
+                await self._elect_preferred(term, now, reason)
                 continue
             if now >= next_tick_ms:
                 next_tick_ms = now + tick_ms
@@ -337,27 +338,29 @@ class ControllerService:
                 continue
             await self._decide(term, item)
 
-    async def _elect_preferred(self, term: int, now: int) -> None:
+    async def _elect_preferred(self, term: int, now: int, reason: str) -> None:
         """A preferred-leader election now (after an unfence or ISR change),
-        decided like any other request, on an image holding that change."""
+        decided like any other request, on an image holding that change.
+        The controller logs each leader change with `reason`."""
         self._check_term(term)
         request = rq.ElectLeadersRequest(election_type="preferred", partitions=None)
         try:
-            decision = self.controller.handle(self.image, request, now)
+            decision = self.controller.handle(self.image, request, now, reason=reason)
         except RafkaError as exc:
             log.info("controller.prompt_preferred_failed", node_id=self.node_id, term=term, error=exc.code.name)
             return
         if decision.records:
             self.prompt_preferred_elections += 1
-            log.info("controller.prompt_preferred_elected", node_id=self.node_id, term=term,
-                     partitions=len(decision.records))
             await self._commit(term, decision.records, None)
 
     def _note_committed(self, records: list[Record], request: Message | None) -> None:
-        if any(isinstance(r, UnfenceBrokerRecord) for r in records) or isinstance(
-            request, rq.AlterPartitionRequest
-        ):
-            self._preferred_due = True
+        unfenced = [r.node_id for r in records if isinstance(r, UnfenceBrokerRecord)]
+        if unfenced:
+            ids = ",".join(str(n) for n in unfenced)
+            self._preferred_due = f"preferred leader election after broker {ids} was unfenced"
+        elif isinstance(request, rq.AlterPartitionRequest):
+            self._preferred_due = (f"preferred leader election after the ISR of "
+                                   f"{request.topic}-{request.partition} changed")
 
     async def _decide(self, term: int, item: _Pending) -> None:
         self._check_term(term)

@@ -105,8 +105,27 @@ def status_to_dict(resp: QuorumStatusResponse) -> dict:
         "applied_index": resp.applied_index,
         "log_end_offset": resp.log_end_offset,
         "leader_client_address": resp.leader_client_address,
-        "state_machine": dict(resp.state_machine),
+        "state_machine": state_machine_to_json(resp.state_machine),
     }
+
+
+def state_machine_to_json(summary: Mapping[str, str]) -> dict:
+    """The state machine summary travels as strings (the wire type is
+    dict[str, str]); in JSON its counts and offsets are numbers, so scripts
+    can compare them (`"metadata_offset": 7`, not `"7"`). Digests stay
+    strings even when every hex digit happens to be a decimal one."""
+    out: dict = {}
+    for key, value in summary.items():
+        if isinstance(value, str) and not key.endswith("digest") and _is_decimal(value):
+            out[key] = int(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _is_decimal(text: str) -> bool:
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
 
 
 def render_status_table(status: dict) -> str:

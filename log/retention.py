@@ -95,8 +95,10 @@ def truncate_log(plog, offset: int) -> int:
     if seg.rolling_base_ms is None:
         seg.rolling_base_ms = plog._now_ms()
     fsync_dir(plog.dir_path)
+    old_end = plog._log_end_offset
     _after_truncation(plog, new_end)
-    plog._log.warning("log_truncated", offset=new_end, requested_offset=offset)
+    plog._log.warning("log_truncated", offset=new_end, requested_offset=offset, old_end_offset=old_end,
+                      offsets_cut=old_end - new_end)
     return new_end
 
 
@@ -110,7 +112,12 @@ def _after_truncation(plog, new_end: int) -> None:
 
 
 def reset_log_at(plog, offset: int) -> None:
-    """Drop every segment and restart empty at `offset` (log start = end)."""
+    """Drop every segment and restart empty at `offset` (log start = end).
+
+    Logged as a warning only when records were actually discarded; moving
+    the start of an empty log (e.g. a fresh Raft log starting at index 1)
+    discards nothing and is logged at debug level."""
+    old_start, old_end = plog._log_start_offset, plog._log_end_offset
     set_log_start(plog, offset)
     for seg in plog._segments:
         seg.delete()
@@ -123,7 +130,11 @@ def reset_log_at(plog, offset: int) -> None:
     if plog._recovery_point != offset:
         plog._write_recovery_point(offset)
     plog.leader_epochs.truncate_from_start(offset)
-    plog._log.warning("log_reset", offset=offset)
+    if old_end > old_start:
+        plog._log.warning("log_reset", offset=offset, discarded_offsets=old_end - old_start,
+                          discarded_from_offset=old_start)
+    else:
+        plog._log.debug("log_start_moved", offset=offset, old_offset=old_start)
 
 
 # ---- the start of the log ------------------------------------------------------

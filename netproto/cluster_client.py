@@ -10,14 +10,15 @@ Usage::
 ``call`` tries the bootstrap addresses in turn, starting with the last one
 that worked, and moves to the next one only when the request surely was not
 sent (``NotSentError``: connect refused, or the connection was already
-closed). Other errors are raised as they are: an error response with the
+closed) or the node refused the handshake (``HandshakeRefusedError``: wrong
+listener kind, cluster id or version; raised when no address answers).
+Other errors are raised as they are: an error response with the
 server's code, REQUEST_TIMED_OUT, or NETWORK_EXCEPTION when a connection is
 lost after sending (the request may have happened: retrying it elsewhere
 could apply it twice). When every address fails, the last NotSentError is
 raised. The whole call, retries included, is bounded by ``timeout_s``.
 
-With ``cluster_id=None`` (the default) the handshake accepts any cluster; a
-node refusing for another reason (e.g. UNSUPPORTED_VERSION) raises.
+With ``cluster_id=None`` (the default) the handshake accepts any cluster.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import AsyncIterator, Iterable
 
 import trio
 
-from netproto.connection import NotSentError
+from netproto.connection import HandshakeRefusedError, NotSentError
 from netproto.errors import ErrorCode, RafkaError
 from netproto.handshake import KIND_CLIENT
 from netproto.limits import NetLimits
@@ -57,6 +58,7 @@ class ClusterClient:
     async def call(self, msg: Message, timeout_s: float) -> Message:
         deadline = trio.current_time() + timeout_s
         last: RafkaError | None = None
+        refused: HandshakeRefusedError | None = None
         for step in range(len(self.addrs)):
             index = (self._current + step) % len(self.addrs)
             remaining = deadline - trio.current_time()
@@ -64,11 +66,16 @@ class ClusterClient:
                 break
             try:
                 reply = await self.call_node(self.addrs[index], msg, remaining)
+            except HandshakeRefusedError as err:
+                refused = err
+                continue
             except NotSentError as err:
                 last = err
                 continue
             self._current = index
             return reply
+        if refused is not None:
+            raise refused  # definite and more telling than "cannot reach"
         if last is None:
             raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, f"{msg.TYPE} timed out after {timeout_s}s")
         raise last

@@ -69,6 +69,19 @@ class NotSentError(RafkaError):
         super().__init__(ErrorCode.NETWORK_EXCEPTION, message)
 
 
+# Handshake refusals that the same address will repeat (wrong listener
+# kind, cluster id or protocol version): definite, so never retried there.
+HANDSHAKE_REFUSAL_CODES = frozenset({ErrorCode.INVALID_REQUEST, ErrorCode.INCONSISTENT_CLUSTER_ID,
+                                     ErrorCode.UNSUPPORTED_VERSION})
+
+
+class HandshakeRefusedError(RafkaError):
+    """The server refused the handshake with one of HANDSHAKE_REFUSAL_CODES
+    (keeping the server's code and text). The request surely was not sent,
+    and retrying the same address cannot help: callers try another address
+    or fail at once."""
+
+
 class _Pending:
     __slots__ = ("event", "result", "error")
 
@@ -242,7 +255,10 @@ async def _handshake(fs: FrameStream, hs: Handshake, limits: NetLimits) -> Hands
         raise NotSentError("connection closed during the handshake (server full or shutting down?)")
     kind, corr, a, b = decode_envelope(payload, limits)
     if kind == ERROR:
-        raise error_from_wire(a, b)
+        err = error_from_wire(a, b)
+        if err.code in HANDSHAKE_REFUSAL_CODES:
+            raise HandshakeRefusedError(err.code, err.message)
+        raise err
     if kind != RESPONSE or corr != 0 or a != HandshakeOk.TYPE:
         raise RafkaError(ErrorCode.NETWORK_EXCEPTION, "unexpected handshake reply")
     ok = from_wire(a, b)
@@ -263,8 +279,8 @@ async def open_connection(
     """Connect, handshake, and yield a ``Connection``; closes it on exit.
 
     Raises NotSentError when the TCP connect fails or times out
-    (``connect_timeout_ms``), the server's refusal (e.g. UNSUPPORTED_VERSION,
-    INCONSISTENT_CLUSTER_ID) as RafkaError, REQUEST_TIMED_OUT when the
+    (``connect_timeout_ms``), the server's refusal (UNSUPPORTED_VERSION,
+    INCONSISTENT_CLUSTER_ID, INVALID_REQUEST) as HandshakeRefusedError, REQUEST_TIMED_OUT when the
     handshake takes longer than ``handshake_timeout_ms``."""
     limits = limits or NetLimits()
     addr = (host, port)

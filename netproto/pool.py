@@ -22,7 +22,8 @@ injected ``rng``) and tries again, forever, until the pool closes.
   makes the call on it. If a connect attempt fails meanwhile it raises
   ``NotSentError`` (NETWORK_EXCEPTION; the request surely was not sent), so
   callers can try another node at once; a handshake refusal keeps its code
-  (INCONSISTENT_CLUSTER_ID, UNSUPPORTED_VERSION, INVALID_REQUEST).
+  (INCONSISTENT_CLUSTER_ID, UNSUPPORTED_VERSION, INVALID_REQUEST) and is a
+  ``HandshakeRefusedError``: definite, not worth retrying at that address.
 - At most ``pool_destinations_max`` destinations.
 """
 
@@ -37,7 +38,7 @@ import structlog
 import trio
 
 from netproto.backoff import Backoff
-from netproto.connection import Connection, NotSentError, open_connection
+from netproto.connection import Connection, HandshakeRefusedError, NotSentError, open_connection
 from netproto.errors import ErrorCode, RafkaError
 from netproto.framing import FrameError
 from netproto.limits import NetLimits
@@ -124,8 +125,10 @@ class Pool:
                 await dest.changed.wait()
                 if dest.conn is None and dest.connect_failures != failures:
                     last = dest.last_error
+                    if isinstance(last, HandshakeRefusedError):
+                        # A definite refusal (e.g. INCONSISTENT_CLUSTER_ID) keeps its code.
+                        raise HandshakeRefusedError(last.code, f"{_fmt(dest.addr)} refused: {last.message}")
                     if last is not None and last.code not in _RETRIABLE_CONNECT_CODES:
-                        # A refusal (e.g. INCONSISTENT_CLUSTER_ID) keeps its code.
                         raise RafkaError(last.code, f"{_fmt(dest.addr)} refused: {last.message}")
                     raise NotSentError(f"cannot reach {_fmt(dest.addr)}: {last}")
         conn = dest.conn

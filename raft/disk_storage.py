@@ -54,7 +54,7 @@ from raft.disk_codec import (
     encode_snapshot,
     read_entries,
 )
-from raft.errors import StorageError
+from raft.errors import CompactedError, StorageError
 from raft.raft_log import limit_entries_bytes
 from raft.storage import MemoryStorage
 from raft.types import ENTRY_OVERHEAD_BYTES, ConfigState, Entry, HardState, Snapshot
@@ -209,11 +209,29 @@ class DiskStorage:
         if first > self._mem.last_index() + 1:
             raise StorageError(f"gap: appending {first} after last {self._mem.last_index()}")
         if first < self._plog.log_end_offset:
+            self._log_conflict(entries[0])
             new_end = self._truncate_log(first)
             if new_end < first:  # the cut fell inside a batch: rewrite its head
                 self._write(self._mem.entries(new_end, first))
         self._mem.append(entries)
         self._write(entries)
+
+    def _log_conflict(self, first: Entry) -> None:
+        """Say why stored entries are about to be cut: the leader sent
+        `first` at an index we hold with another term (Raft's log matching:
+        ours and everything after it go)."""
+        last = self._mem.last_index()
+        if first.index > last:
+            return  # only a batch head rewritten on disk; no entry is lost
+        try:
+            ours = self._mem.term(first.index)
+        except CompactedError:  # below the snapshot: nothing to name
+            ours = None
+        self._log.warning(
+            "raft_log_truncated", from_index=first.index, entries_cut=last - first.index + 1,
+            last_index=last, reason=f"conflict with leader at term {first.term}: our entry "
+            f"{first.index} has term {ours}",
+        )
 
     def _truncate_log(self, offset: int) -> int:
         """Drop log entries from `offset` on (durable when it returns); the

@@ -247,6 +247,8 @@ class RaftDriver:
             send(msg)
         if rd.soft_state is not None:
             self._on_soft_state(rd)
+        for name, fields in rd.events:
+            self._log_event(name, fields)
         if rd.snapshot is not None:
             self.state_machine.restore(rd.snapshot.data)
             self._snapshot_index = rd.snapshot.meta.index
@@ -281,6 +283,12 @@ class RaftDriver:
         if rd.hard_state is not None:
             self.storage.set_hard_state(rd.hard_state)
             self._durable_term_vote = (rd.hard_state.term, rd.hard_state.vote)
+
+    def _log_event(self, name: str, fields: dict) -> None:
+        """A decision the core reported (votes). Real votes at info; pre-votes,
+        which a partitioned node repeats every election timeout, at debug."""
+        emit = self.log.debug if fields.get("pre_vote") else self.log.info
+        emit(f"raft_{name}", **fields)
 
     def _on_soft_state(self, rd: Ready) -> None:
         ss = rd.soft_state

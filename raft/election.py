@@ -18,6 +18,14 @@ VOTE_PENDING, VOTE_WON, VOTE_LOST = "pending", "won", "lost"
 
 
 class ElectionMixin:
+    # Vote decisions for the driver to log, drained by ready() into
+    # Ready.events. A tuple replaced on each event (never mutated in place),
+    # so this class-level default is safely shared; votes are rare.
+    events: tuple = ()
+
+    def _event(self, name: str, **fields) -> None:
+        self.events = (*self.events, (name, fields))
+
     def _promotable(self) -> bool:
         return self.id in self.voters
 
@@ -79,17 +87,32 @@ class ElectionMixin:
             or (self.vote is None and self.leader_id is None)
             or (msg.pre_vote and msg.term > self.term)
         )
-        if can_vote and self.log.is_up_to_date(msg.last_log_index, msg.last_log_term):
+        up_to_date = self.log.is_up_to_date(msg.last_log_index, msg.last_log_term)
+        if can_vote and up_to_date:
             self._send(
                 RequestVoteResponse(src=self.id, dst=msg.src, term=msg.term, granted=True, pre_vote=msg.pre_vote)
             )
             if not msg.pre_vote:
                 self.election_elapsed = 0
                 self.vote = msg.src
+            self._vote_event("vote_granted", msg, "candidate's log is at least as up to date as ours")
         else:
             self._send(
                 RequestVoteResponse(src=self.id, dst=msg.src, term=self.term, granted=False, pre_vote=msg.pre_vote)
             )
+            if not can_vote:
+                if self.vote is not None and self.vote != msg.src:
+                    reason = f"already voted for {self.vote} in term {self.term}"
+                else:
+                    reason = f"leader {self.leader_id} is known in term {self.term}"
+            else:
+                reason = (f"candidate's log (last term {msg.last_log_term}, index {msg.last_log_index}) "
+                          f"is behind ours (last term {self.log.last_term()}, index {self.log.last_index()})")
+            self._vote_event("vote_rejected", msg, reason)
+
+    def _vote_event(self, name: str, msg: RequestVote, reason: str) -> None:
+        self._event(name, candidate=msg.src, term=msg.term, pre_vote=msg.pre_vote,
+                    transfer=msg.transfer, reason=reason)
 
     def _handle_vote_response(self, msg: RequestVoteResponse) -> None:
         pre = self.role == Role.PRE_CANDIDATE

@@ -30,6 +30,7 @@ class ReadyMixin:
             self.msgs
             or self._pending_appends
             or self.read_states
+            or self.events
             or self.log.unstable
             or self.log.unstable_snapshot is not None
             or self.log.has_next_committed()
@@ -67,9 +68,11 @@ class ReadyMixin:
             messages=msgs,
             committed_entries=self.log.next_committed(self.cfg.max_committed_bytes_per_ready),
             read_states=self.read_states,
+            events=list(self.events),
         )
         self.msgs = []
         self.read_states = []
+        self.events = ()
         self._prev_soft_state = ss
         self._outstanding = rd
         return rd

@@ -155,6 +155,10 @@ class Ready:
     messages: list = field(default_factory=list)
     committed_entries: list[Entry] = field(default_factory=list)
     read_states: list[ReadState] = field(default_factory=list)
+    # Decisions worth a log line (e.g. a vote granted or rejected, with its
+    # reason) as (event name, fields); the driver logs them. Keeps the core
+    # free of I/O while the node's log still says what it decided and why.
+    events: list[tuple[str, dict]] = field(default_factory=list)
 
     @property
     def must_sync(self) -> bool:

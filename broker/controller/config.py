@@ -29,10 +29,14 @@ class ControllerConfig:
     leaderless_elections_per_tick_max: int = 1000
     # Partitions named in one ElectLeaders request.
     elect_partitions_per_request_max: int = 10_000
+    # Partition leader/ISR changes of one decision logged at info level; the
+    # rest go to debug, with one summary line (a fence of a broker holding
+    # 500 partitions must not write 500 info lines).
+    decision_log_partitions_max: int = 20
 
     def __post_init__(self) -> None:
         for name in ("session_timeout_ms", "partitions_per_topic_max", "cluster_partitions_max",
                      "topics_per_request_max", "replication_factor_max",
-                     "preferred_election_interval_ms"):
+                     "preferred_election_interval_ms", "decision_log_partitions_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"controller {name} must be >= 1")

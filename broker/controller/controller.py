@@ -16,6 +16,10 @@ Contract with the driver (the controller is pure, so the driver owns it):
   leadership, drop it and re-clone from the committed image.
 - Time is the driver's clock (trio's, so tests can mock it); randomness is
   the injected `rng` (topic ids only).
+
+Every decision that emits records is logged with its reason and the Raft
+term it was made in (broker/controller/decision_log.py); rejected items of
+topic requests are logged too, so the log tells what was decided and why.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import structlog
 from broker.controller import brokers, describe, elections, topics
 from broker.controller import requests as rq
 from broker.controller.config import ControllerConfig
+from broker.controller.decision_log import log_decision
+from broker.controller.reasons import log_rejected_items, request_reason
 from broker.controller.leadership import leaderless_changes, preferred_leader_changes
 from broker.metadata.image import MetadataImage
 from broker.metadata.records import Record
@@ -55,32 +61,47 @@ class Controller:
         self.rng = rng if rng is not None else random.Random(node_id)
         self.sessions = brokers.BrokerSessions(self.config.session_timeout_ms)
         self.active = False
+        self.term: int | None = None  # the Raft term this controller decides in (for logs)
         self._next_preferred_ms = 0
         self._leaderless_checked_offset: int | None = None
 
     # ------------------------------------------------------------ lifecycle
-    def activate(self, image: MetadataImage, now_ms: int) -> None:
+    def activate(self, image: MetadataImage, now_ms: int, term: int | None = None) -> None:
         self.sessions.activate(image, now_ms)
         self.active = True
+        self.term = term
         self._next_preferred_ms = now_ms + self.config.preferred_election_interval_ms
         self._leaderless_checked_offset = None
-        log.info("controller.activated", node_id=self.node_id, offset=image.offset,
-                 brokers=len(image.brokers))
+        fenced = sorted(b.node_id for b in image.brokers.values() if b.fenced)
+        # offset None: the image holds no metadata record yet (a new cluster).
+        log.info("controller.activated", node_id=self.node_id, term=term,
+                 metadata_offset=image.offset if image.offset >= 0 else None,
+                 brokers=len(image.brokers), fenced_brokers=fenced, topics=len(image.topics_by_name),
+                 partitions=image.partition_count, leaderless_partitions=image.leaderless_count,
+                 session_timeout_ms=self.config.session_timeout_ms)
 
     def deactivate(self) -> None:
         if self.active:
-            log.info("controller.deactivated", node_id=self.node_id)
+            log.info("controller.deactivated", node_id=self.node_id, term=self.term)
         self.active = False
+        self.term = None
         self.sessions = brokers.BrokerSessions(self.config.session_timeout_ms)
+
+    def _log(self, image: MetadataImage, records: list[Record], reason: str,
+             broker_reasons: dict[int, str] | None = None) -> None:
+        log_decision(log, image, records, node_id=self.node_id, term=self.term, reason=reason,
+                     broker_reasons=broker_reasons,
+                     partitions_logged_max=self.config.decision_log_partitions_max)
 
     def _require_active(self) -> None:
         if not self.active:
             raise RafkaError(ErrorCode.NOT_CONTROLLER, f"node {self.node_id} is not the active controller")
 
     # ------------------------------------------------------------- requests
-    def handle(self, image: MetadataImage, req: Message, now_ms: int) -> Decision:
+    def handle(self, image: MetadataImage, req: Message, now_ms: int, reason: str | None = None) -> Decision:
         """Decide on one request. Raises RafkaError for whole-request errors
-        (NOT_CONTROLLER, STALE_BROKER_EPOCH, ...)."""
+        (NOT_CONTROLLER, STALE_BROKER_EPOCH, ...). `reason` overrides the
+        logged reason (e.g. the driver's own prompt preferred election)."""
         if isinstance(req, rq.DescribeTopicRequest):
             return Decision([], describe.describe_topic(image, req))
         if isinstance(req, rq.ListTopicsRequest):
@@ -111,8 +132,11 @@ class Controller:
         else:
             raise RafkaError(ErrorCode.INVALID_REQUEST, f"the controller does not serve {req.TYPE}")
         if records:
-            log.info("controller.decided", node_id=self.node_id, request=req.TYPE,
-                     records=len(records), offset=image.offset)
+            why = reason or request_reason(image, req, records)
+            self._log(image, records, why)
+            log.debug("controller.decided", node_id=self.node_id, term=self.term, request=req.TYPE,
+                      records=len(records), metadata_offset=image.offset)
+        log_rejected_items(log, req, resp, node_id=self.node_id, term=self.term)
         return Decision(records, resp)
 
     # ----------------------------------------------------------------- tick
@@ -123,10 +147,17 @@ class Controller:
         preferred-leader election. Returns records for one entry."""
         if not self.active:
             return []
-        expired, records = brokers.fence_expired(image, self.sessions, now_ms)
-        if expired:
-            log.warning("controller.session_expired", node_id=self.node_id, fenced=expired,
-                        partition_changes=len(records) - len(expired), offset=image.offset)
+        due = self.sessions.expired(image, now_ms)
+        if due:
+            timeout_ms = self.config.session_timeout_ms
+            why = {}
+            for node_id in due:  # read before fence_expired forgets the sessions
+                ago = now_ms - (self.sessions.last_contact_ms(node_id) or 0)
+                why[node_id] = (f"session timed out: last heartbeat {ago} ms ago "
+                                f"(session_timeout_ms {timeout_ms})")
+            expired, records = brokers.fence_expired(image, self.sessions, now_ms)
+            ids = ",".join(str(n) for n in expired)
+            self._log(image, records, f"broker {ids} fenced: session timed out", broker_reasons=why)
             return records
         if image.leaderless_count and image.offset != self._leaderless_checked_offset:
             # Only a new record can make a leaderless partition electable.
@@ -137,7 +168,7 @@ class Controller:
                 rejoin=self.config.rejoin_isr_on_unfence,
             )
             if changes:
-                log.info("controller.leaderless_elected", node_id=self.node_id, partitions=len(changes))
+                self._log(image, list(changes), "leaderless partition has an eligible ISR member again")
                 return list(changes)
         if now_ms >= self._next_preferred_ms:
             self._next_preferred_ms = now_ms + self.config.preferred_election_interval_ms
@@ -145,6 +176,6 @@ class Controller:
                 image, limit=self.config.preferred_elections_per_tick_max
             ) if image.imbalanced_count else []
             if changes:
-                log.info("controller.preferred_elected", node_id=self.node_id, partitions=len(changes))
+                self._log(image, list(changes), "periodic preferred leader election")
                 return list(changes)
         return []

@@ -19,10 +19,10 @@ from netproto.schema import Message
 
 
 class LocalController:
-    def __init__(self, config: ControllerConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, config: ControllerConfig | None = None, seed: int = 0, term: int = 1) -> None:
         self.image = MetadataImage()
         self.controller = Controller(1, config, random.Random(seed))
-        self.controller.activate(self.image, 0)
+        self.controller.activate(self.image, 0, term=term)
         self.now_ms = 0
         self.entries: list[bytes] = []  # the committed "log", one batch per entry
 

@@ -31,6 +31,8 @@ from broker.controller.requests import (
     TopicResult,
 )
 from broker.controller.validation import (
+    check_topic_collision,
+    collision_key,
     validate_configs,
     validate_partition_count,
     validate_replication_factor,
@@ -106,6 +108,9 @@ def create_topics(
     results = []
     seen: set[str] = set()
     new_ids: set[str] = set()
+    # Built once per request (O(topics)); names created by earlier items of
+    # this request join it, so they collide with later ones too.
+    by_key = {collision_key(n): n for n in image.topics_by_name}
     for t in req.topics:
         try:
             name = validate_topic_name(t.name)
@@ -114,6 +119,7 @@ def create_topics(
             seen.add(name)
             if image.topic(name) is not None:
                 raise RafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name} already exists")
+            check_topic_collision(name, by_key)
             count = validate_partition_count(t.num_partitions, config.partitions_per_topic_max)
             rf = validate_replication_factor(
                 t.replication_factor, len(placement.eligible), config.replication_factor_max
@@ -123,6 +129,7 @@ def create_topics(
         except RafkaError as exc:
             results.append(_error(t.name, exc))
             continue
+        by_key[collision_key(name)] = name
         topic_id = new_topic_id(rng, lambda i: i in image.topics_by_id or i in new_ids)
         new_ids.add(topic_id)
         results.append(TopicResult(name=name, topic_id=topic_id))

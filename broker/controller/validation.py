@@ -44,6 +44,25 @@ def validate_topic_name(name: str) -> str:
     return name
 
 
+def collision_key(name: str) -> str:
+    """Kafka folds '.' into '_' in metric names, so two topics whose names
+    differ only there would share metrics: such names collide."""
+    return name.replace(".", "_")
+
+
+def check_topic_collision(name: str, existing_by_key: dict[str, str]) -> None:
+    """Raise INVALID_TOPIC_EXCEPTION when `name` collides with another topic
+    (`existing_by_key`: collision_key -> name). An identical name is not a
+    collision (that is TOPIC_ALREADY_EXISTS, checked before)."""
+    other = existing_by_key.get(collision_key(name))
+    if other is not None and other != name:
+        raise RafkaError(
+            ErrorCode.INVALID_TOPIC_EXCEPTION,
+            f"topic {name!r} collides with existing topic {other!r} "
+            "('.' and '_' collide in metric names)",
+        )
+
+
 def validate_partition_count(count: int, partitions_max: int) -> int:
     if type(count) is not int or count < 1:
         raise RafkaError(ErrorCode.INVALID_PARTITIONS, f"partitions must be >= 1, got {count}")

@@ -35,7 +35,7 @@ async def append_all(cluster, leader_id: int, entries: list[bytes], batch: int =
 
 async def wait_applied(cluster, ids, written: list[bytes], timeout_s: float = 30.0) -> dict:
     """Wait until every node in ids reports exactly `written` applied (count and digest)."""
-    want = {"entries_applied": str(len(written)), "digest": chain_digest(written)}
+    want = {"entries_applied": len(written), "digest": chain_digest(written)}  # JSON ints
 
     async def probe():
         sts = await cluster.statuses(ids)

@@ -10,7 +10,7 @@ from broker.commands.brokers_cmd import broker_to_dict
 from broker.commands.topics_cmd import describe_to_dict, parse_configs, render_describe
 from broker.controller import requests as rq
 from broker.controller_client import AdminClient, raise_for_result
-from netproto.connection import NotSentError
+from netproto.connection import HandshakeRefusedError, NotSentError
 from netproto.errors import ErrorCode, RafkaError
 
 
@@ -62,6 +62,46 @@ async def test_gives_up_at_the_deadline(autojump_clock):
     with pytest.raises(RafkaError) as err:
         await client.create_topic("t", 1, 1)
     assert err.value.code == ErrorCode.REQUEST_TIMED_OUT and "NOT_CONTROLLER" in err.value.message
+
+
+async def test_handshake_refusal_is_definite(autojump_clock):
+    """Goal: an address that refused the handshake (wrong listener kind,
+    cluster id, version) is never tried again; the others still are; when
+    every address refused, the call fails at once with the refusal's code
+    instead of retrying until the deadline."""
+    refusal = HandshakeRefusedError(ErrorCode.INVALID_REQUEST,
+                                    "this listener does not accept 'client' connections")
+    client = AdminClient("127.0.0.1:1,127.0.0.1:2", timeout_s=30)
+    ok = rq.ListTopicsResponse(["a"])
+    calls = scripted(client, [refusal, RafkaError(ErrorCode.NETWORK_EXCEPTION), ok])
+    assert await client.list_topics() == ["a"]
+    assert [a for a, _ in calls] == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:2"]
+
+    calls = scripted(client, [refusal, NotSentError("down"), refusal] + [ok] * 10)
+    with pytest.raises(HandshakeRefusedError) as err:
+        await client.list_topics()
+    assert err.value.code == ErrorCode.INVALID_REQUEST and len(calls) == 3
+    assert "does not accept 'client' connections" in err.value.message
+
+
+async def test_wrong_listener_fails_with_invalid_request():
+    """Goal: the real handshake refusal of a peer-only listener reaches the
+    admin client as INVALID_REQUEST (not NETWORK_EXCEPTION after retries)."""
+    import trio
+
+    from tests.unit.test_netproto_helpers import running_server
+
+    async def handler(msg, ctx):
+        return None
+
+    with trio.fail_after(10):
+        async with running_server(handler, kinds=frozenset({"peer"})) as port:
+            client = AdminClient(f"127.0.0.1:{port}", timeout_s=5)
+            with pytest.raises(RafkaError) as err:
+                await client.list_topics()
+    assert err.value.code == ErrorCode.INVALID_REQUEST
+    assert f"127.0.0.1:{port} refused the connection" in err.value.message
+    assert "does not accept 'client' connections" in err.value.message
 
 
 def test_per_topic_errors_keep_their_kafka_name():

@@ -319,3 +319,24 @@ async def test_unfenced_broker_gets_preferred_leaderships_back_at_once(nursery, 
     await wait_until(lambda: sm.image.partitions_led_by(2) == preferred_2, timeout_s=1.0,
                      what="preferred leaderships back on broker 2")
     assert service.prompt_preferred_elections >= 1
+
+
+async def test_decisions_are_logged_with_the_raft_term(nursery, autojump_clock):
+    """Goal: the active controller's decision events carry the Raft term it
+    leads, so a reader can tell which controller decided; activation on an
+    empty image says so (offset None, not -1)."""
+    from structlog.testing import capture_logs
+
+    service, raft, _ = make_service()
+    await nursery.start(service.run)
+    raft.elect()
+    raft.elect()  # term 2
+    with capture_logs() as logs:
+        await wait_until(service.is_active, what="activation")
+        await register_and_unfence(service, [1, 2])
+        await service.submit(rq.CreateTopicsRequest([rq.CreatableTopic("orders", 2, 2)]), 5)
+    [activated] = [e for e in logs if e["event"] == "controller.activated"]
+    assert activated["term"] == 2 and activated["metadata_offset"] is None
+    decided = [e for e in logs if e["event"] in ("controller.broker_registered", "controller.broker_unfenced",
+                                                 "controller.topic_created")]
+    assert len(decided) == 5 and all(e["term"] == 2 for e in decided)

@@ -194,3 +194,20 @@ def test_request_size_limit(c):
     with pytest.raises(RafkaError) as e:
         create(c2, ("a", 1, 1), ("b", 1, 1), ("c", 1, 1))
     assert e.value.code == ErrorCode.INVALID_REQUEST
+
+
+def test_names_differing_only_in_dot_and_underscore_collide(c):
+    """Goal: like Kafka, 'a_b' is rejected once 'a.b' exists (and the other
+    way round, and within one request), since '.' and '_' collide in metric
+    names; the rejected item adds no records, an unrelated one still passes."""
+    assert c.create_topic("a.b", 1, 1).error_code == 0
+    before = len(c.entries)
+    res = c.create_topic("a_b", 1, 1)
+    assert res.error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
+    assert "collides with existing topic 'a.b'" in res.error_message
+    assert len(c.entries) == before and c.image.topic("a_b") is None
+    resp = create(c, ("x_y", 1, 1), ("x.y", 1, 1), ("z", 1, 1))
+    codes = [r.error_code for r in resp.results]
+    assert codes == [0, ErrorCode.INVALID_TOPIC_EXCEPTION, 0]
+    assert c.image.topic("x.y") is None and c.image.topic("x_y") is not None
+    assert c.create_topic("a.b", 1, 1).error_code == ErrorCode.TOPIC_ALREADY_EXISTS

@@ -84,3 +84,19 @@ def test_table_shows_unknowns_as_dashes():
     text = render_status_table(d)
     assert "leader_id     -" in text
     assert any(ln.split()[:1] == ["2"] and "-" in ln.split() for ln in text.splitlines())
+
+
+def test_state_machine_numbers_are_json_ints_and_digests_stay_strings():
+    """`quorum status --json` shows the state machine's offsets and counts as
+    numbers (scripts compare them), while digests stay strings."""
+    resp = build_status(
+        cluster_id="c1", node_id=1, role="leader", leader_id=1, term=4, commit_index=9,
+        applied_index=9, last_index=10, voters=[1], observers=[], match_index={},
+        last_contact_ms={},
+        state_machine={"metadata_offset": "7", "metadata_digest": "0123", "entries_applied": "12",
+                       "metadata_brokers": "-1", "digest": "ab12"},
+    )
+    sm = status_to_dict(resp)["state_machine"]
+    assert sm == {"metadata_offset": 7, "metadata_digest": "0123", "entries_applied": 12,
+                  "metadata_brokers": -1, "digest": "ab12"}
+    assert json.loads(json.dumps(sm))["metadata_offset"] == 7

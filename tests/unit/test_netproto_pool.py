@@ -12,7 +12,7 @@ import trio
 
 from netproto.backoff import Backoff
 from netproto.cluster_client import open_cluster_client, parse_bootstrap
-from netproto.connection import NotSentError
+from netproto.connection import HandshakeRefusedError, NotSentError
 from netproto.errors import ErrorCode, RafkaError
 from netproto.pool import open_pool, parse_addr
 
@@ -153,6 +153,24 @@ async def test_cluster_client_with_wrong_cluster_id_is_refused():
                 with pytest.raises(RafkaError) as err:
                     await client.call(Echo("x"), 5)
                 assert err.value.code == ErrorCode.INCONSISTENT_CLUSTER_ID
+
+
+async def test_cluster_client_skips_a_refusing_listener():
+    """Goal: a node that refuses the handshake (here: a peer-only listener)
+    does not stop the client from reaching the next bootstrap address; with
+    only refusing addresses the refusal itself is raised, code intact."""
+    with trio.fail_after(10):
+        async with running_server(lambda m, c: _echo(m), kinds=frozenset({"peer"})) as refusing:
+            async with running_server(lambda m, c: _echo(m), node_id=4) as port:
+                async with open_cluster_client(f"127.0.0.1:{refusing},127.0.0.1:{port}", limits=LIMITS,
+                                               rng=random.Random(5)) as client:
+                    assert (await client.call(Echo("hi"), 5)).text == "hi"
+                    assert client.last_node_id == 4
+            async with open_cluster_client(f"127.0.0.1:{refusing}", limits=LIMITS,
+                                           rng=random.Random(5)) as client:
+                with pytest.raises(HandshakeRefusedError) as err:
+                    await client.call(Echo("x"), 5)
+                assert err.value.code == ErrorCode.INVALID_REQUEST
 
 
 async def _echo(msg):

@@ -125,3 +125,28 @@ def test_offset_for_timestamp_with_out_of_order_timestamps(tmp_path):
         for target in range(0, 100, 5):
             expected = next((i for i, ts in enumerate(stamps) if ts >= target), None)
             assert log.offset_for_timestamp(target) == expected, target
+
+
+def test_reset_warns_only_when_records_are_discarded(tmp_path):
+    """Goal: moving the start of an empty log (a fresh Raft log starts at 1)
+    is no warning; a reset past records that existed warns and says how many
+    were dropped; a truncation says how many offsets it cut."""
+    from structlog.testing import capture_logs
+
+    with PartitionLog.open(tmp_path / "p", LogConfig()) as log:
+        with capture_logs() as logs:
+            log.delete_before(1)
+        assert log.log_start_offset == 1
+        assert [e for e in logs if e["log_level"] == "warning"] == []
+        for i in range(5):
+            log.append(batch(i, ts=1))
+        assert log.log_end_offset == 6
+        with capture_logs() as logs:
+            log.truncate_to(4)
+        [cut] = [e for e in logs if e["event"] == "log_truncated"]
+        assert cut["offsets_cut"] == 2 and cut["old_end_offset"] == 6 and cut["offset"] == 4
+        with capture_logs() as logs:
+            log.delete_before(10)
+        [reset] = [e for e in logs if e["log_level"] == "warning"]
+        assert reset["event"] == "log_reset" and reset["discarded_offsets"] == 3
+        assert reset["discarded_from_offset"] == 1

@@ -76,6 +76,25 @@ def test_conflicting_suffix_is_truncated_on_disk(tmp_path):
     s2.close()
 
 
+def test_conflict_truncation_says_how_many_entries_and_why(tmp_path):
+    """Goal: cutting a conflicting suffix is logged with the number of Raft
+    entries cut and the reason (the leader's term against ours); a fresh
+    log's first start logs no warning at all."""
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        s = DiskStorage.open(tmp_path, BOOT)
+    assert [e for e in logs if e["log_level"] == "warning"] == []
+    s.append(_entries([(1, b"a"), (1, b"b"), (1, b"c"), (1, b"d")]))
+    s.sync()
+    with capture_logs() as logs:
+        s.append([Entry(2, 2, EntryKind.NORMAL, b"X")])
+    [cut] = [e for e in logs if e["event"] == "raft_log_truncated"]
+    assert cut["entries_cut"] == 3 and cut["from_index"] == 2 and cut["log_level"] == "warning"
+    assert cut["reason"] == "conflict with leader at term 2: our entry 2 has term 1"
+    s.close()
+
+
 def test_appends_after_repeated_conflicts_land_at_the_new_end(tmp_path):
     """Goal: with no reopen between truncations, each conflicting append replaces the suffix in
     place and later appends follow it without a gap, whether or not the cut data was synced:

@@ -97,6 +97,30 @@ async def test_three_drivers_elect_and_apply_in_order(autojump_clock):
         nursery.cancel_scope.cancel()
 
 
+async def test_driver_logs_the_votes_its_core_decided(autojump_clock):
+    """Goal: each granted vote appears in the voter's log as one
+    `raft_vote_granted` line with the voter's node id, the candidate and
+    the term, so a reader can reconstruct who elected the leader."""
+    from structlog.testing import capture_logs
+
+    router, _ = _cluster()
+    with capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            for d in router.drivers.values():
+                await nursery.start(d.run)
+            await _until(lambda: _leader(router) is not None)
+            leader = _leader(router)
+            term = router.drivers[leader].core.term
+            await _until(lambda: any(e["event"] == "raft_vote_granted" and e["term"] == term
+                                     and not e["pre_vote"] for e in logs))
+            nursery.cancel_scope.cancel()
+    grants = [e for e in logs if e["event"] == "raft_vote_granted" and e["term"] == term and not e["pre_vote"]]
+    assert grants and all(e["candidate"] == leader and e["node_id"] != leader for e in grants)
+    assert all(e["log_level"] == "info" and e["reason"] for e in grants)
+    pre = [e for e in logs if e["event"] == "raft_vote_granted" and e["pre_vote"]]
+    assert all(e["log_level"] == "debug" for e in pre)  # repeated by a partitioned node
+
+
 async def test_follower_propose_raises_not_leader_and_reads_are_linearizable(autojump_clock):
     """Goal: a follower refuses proposals with the leader hint; a follower's
     read_index returns only once it has applied every acknowledged write."""

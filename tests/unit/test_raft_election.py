@@ -60,6 +60,42 @@ def test_restart_keeps_term_and_vote():
     assert core2.term == 1 and core2.vote == 1
 
 
+def test_vote_decisions_are_reported_with_their_reason():
+    """Goal: the core reports each vote it grants or rejects (candidate,
+    term, reason) in Ready.events for the driver to log, without I/O; the
+    events are drained by ready()."""
+    storage = MemoryStorage(ConfigState(frozenset({1, 2, 3})))
+    core = RaftCore(2, RaftConfig(), storage, random.Random(0))
+    core.step(RequestVote(src=1, dst=2, term=1, last_log_index=0, last_log_term=0))
+    rd = core.ready()
+    assert rd.events == [("vote_granted", {"candidate": 1, "term": 1, "pre_vote": False, "transfer": False,
+                                           "reason": "candidate's log is at least as up to date as ours"})]
+    storage.set_hard_state(rd.hard_state)
+    core.advance(rd)
+    core.step(RequestVote(src=3, dst=2, term=1, last_log_index=0, last_log_term=0))
+    [(name, fields)] = core.ready().events
+    assert name == "vote_rejected" and fields["candidate"] == 3
+    assert fields["reason"] == "already voted for 1 in term 1"
+
+
+def test_stale_log_vote_rejection_names_both_logs():
+    """Goal: a candidate whose log is behind is refused with both logs' last
+    term and index in the reason."""
+    c = Cluster(3, seed=1)
+    leader = c.elect()
+    c.propose(b"x")
+    follower = next(n for n in c.nodes.values() if n.id != leader)
+    candidate = next(i for i in c.nodes if i not in (leader, follower.id))
+    last_term, last_index = follower.log.last_term(), follower.log.last_index()
+    follower.events = ()
+    follower.step(RequestVote(src=candidate, dst=follower.id, term=follower.term + 1,
+                              last_log_index=0, last_log_term=0, transfer=True))
+    [(name, fields)] = follower.events
+    assert name == "vote_rejected" and fields["candidate"] == candidate
+    assert fields["reason"] == (f"candidate's log (last term 0, index 0) is behind ours "
+                                f"(last term {last_term}, index {last_index})")
+
+
 def test_prevote_keeps_partitioned_node_from_disrupting():
     """Goal: a node cut off for many election timeouts does not inflate its
     term (pre-vote fails), so on rejoining the leader keeps leading."""
