@@ -6,7 +6,8 @@ once, at start-up, and a bad file raises `ConfigError` naming the field, which
 the CLI prints as one line.
 
 Invariants of a `NodeConfig` returned by `load_config`/`parse_config`:
-- `node_id` is a positive int and, when the node is a controller, a key of
+- `node_id` and every voters/client_addresses id is in 1..NODE_ID_MAX
+  (Kafka's int32; 0 is Raft's "nobody") and, when the node is a controller, a key of
   `voters`;
 - `data_dir` is absolute (a relative path is resolved against the folder of
   the config file, not the working directory);
@@ -22,6 +23,14 @@ from pathlib import Path
 from typing import Any
 
 VALID_ROLES = ("controller", "broker")
+# Node ids are Kafka's int32 on the wire; 0 means "no node" to Raft.
+NODE_ID_MIN = 1
+NODE_ID_MAX = 2**31 - 1
+
+
+def valid_node_id(value: Any) -> bool:
+    """Whether value is an int node id in NODE_ID_MIN..NODE_ID_MAX (no bools)."""
+    return isinstance(value, int) and not isinstance(value, bool) and NODE_ID_MIN <= value <= NODE_ID_MAX
 
 
 class ConfigError(Exception):
@@ -113,8 +122,8 @@ def parse_id_address(text: Any, what: str) -> tuple[int, HostPort]:
         node_id = int(id_text)
     except ValueError:
         raise ConfigError(f"{what}: bad node id in {text!r}") from None
-    if node_id <= 0:
-        raise ConfigError(f"{what}: node id must be positive in {text!r}")
+    if not valid_node_id(node_id):
+        raise ConfigError(f"{what}: node id must be in {NODE_ID_MIN}..{NODE_ID_MAX} in {text!r}")
     return node_id, parse_host_port(address, what)
 
 
@@ -193,8 +202,8 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
             doc[key] = listeners.pop(key)
 
     node_id = doc.pop("node_id", None)
-    if isinstance(node_id, bool) or not isinstance(node_id, int) or node_id <= 0:
-        raise ConfigError(f"node_id: expected a positive integer, got {node_id!r}")
+    if not valid_node_id(node_id):
+        raise ConfigError(f"node_id: expected an integer in {NODE_ID_MIN}..{NODE_ID_MAX}, got {node_id!r}")
 
     roles_raw = doc.pop("roles", list(VALID_ROLES))
     if not isinstance(roles_raw, list) or not roles_raw:

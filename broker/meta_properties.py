@@ -17,6 +17,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from broker.config import NODE_ID_MAX, NODE_ID_MIN, valid_node_id
+
 FILE_NAME = "meta.properties"
 FORMAT_VERSION = 1
 CLUSTER_ID_BYTES = 16
@@ -77,6 +79,16 @@ def validate_cluster_id(cluster_id: str) -> str:
     return cluster_id
 
 
+def validate_node_id(node_id: object) -> int:
+    """Return node_id if it is an int in 1..2**31-1 (Kafka's int32; 0 is
+    Raft's "nobody"), else raise INVALID_NODE_ID."""
+    if not valid_node_id(node_id):
+        raise MetaPropertiesError(
+            "INVALID_NODE_ID", f"node id must be an integer in {NODE_ID_MIN}..{NODE_ID_MAX}, got {node_id!r}"
+        )
+    return node_id  # type: ignore[return-value]
+
+
 def _encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
@@ -104,6 +116,10 @@ def parse(text: str, source: str = FILE_NAME) -> MetaProperties:
         raise MetaPropertiesError(
             "CORRUPT_META_PROPERTIES", f"{source}: version and node.id must be integers"
         ) from None
+    if not valid_node_id(node_id):
+        raise MetaPropertiesError(
+            "CORRUPT_META_PROPERTIES", f"{source}: node.id {node_id} is not in {NODE_ID_MIN}..{NODE_ID_MAX}"
+        )
     if version != FORMAT_VERSION:
         raise MetaPropertiesError(
             "UNSUPPORTED_VERSION", f"{source}: format version {version} is not supported"
@@ -148,10 +164,7 @@ def format_dir(
     another node or cluster, or holding Raft data without an identity, is
     refused.
     """
-    if isinstance(node_id, bool) or not isinstance(node_id, int) or node_id <= 0:
-        raise MetaPropertiesError(
-            "INVALID_NODE_ID", f"node id must be a positive integer, got {node_id!r}"
-        )
+    validate_node_id(node_id)
     if cluster_id is not None:
         validate_cluster_id(cluster_id)
     path = Path(data_dir)

@@ -55,7 +55,15 @@ from broker.messages_node import (
 from broker.membership import AddressBook, MembershipService
 from broker.meta_properties import MetaProperties
 from broker.metadata_services import MetadataServices
-from broker.node_shutdown import hand_over_leadership, serve_until_stopped, shut_down_broker_role
+from broker.node_shutdown import (
+    NodeCrashedError,
+    crash_summary,
+    hand_over_leadership,
+    report_crash,
+    root_causes,
+    serve_until_stopped,
+    shut_down_broker_role,
+)
 from broker.node_state_machine import NodeStateMachine, bench_entry
 from broker.status import build_status
 from netproto.connection import NotSentError
@@ -350,13 +358,6 @@ class Node:
             )
 
 
-def _unwrap(exc: BaseException) -> BaseException:
-    """The single non-group exception inside nested exception groups, if any."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
 async def run_node(config: NodeConfig, identity: MetaProperties, *, bench: bool, exit_with_parent: bool) -> int:
     node = Node(config, identity, bench=bench)
     await serve_until_stopped(node, exit_with_parent=exit_with_parent)
@@ -365,7 +366,11 @@ async def run_node(config: NodeConfig, identity: MetaProperties, *, bench: bool,
 
 
 def main_node(config: NodeConfig, identity: MetaProperties, *, bench: bool = False, exit_with_parent: bool = False) -> int:
-    """Run the node until SIGTERM/SIGINT; exit code 0 on a clean stop."""
+    """Run the node until SIGTERM/SIGINT; exit code 0 on a clean stop.
+
+    A failure raises NodeStartError (a start-up refusal found inside the
+    nursery's exception groups) or NodeCrashedError after logging a
+    `node_crashed` event per root cause (type, message, traceback)."""
     # The Raft log is written from a worker thread (Python CPU work plus
     # fsync); a short GIL switch interval keeps the event loop responsive
     # while it runs (the 5 ms default stalls sends and replies).
@@ -374,8 +379,15 @@ def main_node(config: NodeConfig, identity: MetaProperties, *, bench: bool = Fal
         return trio.run(
             functools.partial(run_node, config, identity, bench=bench, exit_with_parent=exit_with_parent)
         )
-    except BaseExceptionGroup as group:
-        inner = _unwrap(group)
-        if isinstance(inner, NodeStartError):
-            raise inner from None
+    except (KeyboardInterrupt, SystemExit):
         raise
+    except BaseException as exc:  # noqa: BLE001 - every crash is reported, then re-raised typed
+        causes = [c for c in root_causes(exc) if not isinstance(c, trio.Cancelled)] or [exc]
+        start_error = next((c for c in causes if isinstance(c, NodeStartError)), None)
+        if start_error is not None:
+            raise start_error from None
+        if not any(isinstance(c, Exception) for c in causes):
+            raise causes[0] from None  # KeyboardInterrupt/SystemExit inside a group
+        report_crash(log, config.node_id, causes)
+        raise NodeCrashedError(crash_summary(causes)) from exc
+

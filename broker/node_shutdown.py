@@ -10,6 +10,11 @@ Then:
    by twice the election timeout;
 3. every task of the node is cancelled (the node closes its storage).
 
+A node that stops on an unexpected error instead is reported here too: the
+root causes are dug out of trio's (nested) exception groups, each logged as
+one `node_crashed` event with its traceback, and named in NodeCrashedError's
+one-line message.
+
 Invariants: each step is bounded and a failing step never stops the next
 one; the signal receiver is open before the node starts, so a signal that
 arrives during startup still stops the node cleanly once it is up.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import os
 import signal
+import traceback
 
 import trio
 
@@ -26,6 +32,10 @@ from raft.errors import RaftError
 
 __all__ = [
     "CONTROLLED_SHUTDOWN_TIMEOUT_MS",
+    "NodeCrashedError",
+    "crash_summary",
+    "report_crash",
+    "root_causes",
     "PARENT_POLL_MS",
     "hand_over_leadership",
     "handover_target",
@@ -111,3 +121,44 @@ async def hand_over_leadership(driver, node_id: int, *, live_ticks: int, timeout
         log.info("leadership_handed_over", target=target)
     except RaftError as exc:
         log.warning("leadership_handover_failed", target=target, error=str(exc))
+
+
+class NodeCrashedError(Exception):
+    """The node stopped on an unexpected error; the message names the root
+    cause(s) as `Type: message` on one line (the tracebacks are in the log)."""
+
+    code = "NODE_CRASHED"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def root_causes(exc: BaseException) -> list[BaseException]:
+    """The leaf exceptions of (nested) exception groups, in order: what a
+    crash report must name (trio wraps every task failure in a group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in root_causes(inner)]
+    return [exc]
+
+
+def crash_summary(causes: list[BaseException]) -> str:
+    """One line naming each root cause as `Type: message`."""
+    parts = []
+    for cause in causes:
+        text = " ".join(str(cause).split())
+        parts.append(f"{type(cause).__name__}: {text}" if text else type(cause).__name__)
+    return "; ".join(parts)
+
+
+def report_crash(log, node_id: int, causes: list[BaseException]) -> None:
+    """Log one `node_crashed` error event per root cause, traceback included."""
+    for cause in causes:
+        log.error(
+            "node_crashed",
+            node_id=node_id,
+            error_type=type(cause).__name__,
+            error=" ".join(str(cause).split()),
+            traceback="".join(traceback.format_exception(cause)),
+            causes=len(causes),
+        )

@@ -1,7 +1,10 @@
 """`rafka node start --config FILE`: run one node in the foreground.
 
 Refuses, with one line and a non-zero exit, a bad config, an unformatted data
-directory, or one formatted for another node. SIGTERM and SIGINT stop the
+directory, one formatted for another node, or one another process holds
+(DATA_DIR_LOCKED: the lock of broker/datadir_lock.py, taken before anything is
+written there and held until the process exits). A crash exits non-zero
+with one `NODE_CRASHED` line naming the root cause. SIGTERM and SIGINT stop the
 node cleanly (a leader first hands leadership to a caught-up voter) and exit 0.
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 from broker.cli_errors import CliError
 from broker.config import ConfigError, load_config
+from broker.datadir_lock import DataDirLock, DataDirLockedError
 from broker.meta_properties import MetaPropertiesError, check_identity
 
 
@@ -48,9 +52,22 @@ def handle_start(args) -> int:
     except MetaPropertiesError as exc:
         raise CliError(exc.code, exc.message) from None
 
+    try:
+        lock = DataDirLock.acquire(config.data_dir)
+    except DataDirLockedError as exc:
+        raise CliError(exc.code, exc.message) from None
+    except OSError as exc:
+        raise CliError("KAFKA_STORAGE_ERROR", f"cannot lock {config.data_dir}: {exc}") from None
+    try:
+        return _run(args, config, identity)
+    finally:
+        lock.release()
+
+
+def _run(args, config, identity) -> int:
     # Imported here so `rafka format` and `--help` do not pay for trio/raft.
     from broker.logsetup import configure_logging
-    from broker.node import NodeStartError, main_node
+    from broker.node import NodeCrashedError, NodeStartError, main_node
 
     configure_logging(
         node_id=config.node_id,
@@ -62,5 +79,5 @@ def handle_start(args) -> int:
         return main_node(
             config, identity, bench=args.bench, exit_with_parent=args.exit_with_parent
         )
-    except NodeStartError as exc:
+    except (NodeStartError, NodeCrashedError) as exc:
         raise CliError(exc.code, exc.message) from None

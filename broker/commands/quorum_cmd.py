@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from broker.cli_errors import CliError
-from broker.config import BrokerSettings, RaftSettings, render_config, settings_table
+from broker.config import NODE_ID_MAX, BrokerSettings, RaftSettings, render_config, settings_table
+from broker.datadir_lock import DataDirLock, DataDirLockedError, check_unlocked
 from broker.meta_properties import MetaPropertiesError, format_dir, new_cluster_id, read
 
 NODES_MAX = 9
@@ -100,8 +101,8 @@ def handle_voter_change(args) -> int:
     from broker.commands.topics_cmd import run
     from broker.messages_node import AddVoterRequest, MembershipChangeResponse, RemoveVoterRequest
 
-    if args.node_id <= 0:
-        raise CliError("INVALID_ARGUMENTS", "--node-id must be positive", exit_code=2)
+    if not 1 <= args.node_id <= NODE_ID_MAX:
+        raise CliError("INVALID_ARGUMENTS", f"--node-id must be in 1..{NODE_ID_MAX}", exit_code=2)
     request = (AddVoterRequest if args.change == "add-voter" else RemoveVoterRequest)(args.node_id)
 
     async def go(client):
@@ -136,14 +137,21 @@ def handle_up(args) -> int:
     if not 1024 <= args.base_port <= 65535 - PEER_PORT_OFFSET - args.nodes:
         raise CliError("INVALID_ARGUMENTS", "--base-port out of range", exit_code=2)
     layout = QuorumLayout(Path(args.dir).resolve(), args.nodes, args.base_port)
-    busy = [p for p in layout.all_ports() if not port_free(p)]
-    if busy:
-        raise CliError("PORT_IN_USE", f"port(s) already in use: {', '.join(map(str, busy))}")
+    # Held until this process exits: a second `quorum up` on the same root
+    # is refused before it writes anything, even while nodes (re)start.
+    root_lock = layout.lock_root()
     try:
-        layout.prepare()
-    except OSError as exc:
-        raise CliError("KAFKA_STORAGE_ERROR", f"cannot prepare {layout.root}: {exc}") from None
-    code = trio.run(run_quorum_up, layout, args)
+        layout.check_nodes_unlocked()
+        busy = [p for p in layout.all_ports() if not port_free(p)]
+        if busy:
+            raise CliError("PORT_IN_USE", f"port(s) already in use: {', '.join(map(str, busy))}")
+        try:
+            layout.prepare()
+        except OSError as exc:
+            raise CliError("KAFKA_STORAGE_ERROR", f"cannot prepare {layout.root}: {exc}") from None
+        code = trio.run(run_quorum_up, layout, args)
+    finally:
+        root_lock.release()
     sys.stdout.flush()
     return code
 
@@ -178,6 +186,27 @@ class QuorumLayout:
     @property
     def bootstrap(self) -> str:
         return ",".join(self.client_address(i) for i in self.ids)
+
+    def lock_root(self) -> DataDirLock:
+        """Create the root and lock it (DIR/.lock) for this `quorum up`."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return DataDirLock.acquire(self.root, what="rafka quorum up")
+        except DataDirLockedError as exc:
+            raise CliError(exc.code, exc.message) from None
+        except OSError as exc:
+            raise CliError("KAFKA_STORAGE_ERROR", f"cannot lock {self.root}: {exc}") from None
+
+    def check_nodes_unlocked(self) -> None:
+        """Refuse (DATA_DIR_LOCKED) if any node dir is held by a running
+        node: formatting it or rewriting its node.toml would corrupt it."""
+        for i in self.ids:
+            try:
+                check_unlocked(self.node_dir(i))
+            except DataDirLockedError as exc:
+                raise CliError(exc.code, exc.message) from None
+            except OSError as exc:
+                raise CliError("KAFKA_STORAGE_ERROR", f"cannot check {self.node_dir(i)}: {exc}") from None
 
     def shared_cluster_id(self) -> str:
         """The cluster id already on disk (all formatted nodes must agree), or a new one."""

@@ -177,3 +177,49 @@ def test_node_start_refuses_unformatted_and_foreign_dirs(tmp_path):
     second = start()
     assert second.returncode != 0
     assert second.stderr.strip().count("\n") == 0 and "INCONSISTENT_NODE_ID" in second.stderr
+
+
+def _node_files(data_dir) -> dict:
+    """Every node.toml and meta.properties under a quorum dir, by path."""
+    return {
+        p.relative_to(data_dir): p.read_bytes()
+        for name in ("node.toml", "meta.properties")
+        for p in sorted(data_dir.glob(f"node-*/{name}"))
+    }
+
+
+def test_second_quorum_up_on_a_running_dir_refuses_and_changes_nothing(tmp_path):
+    """Goal: while a quorum runs on DIR, a second `quorum up --dir DIR` (on
+    other ports) exits non-zero at once with one DATA_DIR_LOCKED line,
+    starts no node, rewrites no node.toml, and the first quorum keeps
+    serving (it used to start three more nodes on the same dirs)."""
+    base = pick_base_port()
+    data_dir = tmp_path / "rafka-data"
+    proc, reader = quorum_up(data_dir, base)
+    try:
+        reader.wait_line("ready ", timeout_s=60)
+        before = _node_files(data_dir)
+        assert len(before) == 6
+        other = pick_base_port()
+        second = subprocess.run(
+            rafka_cmd("quorum", "up", "--dir", str(data_dir), "--base-port", str(other),
+                      "--ready-timeout-s", "5", "--restarts-max", "0"),
+            capture_output=True, text=True, timeout=60, env=subprocess_env(),
+        )  # fmt: skip
+        assert second.returncode != 0
+        assert "pid=" not in second.stdout, second.stdout  # no node was started
+        err = second.stderr.strip()
+        assert err.startswith("error: DATA_DIR_LOCKED:") and "\n" not in err, second.stderr
+        assert f"(pid {proc.pid})" in err
+        assert _node_files(data_dir) == before
+        out = subprocess.run(
+            rafka_cmd("quorum", "status", "--json", "--bootstrap", f"127.0.0.1:{base}"),
+            capture_output=True, text=True, timeout=30, env=subprocess_env(),
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["leader_id"] in (1, 2, 3)
+        stop_quorum_up(proc, reader)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

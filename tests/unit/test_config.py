@@ -95,6 +95,10 @@ def test_render_config_round_trips(tmp_path):
     [
         ({"node_id": 0}, "node_id"),
         ({"node_id": "1"}, "node_id"),
+        ({"node_id": 2**31}, "node_id"),  # beyond Kafka's int32
+        ({"node_id": 99999999999999999999}, "node_id"),
+        ({"voters": ["2@127.0.0.1:2", "2147483648@127.0.0.1:3"]}, "voters"),
+        ({"client_addresses": ["99999999999999999999@127.0.0.1:3"]}, "client_addresses"),
         ({"roles": ["zookeeper"]}, "roles"),
         ({"voters": ["1@127.0.0.1:1"]}, "voters"),  # own id missing
         ({"voters": ["x@127.0.0.1:1"]}, "voters"),
@@ -115,6 +119,13 @@ def test_bad_fields_raise_config_error_naming_the_field(tmp_path, over, field):
     with pytest.raises(ConfigError) as info:
         parse_config(base_doc(**over), tmp_path)
     assert str(info.value).startswith(field)
+
+
+def test_largest_int32_node_id_is_accepted(tmp_path):
+    """Goal: the bound is exactly Kafka's int32 maximum, not something smaller."""
+    top = 2**31 - 1
+    cfg = parse_config(base_doc(node_id=top, voters=[f"{top}@127.0.0.1:2"]), tmp_path)
+    assert cfg.node_id == top and set(cfg.voters) == {top}
 
 
 def test_broker_only_node_need_not_be_a_voter(tmp_path):

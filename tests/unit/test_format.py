@@ -120,3 +120,34 @@ def test_format_accepts_a_cluster_id_with_a_leading_dash_in_equals_form(tmp_path
     proc = cli("format", "--dir", d, "--node-id", "1", f"--cluster-id={cid}", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["cluster_id"] == cid
+
+
+def test_format_refuses_node_ids_beyond_int32(tmp_path):
+    """Goal: node ids are Kafka's int32 (1..2**31-1): a larger id is refused
+    with INVALID_NODE_ID and no directory is created; the maximum is fine;
+    a meta.properties carrying a larger id is corrupt."""
+    with pytest.raises(mp.MetaPropertiesError) as info:
+        mp.format_dir(tmp_path / "big", 2**31)
+    assert info.value.code == "INVALID_NODE_ID"
+    assert not (tmp_path / "big").exists()
+    ident, written = mp.format_dir(tmp_path / "top", 2**31 - 1)
+    assert written and mp.check_identity(tmp_path / "top", 2**31 - 1) == ident
+    (tmp_path / "top" / mp.FILE_NAME).write_text(
+        f"cluster.id={ident.cluster_id}\nnode.id={2**31}\nversion=1\n"
+    )
+    with pytest.raises(mp.MetaPropertiesError) as info:
+        mp.read(tmp_path / "top")
+    assert info.value.code == "CORRUPT_META_PROPERTIES"
+
+
+def test_cli_format_refuses_a_huge_node_id_in_one_line(tmp_path, capsys):
+    """Goal: `rafka format --node-id 99999999999999999999` exits non-zero with
+    one INVALID_NODE_ID line and writes nothing (it used to succeed)."""
+    from broker.cli import main
+
+    d = tmp_path / "n1"
+    d.mkdir()
+    assert main(["format", "--dir", str(d), "--node-id", "99999999999999999999"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: INVALID_NODE_ID:") and "\n" not in err
+    assert list(d.iterdir()) == []
