@@ -108,20 +108,25 @@ def _states(image: MetadataImage, keys: Iterable[PartitionKey]) -> list[Partitio
     return out
 
 
+def _changes_for(image: MetadataImage, brokers: frozenset[int], eligible: "Eligibility",
+                 *, rejoin: bool) -> list[PartitionChangeRecord]:
+    """Recompute every partition that has one of `brokers` as a replica."""
+    keys: set[PartitionKey] = set()
+    for b in brokers:
+        keys |= image.partitions_of_replica(b)
+    changes = []
+    for s in _states(image, keys):
+        rec = recompute(image, s, eligible, rejoin=rejoin)
+        if rec is not None:
+            changes.append(rec)
+    return changes
+
+
 def fence_changes(image: MetadataImage, down: Iterable[int]) -> list[PartitionChangeRecord]:
     """Partition changes for brokers `down` leaving (fence, shutdown, new
     incarnation): out of every ISR, new leaders where they led."""
     down = frozenset(down)
-    eligible = Eligibility(image, down=down)
-    keys: set[PartitionKey] = set()
-    for b in down:
-        keys |= image.partitions_of_replica(b)
-    changes = []
-    for s in _states(image, keys):
-        rec = recompute(image, s, eligible, rejoin=False)
-        if rec is not None:
-            changes.append(rec)
-    return changes
+    return _changes_for(image, down, Eligibility(image, down=down), rejoin=False)
 
 
 def unfence_changes(
@@ -131,16 +136,7 @@ def unfence_changes(
     partitions whose ISR holds one elect it; with `rejoin` they re-join the
     ISR of partitions that have a leader."""
     up = frozenset(up)
-    eligible = Eligibility(image, up=up)
-    keys: set[PartitionKey] = set()
-    for b in up:
-        keys |= image.partitions_of_replica(b)
-    changes = []
-    for s in _states(image, keys):
-        rec = recompute(image, s, eligible, rejoin=rejoin)
-        if rec is not None:
-            changes.append(rec)
-    return changes
+    return _changes_for(image, up, Eligibility(image, up=up), rejoin=rejoin)
 
 
 def preferred_leader_changes(

@@ -55,7 +55,7 @@ def wait_preferred(bootstrap: str, timeout_s: float) -> dict:
         if all(p["leader"] == p["replicas"][0] for p in d["partitions"]):
             return d
         assert time.monotonic() < deadline, f"preferred leaders not restored: {d['partitions']}"
-        time.sleep(0.2)
+        time.sleep(0.2)  # wait-ok: poll interval of a deadline-bounded wait
 
 
 def test_ready_heartbeats_full_stop_and_preferred_leaders_after_restart(tmp_path):

@@ -155,7 +155,7 @@ async def wait_ready(cluster: Cluster, timeout_s: float) -> None:
             died = [i for i in cluster.node_ids if not cluster.nodes[i].alive]
             if died:
                 raise RunError(f"nodes {died} exited during start-up; see their stdout logs")
-            await trio.sleep(0.2)
+            await trio.sleep(0.2)  # wait-ok: poll/retry interval inside a deadline
     raise RunError(f"cluster not ready after {timeout_s}s (no agreed leader)")
 
 
@@ -171,7 +171,7 @@ async def setup_registers(opts, gen, history, client) -> None:
                     process += 1
                     if t == "ok":
                         break
-                    await trio.sleep(0.2)
+                    await trio.sleep(0.2)  # wait-ok: poll/retry interval inside a deadline
     if scope.cancelled_caught:
         last = next((e for e in reversed(history.events) if e["type"] in ("fail", "info")), {})
         raise RunError("could not create the register topics; last error: "
@@ -189,7 +189,7 @@ async def final_reads(opts, cluster, history) -> None:
                 if await perform(history, c, process, "list", value, opts.op_timeout_s) == "ok":
                     return
                 process += 1
-                await trio.sleep(0.5)
+                await trio.sleep(0.5)  # wait-ok: poll/retry interval inside a deadline
 
     with trio.move_on_after(opts.final_timeout_s):
         async with trio.open_nursery() as nursery:
@@ -208,7 +208,7 @@ async def converged_status(cluster: Cluster, timeout_s: float) -> dict:
                      for v in views.values() if v}
             if all(views.values()) and len(marks) == 1:
                 break
-            await trio.sleep(0.5)
+            await trio.sleep(0.5)  # wait-ok: poll/retry interval inside a deadline
     return {str(i): v for i, v in views.items()}
 
 

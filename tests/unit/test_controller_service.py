@@ -99,7 +99,7 @@ def make_service(node_id: int = 1, **cfg):
 async def wait_until(pred, timeout_s: float = 10.0, what: str = "condition") -> None:
     with trio.move_on_after(timeout_s):
         while not pred():
-            await trio.sleep(0.01)
+            await trio.sleep(0.01)  # wait-ok: poll interval (mock clock, deadline above)
         return
     raise AssertionError(f"timed out waiting for {what}")
 

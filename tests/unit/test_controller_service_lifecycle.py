@@ -12,14 +12,11 @@ from broker.broker_lifecycle import BrokerLifecycle, LifecycleConfig
 from broker.controller import requests as rq
 from broker.metadata_services import MetadataServices
 from tests.unit.test_admin_api import Cluster
+from tests.unit.test_controller_service import wait_until as _wait_until
 
 
 async def wait_until(pred, timeout_s: float = 20.0, what: str = "condition") -> None:
-    with trio.move_on_after(timeout_s):
-        while not pred():
-            await trio.sleep(0.01)
-        return
-    raise AssertionError(f"timed out waiting for {what}")
+    await _wait_until(pred, timeout_s, what)
 
 
 def lifecycle(c: Cluster, i: int, **cfg) -> BrokerLifecycle:

@@ -15,16 +15,13 @@ from netproto.cluster_client import open_cluster_client, parse_bootstrap
 from netproto.connection import HandshakeRefusedError, NotSentError
 from netproto.errors import ErrorCode, RafkaError
 from netproto.pool import open_pool, parse_addr
+from netproto.ports import free_ports
 
 from .test_netproto_helpers import CLUSTER, LIMITS, Echo, FakeVote, running_server
 
 
 def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def test_backoff_grows_with_jitter_and_resets():
