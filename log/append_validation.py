@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 import crc32c
 
-from log.batch import ATTRIBUTES_POS, HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, validate_batch
-from log.epoch_cache import LeaderEpochCache
-from log.errors import BatchTooLargeError, CorruptBatchError
+from rafka.log.batch import ATTRIBUTES_POS, HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, validate_batch
+from rafka.log.epoch_cache import LeaderEpochCache
+from rafka.log.errors import BatchTooLargeError, CorruptBatchError
 
 _BASE_AND_LENGTH = struct.Struct(">qi")
 # The RecordBatch v2 header as laid out in log/batch.py's docstring; used only

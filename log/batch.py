@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import crc32c
 
-from log.errors import CorruptBatchError
+from rafka.log.errors import CorruptBatchError
 
 HEADER_SIZE = 61
 MAGIC = 2

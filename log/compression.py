@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import zlib
 
-from log.errors import CorruptBatchError, UnsupportedCodecError
+from rafka.log.errors import CorruptBatchError, UnsupportedCodecError
 
 CODEC_NONE = 0
 CODEC_GZIP = 1

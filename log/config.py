@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from log.errors import LogError
+from rafka.log.errors import LogError
 
 DAY_MS = 24 * 60 * 60 * 1000
 # Relative offsets and positions in the index files are 4-byte fields.

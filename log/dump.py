@@ -26,10 +26,10 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from log.batch import HEADER_SIZE, BatchHeader, compute_crc, parse_header
-from log.compression import codec_name
-from log.errors import CorruptBatchError, LogDirError, NotASegmentError, UnsupportedCodecError
-from log.records import decode_records
+from rafka.log.batch import HEADER_SIZE, BatchHeader, compute_crc, parse_header
+from rafka.log.compression import codec_name
+from rafka.log.errors import CorruptBatchError, LogDirError, NotASegmentError, UnsupportedCodecError
+from rafka.log.records import decode_records
 
 SEGMENT_NAME_RE = re.compile(r"^(\d{20})\.log$")
 

@@ -18,8 +18,8 @@ from typing import Callable
 
 import structlog
 
-from log.atomic import atomic_write
-from log.errors import LogDirError
+from rafka.log.atomic import atomic_write
+from rafka.log.errors import LogDirError
 
 CHECKPOINT_NAME = "leader-epoch-checkpoint"
 CHECKPOINT_VERSION = 0

@@ -22,7 +22,7 @@ import sys
 from array import array
 from bisect import bisect_right
 
-from log.errors import LogError
+from rafka.log.errors import LogError
 
 OFFSET_ENTRY_BYTES = 8
 TIME_ENTRY_BYTES = 12

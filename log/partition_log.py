@@ -30,17 +30,17 @@ from typing import Callable, NamedTuple
 
 import structlog
 
-from log.atomic import fsync_dir
-from log.append_validation import learn_epochs, validate_append
-from log.batch import HEADER_SIZE, set_base_offset, set_partition_leader_epoch
-from log.config import LogConfig
-from log.epoch_cache import LeaderEpochCache
-from log.errors import (BatchTooLargeError, CorruptBatchError, InvalidOffsetError, LogClosedError, LogDirError,
+from rafka.log.atomic import fsync_dir
+from rafka.log.append_validation import learn_epochs, validate_append
+from rafka.log.batch import HEADER_SIZE, set_base_offset, set_partition_leader_epoch
+from rafka.log.config import LogConfig
+from rafka.log.epoch_cache import LeaderEpochCache
+from rafka.log.errors import (BatchTooLargeError, CorruptBatchError, InvalidOffsetError, LogClosedError, LogDirError,
                         OffsetOutOfRangeError)
-from log.index import IndexCorruptError
-from log.recovery import recover_log, scan_segment, write_offset_checkpoint
-from log.retention import LOG_START_NAME, delete_log_before, enforce_log_retention, truncate_log
-from log.segment import INDEX_SUFFIX, NO_TIMESTAMP, Segment
+from rafka.log.index import IndexCorruptError
+from rafka.log.recovery import recover_log, scan_segment, write_offset_checkpoint
+from rafka.log.retention import LOG_START_NAME, delete_log_before, enforce_log_retention, truncate_log
+from rafka.log.segment import INDEX_SUFFIX, NO_TIMESTAMP, Segment
 
 RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
 # Bytes of a batch re-stamped on append: base offset (8), length (4), epoch (4).

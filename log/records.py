@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from log.batch import (
+from rafka.log.batch import (
     CONTROL_BIT,
     HEADER_SIZE,
     LENGTH_OVERHEAD,
@@ -38,9 +38,9 @@ from log.batch import (
     validate_batch,
     write_crc,
 )
-from log.compression import CODEC_NAMES, DECOMPRESSED_BYTES_MAX, compress, decompress
-from log.errors import CorruptBatchError
-from log.varint import read_varint, read_varlong, write_varint, write_varlong
+from rafka.log.compression import CODEC_NAMES, DECOMPRESSED_BYTES_MAX, compress, decompress
+from rafka.log.errors import CorruptBatchError
+from rafka.log.varint import read_varint, read_varlong, write_varint, write_varlong
 
 # The smallest possible record: length, attributes, timestamp delta, offset
 # delta, key length, value length, header count, one byte each.

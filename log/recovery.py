@@ -18,12 +18,12 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from log.atomic import atomic_write, fsync_dir
-from log.batch import HEADER_SIZE, BatchHeader, parse_header, validate_batch
-from log.epoch_cache import LeaderEpochCache
-from log.errors import CorruptBatchError, LogDirError
-from log.index import IndexCorruptError
-from log.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, Segment, parse_segment_name
+from rafka.log.atomic import atomic_write, fsync_dir
+from rafka.log.batch import HEADER_SIZE, BatchHeader, parse_header, validate_batch
+from rafka.log.epoch_cache import LeaderEpochCache
+from rafka.log.errors import CorruptBatchError, LogDirError
+from rafka.log.index import IndexCorruptError
+from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, Segment, parse_segment_name
 
 
 @dataclass

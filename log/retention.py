@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import os
 
-from log.atomic import fsync_dir
-from log.batch import HEADER_SIZE, parse_header
-from log.config import LogConfig
-from log.index import IndexCorruptError
-from log.recovery import write_offset_checkpoint
-from log.segment import NO_TIMESTAMP, Segment
+from rafka.log.atomic import fsync_dir
+from rafka.log.batch import HEADER_SIZE, parse_header
+from rafka.log.config import LogConfig
+from rafka.log.index import IndexCorruptError
+from rafka.log.recovery import write_offset_checkpoint
+from rafka.log.segment import NO_TIMESTAMP, Segment
 
 LOG_START_NAME = "log-start-offset-checkpoint"
 

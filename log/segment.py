@@ -20,10 +20,10 @@ from __future__ import annotations
 import os
 import struct
 
-from log.atomic import atomic_write
-from log.batch import HEADER_SIZE, LENGTH_OVERHEAD, parse_header
-from log.errors import CorruptBatchError, LogDirError
-from log.index import IndexCorruptError, OffsetIndex, TimeIndex
+from rafka.log.atomic import atomic_write
+from rafka.log.batch import HEADER_SIZE, LENGTH_OVERHEAD, parse_header
+from rafka.log.errors import CorruptBatchError, LogDirError
+from rafka.log.index import IndexCorruptError, OffsetIndex, TimeIndex
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"

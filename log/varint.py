@@ -11,7 +11,7 @@ expected and must never surface as IndexError or a silently wrong number.
 
 from __future__ import annotations
 
-from log.errors import CorruptBatchError
+from rafka.log.errors import CorruptBatchError
 
 VARINT_BYTES_MAX = 5
 VARLONG_BYTES_MAX = 10

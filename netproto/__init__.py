@@ -2,16 +2,16 @@
 
 Imports nothing else of the project. The stable entry points::
 
-    from netproto.schema import Message, register, to_wire, from_wire, InvalidMessage
-    from netproto.framing import encode_frame, FrameDecoder, FrameError
-    from netproto.errors import ErrorCode, RafkaError
-    from netproto.rpc import serve, open_connection, open_pool, open_cluster_client, NetLimits
+    from rafka.netproto.schema import Message, register, to_wire, from_wire, InvalidMessage
+    from rafka.netproto.framing import encode_frame, FrameDecoder, FrameError
+    from rafka.netproto.errors import ErrorCode, RafkaError
+    from rafka.netproto.rpc import serve, open_connection, open_pool, open_cluster_client, NetLimits
 """
 
-from netproto.errors import ErrorCode, RafkaError
-from netproto.framing import FrameDecoder, FrameError, encode_frame
-from netproto.limits import NetLimits
-from netproto.schema import InvalidMessage, Message, from_wire, register, to_wire
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.framing import FrameDecoder, FrameError, encode_frame
+from rafka.netproto.limits import NetLimits
+from rafka.netproto.schema import InvalidMessage, Message, from_wire, register, to_wire
 
 __all__ = [
     "ErrorCode",

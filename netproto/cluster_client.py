@@ -29,12 +29,12 @@ from typing import AsyncIterator, Iterable
 
 import trio
 
-from netproto.connection import HandshakeRefusedError, NotSentError
-from netproto.errors import ErrorCode, RafkaError
-from netproto.handshake import KIND_CLIENT
-from netproto.limits import NetLimits
-from netproto.pool import Addr, Pool, open_pool, parse_addr
-from netproto.schema import Message
+from rafka.netproto.connection import HandshakeRefusedError, NotSentError
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.handshake import KIND_CLIENT
+from rafka.netproto.limits import NetLimits
+from rafka.netproto.pool import Addr, Pool, open_pool, parse_addr
+from rafka.netproto.schema import Message
 
 
 def parse_bootstrap(bootstrap: str | Iterable[str | Addr]) -> list[Addr]:

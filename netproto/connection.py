@@ -36,7 +36,7 @@ from typing import AsyncIterator, Callable
 import structlog
 import trio
 
-from netproto.envelope import (
+from rafka.netproto.envelope import (
     CORRELATION_ID_MAX,
     ERROR,
     ONEWAY,
@@ -46,12 +46,12 @@ from netproto.envelope import (
     encode_message,
     error_from_wire,
 )
-from netproto.errors import ErrorCode, RafkaError
-from netproto.handshake import PROTOCOL_VERSION, Handshake, HandshakeOk
-from netproto.limits import NetLimits
-from netproto.nursery import open_background_nursery
-from netproto.schema import Message, from_wire
-from netproto.stream import FrameStream
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.handshake import PROTOCOL_VERSION, Handshake, HandshakeOk
+from rafka.netproto.limits import NetLimits
+from rafka.netproto.nursery import open_background_nursery
+from rafka.netproto.schema import Message, from_wire
+from rafka.netproto.stream import FrameStream
 
 _log = structlog.get_logger("netproto.connection")
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)

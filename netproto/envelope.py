@@ -23,10 +23,10 @@ from typing import Any
 
 import msgpack
 
-from netproto.errors import ErrorCode, RafkaError
-from netproto.framing import encode_frame
-from netproto.limits import NetLimits
-from netproto.schema import InvalidMessage, Message, to_wire
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.framing import encode_frame
+from rafka.netproto.limits import NetLimits
+from rafka.netproto.schema import InvalidMessage, Message, to_wire
 
 REQUEST = 0
 RESPONSE = 1

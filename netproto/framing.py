@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 
-from netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 FRAME_HEADER_BYTES = 4
 FRAME_BYTES_MAX_DEFAULT = 16 * 1024 * 1024

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netproto.errors import ErrorCode, RafkaError
-from netproto.schema import Message, register
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.schema import Message, register
 
 PROTOCOL_VERSION = 1
 KIND_CLIENT = "client"

@@ -37,13 +37,13 @@ from typing import AsyncIterator
 import structlog
 import trio
 
-from netproto.backoff import Backoff
-from netproto.connection import Connection, HandshakeRefusedError, NotSentError, open_connection
-from netproto.errors import ErrorCode, RafkaError
-from netproto.framing import FrameError
-from netproto.limits import NetLimits
-from netproto.nursery import open_background_nursery
-from netproto.schema import InvalidMessage, Message
+from rafka.netproto.backoff import Backoff
+from rafka.netproto.connection import Connection, HandshakeRefusedError, NotSentError, open_connection
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.framing import FrameError
+from rafka.netproto.limits import NetLimits
+from rafka.netproto.nursery import open_background_nursery
+from rafka.netproto.schema import InvalidMessage, Message
 
 _log = structlog.get_logger("netproto.pool")
 

@@ -18,12 +18,12 @@
 
 from __future__ import annotations
 
-from netproto.cluster_client import ClusterClient, open_cluster_client, parse_bootstrap
-from netproto.connection import Connection, NotSentError, open_connection
-from netproto.handshake import KIND_CLIENT, KIND_PEER, PROTOCOL_VERSION, Ack
-from netproto.limits import NetLimits
-from netproto.pool import Pool, open_pool, parse_addr
-from netproto.server import RequestContext, serve
+from rafka.netproto.cluster_client import ClusterClient, open_cluster_client, parse_bootstrap
+from rafka.netproto.connection import Connection, NotSentError, open_connection
+from rafka.netproto.handshake import KIND_CLIENT, KIND_PEER, PROTOCOL_VERSION, Ack
+from rafka.netproto.limits import NetLimits
+from rafka.netproto.pool import Pool, open_pool, parse_addr
+from rafka.netproto.server import RequestContext, serve
 
 __all__ = [
     "Ack",

@@ -53,8 +53,8 @@ import types
 import typing
 from typing import Any, ClassVar
 
-from netproto.errors import ErrorCode, RafkaError
-from netproto.schema_codegen import Conv, _Bad, _Codec, _tname
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.schema_codegen import Conv, _Bad, _Codec, _tname
 
 __all__ = [
     "InvalidMessage",

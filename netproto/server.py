@@ -48,7 +48,7 @@ from typing import Awaitable, Callable, Iterable
 import structlog
 import trio
 
-from netproto.envelope import (
+from rafka.netproto.envelope import (
     ONEWAY,
     REQUEST,
     RESPONSE,
@@ -57,12 +57,12 @@ from netproto.envelope import (
     encode_error,
     encode_message,
 )
-from netproto.errors import ErrorCode, RafkaError
-from netproto.framing import FrameError
-from netproto.handshake import BUILTIN_TYPES, PROTOCOL_VERSION, Ack, Handshake, HandshakeOk, check_handshake
-from netproto.limits import NetLimits
-from netproto.schema import InvalidMessage, Message, from_wire
-from netproto.stream import FrameStream, ReadTimeout
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.framing import FrameError
+from rafka.netproto.handshake import BUILTIN_TYPES, PROTOCOL_VERSION, Ack, Handshake, HandshakeOk, check_handshake
+from rafka.netproto.limits import NetLimits
+from rafka.netproto.schema import InvalidMessage, Message, from_wire
+from rafka.netproto.stream import FrameStream, ReadTimeout
 
 _log = structlog.get_logger("netproto.server")
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)

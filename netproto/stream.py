@@ -18,8 +18,8 @@ from collections import deque
 
 import trio
 
-from netproto.errors import ErrorCode, RafkaError
-from netproto.framing import FrameDecoder
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.framing import FrameDecoder
 
 
 class ReadTimeout(RafkaError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from raft.errors import RaftConfigError
+from rafka.raft.errors import RaftConfigError
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,11 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from raft.config import RaftConfig
-from raft.election import ElectionMixin
-from raft.errors import CompactedError, NotLeaderError, ProposalDroppedError, RaftConfigError, RaftError, TransferError
-from raft.membership import MembershipMixin
-from raft.messages import (
+from rafka.raft.config import RaftConfig
+from rafka.raft.election import ElectionMixin
+from rafka.raft.errors import CompactedError, NotLeaderError, ProposalDroppedError, RaftConfigError, RaftError, TransferError
+from rafka.raft.membership import MembershipMixin
+from rafka.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
     Heartbeat,
@@ -62,14 +62,14 @@ from raft.messages import (
     SnapshotResponse,
     TimeoutNow,
 )
-from raft.progress import Progress
-from raft.raft_log import RaftLog
-from raft.readindex import ReadIndexMixin, ReadOnly
-from raft.ready import ReadyMixin
-from raft.replication import ReplicationMixin
-from raft.roles import RoleMixin
-from raft.storage import Storage
-from raft.types import ConfigState, Entry, EntryKind, HardState, Ready, Role, Snapshot, SnapshotMeta, SoftState
+from rafka.raft.progress import Progress
+from rafka.raft.raft_log import RaftLog
+from rafka.raft.readindex import ReadIndexMixin, ReadOnly
+from rafka.raft.ready import ReadyMixin
+from rafka.raft.replication import ReplicationMixin
+from rafka.raft.roles import RoleMixin
+from rafka.raft.storage import Storage
+from rafka.raft.types import ConfigState, Entry, EntryKind, HardState, Ready, Role, Snapshot, SnapshotMeta, SoftState
 
 __all__ = ["RaftCore", "RaftConfig"]
 

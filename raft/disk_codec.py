@@ -21,12 +21,12 @@ import struct
 import crc32c
 import msgpack
 
-from log.batch import HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, BatchHeader, pack_header, write_crc
-from log.partition_log import PartitionLog
-from log.records import decode_batch
-from log.varint import write_varint
-from raft.errors import StorageError
-from raft.types import ConfigState, Entry, EntryKind, Snapshot, SnapshotMeta
+from rafka.log.batch import HEADER_SIZE, LENGTH_OVERHEAD, MAGIC, BatchHeader, pack_header, write_crc
+from rafka.log.partition_log import PartitionLog
+from rafka.log.records import decode_batch
+from rafka.log.varint import write_varint
+from rafka.raft.errors import StorageError
+from rafka.raft.types import ConfigState, Entry, EntryKind, Snapshot, SnapshotMeta
 
 _CRC = struct.Struct(">I")
 # The commit-index payload: msgpack {"commit": uint64}, always 17 bytes, so

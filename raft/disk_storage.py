@@ -39,10 +39,10 @@ import os
 
 import structlog
 
-from log.atomic import atomic_write
-from log.config import LogConfig
-from log.partition_log import PartitionLog
-from raft.disk_codec import (
+from rafka.log.atomic import atomic_write
+from rafka.log.config import LogConfig
+from rafka.log.partition_log import PartitionLog
+from rafka.raft.disk_codec import (
     READ_CHUNK_BYTES,
     VARINT_CACHE_MAX,
     decode_commit,
@@ -54,10 +54,10 @@ from raft.disk_codec import (
     encode_snapshot,
     read_entries,
 )
-from raft.errors import CompactedError, StorageError
-from raft.raft_log import limit_entries_bytes
-from raft.storage import MemoryStorage
-from raft.types import ENTRY_OVERHEAD_BYTES, ConfigState, Entry, HardState, Snapshot
+from rafka.raft.errors import CompactedError, StorageError
+from rafka.raft.raft_log import limit_entries_bytes
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ENTRY_OVERHEAD_BYTES, ConfigState, Entry, HardState, Snapshot
 
 __all__ = [
     "COMMIT_NAME",

@@ -37,10 +37,10 @@ from typing import Any, Protocol
 import structlog
 import trio
 
-from raft.core import RaftCore
-from raft.driver_waiters import PendingWaiters, Waiter
-from raft.errors import DriverStoppedError, NotLeaderError, RaftError, RaftTimeoutError
-from raft.types import ConfChangeKind, Ready, Role
+from rafka.raft.core import RaftCore
+from rafka.raft.driver_waiters import PendingWaiters, Waiter
+from rafka.raft.errors import DriverStoppedError, NotLeaderError, RaftError, RaftTimeoutError
+from rafka.raft.types import ConfChangeKind, Ready, Role
 
 
 class Transport(Protocol):

@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 import trio
 
-from raft.errors import NotLeaderError, ProposalDroppedError
-from raft.types import EntryKind, Role
+from rafka.raft.errors import NotLeaderError, ProposalDroppedError
+from rafka.raft.types import EntryKind, Role
 
 __all__ = ["PendingWaiters", "Waiter"]
 

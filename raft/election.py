@@ -11,8 +11,8 @@ Invariants:
 
 from __future__ import annotations
 
-from raft.messages import RequestVote, RequestVoteResponse, TimeoutNow
-from raft.types import Role
+from rafka.raft.messages import RequestVote, RequestVoteResponse, TimeoutNow
+from rafka.raft.types import Role
 
 VOTE_PENDING, VOTE_WON, VOTE_LOST = "pending", "won", "lost"
 

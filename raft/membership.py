@@ -15,9 +15,9 @@ Rules (each refusal raises ConfChangeError):
 
 from __future__ import annotations
 
-from raft.errors import ConfChangeError, NotLeaderError, ProposalDroppedError
-from raft.progress import Progress
-from raft.types import ConfChangeKind, ConfigState, EntryKind, Role
+from rafka.raft.errors import ConfChangeError, NotLeaderError, ProposalDroppedError
+from rafka.raft.progress import Progress
+from rafka.raft.types import ConfChangeKind, ConfigState, EntryKind, Role
 
 
 def next_config(current: ConfigState, kind: ConfChangeKind, node_id: int) -> ConfigState:

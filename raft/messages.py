@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from raft.types import Entry
+from rafka.raft.types import Entry
 
-from netproto.schema import Message as _WireMessage
-from netproto.schema import register as _register
+from rafka.netproto.schema import Message as _WireMessage
+from rafka.netproto.schema import register as _register
 
 
 class RaftMessage(_WireMessage):

@@ -10,9 +10,9 @@ Invariants:
 
 from __future__ import annotations
 
-from raft.errors import CompactedError, UnavailableError
-from raft.storage import Storage
-from raft.types import ENTRY_OVERHEAD_BYTES, Entry, Snapshot
+from rafka.raft.errors import CompactedError, UnavailableError
+from rafka.raft.storage import Storage
+from rafka.raft.types import ENTRY_OVERHEAD_BYTES, Entry, Snapshot
 
 
 def limit_entries_bytes(entries: list[Entry], max_bytes: int | None) -> list[Entry]:

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from raft.errors import NotLeaderError, ReadIndexError
-from raft.messages import ReadIndexRequest, ReadIndexResponse
-from raft.types import ReadState, Role
+from rafka.raft.errors import NotLeaderError, ReadIndexError
+from rafka.raft.messages import ReadIndexRequest, ReadIndexResponse
+from rafka.raft.types import ReadState, Role
 
 
 @dataclass(frozen=True)

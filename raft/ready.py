@@ -7,8 +7,8 @@ caller before its messages are sent; `applied` only moves in advance().
 
 from __future__ import annotations
 
-from raft.messages import AppendEntries, Heartbeat
-from raft.types import HardState, Ready, Role, SoftState
+from rafka.raft.messages import AppendEntries, Heartbeat
+from rafka.raft.types import HardState, Ready, Role, SoftState
 
 # Leader messages that depend only on already-durable state (term and vote;
 # entries may be persisted by followers before the leader itself).

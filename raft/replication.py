@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from raft.errors import CompactedError
-from raft.messages import (
+from rafka.raft.errors import CompactedError
+from rafka.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
     Heartbeat,
@@ -23,8 +23,8 @@ from raft.messages import (
     SnapshotResponse,
     TimeoutNow,
 )
-from raft.progress import ProgressState
-from raft.types import ConfigState, EntryKind, Role, Snapshot, SnapshotMeta
+from rafka.raft.progress import ProgressState
+from rafka.raft.types import ConfigState, EntryKind, Role, Snapshot, SnapshotMeta
 
 
 @dataclass

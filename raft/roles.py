@@ -26,9 +26,9 @@ term.
 
 from __future__ import annotations
 
-from raft.progress import Progress
-from raft.readindex import ReadOnly
-from raft.types import EntryKind, Role
+from rafka.raft.progress import Progress
+from rafka.raft.readindex import ReadOnly
+from rafka.raft.types import EntryKind, Role
 
 _ALLOWED: dict[Role, frozenset[Role]] = {
     Role.FOLLOWER: frozenset({Role.FOLLOWER, Role.PRE_CANDIDATE, Role.CANDIDATE}),

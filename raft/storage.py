@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from raft.errors import CompactedError, StorageError, UnavailableError
-from raft.types import ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
+from rafka.raft.errors import CompactedError, StorageError, UnavailableError
+from rafka.raft.types import ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
 
 
 @runtime_checkable

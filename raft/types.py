@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import msgpack
 
-from netproto.schema import Message
+from rafka.netproto.schema import Message
 
 
 class Role(str, enum.Enum):

@@ -23,9 +23,9 @@ import time
 
 import structlog
 
-from broker.controller import ControllerConfig
-from broker.controller.harness import LocalController
-from broker.metadata import MetadataImage
+from rafka.broker.controller import ControllerConfig
+from rafka.broker.controller.harness import LocalController
+from rafka.broker.metadata import MetadataImage
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -39,7 +39,7 @@ async def time_to_commit(cluster: RafkaCluster, survivors: list[int], timeout_s:
     """Seconds from now until any survivor acknowledges a committed entry."""
     import trio
 
-    from broker.admin_client import AdminError, bench_append
+    from rafka.broker.client.node_client import AdminError, bench_append
 
     start = trio.current_time()
     done = trio.Event()
@@ -69,7 +69,7 @@ async def caught_up(cluster: RafkaCluster, node: int, timeout_s: float) -> None:
     """Wait until `node` has applied everything the leader has committed."""
     import trio
 
-    from broker.admin_client import AdminError, node_status
+    from rafka.broker.client.node_client import AdminError, node_status
 
     with trio.fail_after(timeout_s):
         while True:
@@ -86,7 +86,7 @@ async def caught_up(cluster: RafkaCluster, node: int, timeout_s: float) -> None:
 async def steady_commit_s(cluster: RafkaCluster, samples: int = 20) -> float:
     import trio
 
-    from broker.admin_client import bench_append
+    from rafka.broker.client.node_client import bench_append
 
     leader = await wait_leader(cluster, 30.0)
     times = []

@@ -21,10 +21,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from log.batch import parse_header  # noqa: E402
-from log.config import LogConfig  # noqa: E402
-from log.partition_log import PartitionLog  # noqa: E402
-from log.records import Record, build_batch  # noqa: E402
+from rafka.log.batch import parse_header  # noqa: E402
+from rafka.log.config import LogConfig  # noqa: E402
+from rafka.log.partition_log import PartitionLog  # noqa: E402
+from rafka.log.records import Record, build_batch  # noqa: E402
 
 MIB = 1024 * 1024
 READ_BYTES = MIB

@@ -107,7 +107,7 @@ def pysyncobj_node(args: argparse.Namespace) -> int:
 
 
 def run_pysyncobj(args: argparse.Namespace) -> float:
-    from netproto.ports import free_ports
+    from rafka.netproto.ports import free_ports
 
     ports = free_ports(3)
     procs = []
@@ -154,9 +154,9 @@ class RafkaCluster:
     """Three `rafka node start` processes on loopback under a temp dir."""
 
     def __init__(self, root: Path, bench: bool = True, n: int = 3) -> None:
-        from broker.config import render_config
-        from broker.meta_properties import format_dir, new_cluster_id
-        from netproto.ports import free_ports
+        from rafka.broker.node.config import render_config
+        from rafka.broker.node.meta_properties import format_dir, new_cluster_id
+        from rafka.netproto.ports import free_ports
 
         self.root = root
         self.ids = list(range(1, n + 1))
@@ -183,7 +183,7 @@ class RafkaCluster:
 
     def start(self, i: int) -> None:
         cmd = [
-            sys.executable, "-m", "broker.cli", "node", "start", "--no-terminal-log",
+            sys.executable, "-m", "rafka.broker.cli", "node", "start", "--no-terminal-log",
             "--config", str(self.root / f"node-{i}" / "node.toml"),
         ] + (["--bench"] if self.bench else [])  # fmt: skip
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
@@ -202,7 +202,7 @@ async def wait_leader(cluster: RafkaCluster, timeout_s: float, exclude=()) -> di
     """Poll every live node until one reports itself leader; return its status."""
     import trio
 
-    from broker.admin_client import AdminError, node_status
+    from rafka.broker.client.node_client import AdminError, node_status
 
     with trio.fail_after(timeout_s):
         while True:
@@ -222,8 +222,8 @@ async def rafka_load(address: str, args: argparse.Namespace) -> tuple[int, float
     """Keep `window` entries in flight in requests of `entries_per_request`."""
     import trio
 
-    from broker.admin_client import connect
-    from broker.messages_node import BenchAppendRequest
+    from rafka.broker.client.node_client import connect
+    from rafka.broker.node.messages import BenchAppendRequest
 
     epr = args.entries_per_request
     workers = max(1, args.window // epr)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 
 def broker_ring(brokers: Sequence[tuple[int, str | None]]) -> tuple[list[int], dict[int, str] | None]:

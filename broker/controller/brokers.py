@@ -24,9 +24,9 @@ session (`activate`), so a failover never fences brokers that were healthy.
 
 from __future__ import annotations
 
-from broker.controller.config import ControllerConfig
-from broker.controller.leadership import fence_changes, unfence_changes
-from broker.controller.requests import (
+from rafka.broker.controller.config import ControllerConfig
+from rafka.broker.controller.leadership import fence_changes, unfence_changes
+from rafka.broker.controller.requests import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
     BrokerRegistrationRequest,
@@ -34,8 +34,8 @@ from broker.controller.requests import (
     ControlledShutdownRequest,
     ControlledShutdownResponse,
 )
-from broker.metadata.image import BrokerRegistration, MetadataImage
-from broker.metadata.records import (
+from rafka.broker.metadata.image import BrokerRegistration, MetadataImage
+from rafka.broker.metadata.records import (
     LEADER_NONE,
     BrokerShutdownRecord,
     FenceBrokerRecord,
@@ -43,7 +43,7 @@ from broker.metadata.records import (
     RegisterBrokerRecord,
     UnfenceBrokerRecord,
 )
-from netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 HOST_LENGTH_MAX = 255
 INCARNATION_LENGTH_MAX = 64

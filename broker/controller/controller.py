@@ -29,16 +29,16 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from broker.controller import brokers, describe, elections, topics
-from broker.controller import requests as rq
-from broker.controller.config import ControllerConfig
-from broker.controller.decision_log import log_decision
-from broker.controller.reasons import log_rejected_items, request_reason
-from broker.controller.leadership import leaderless_changes, preferred_leader_changes
-from broker.metadata.image import MetadataImage
-from broker.metadata.records import Record
-from netproto.errors import ErrorCode, RafkaError
-from netproto.schema import Message
+from rafka.broker.controller import brokers, describe, elections, topics
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.config import ControllerConfig
+from rafka.broker.controller.decision_log import log_decision
+from rafka.broker.controller.reasons import log_rejected_items, request_reason
+from rafka.broker.controller.leadership import leaderless_changes, preferred_leader_changes
+from rafka.broker.metadata.image import MetadataImage
+from rafka.broker.metadata.records import Record
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.schema import Message
 
 log = structlog.get_logger("rafka.controller")
 

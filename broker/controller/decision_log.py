@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from broker.metadata.image import MetadataImage, PartitionState
-from broker.metadata.records import (
+from rafka.broker.metadata.image import MetadataImage, PartitionState
+from rafka.broker.metadata.records import (
     LEADER_NO_CHANGE,
     LEADER_NONE,
     BrokerShutdownRecord,

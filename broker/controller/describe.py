@@ -8,8 +8,8 @@ active controller for them).
 
 from __future__ import annotations
 
-from broker.controller.brokers import BrokerSessions
-from broker.controller.requests import (
+from rafka.broker.controller.brokers import BrokerSessions
+from rafka.broker.controller.requests import (
     BrokerDescription,
     DescribeTopicRequest,
     DescribeTopicResponse,
@@ -17,8 +17,8 @@ from broker.controller.requests import (
     ListTopicsResponse,
     PartitionDescription,
 )
-from broker.metadata.image import MetadataImage
-from netproto.errors import ErrorCode, RafkaError
+from rafka.broker.metadata.image import MetadataImage
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 
 def describe_topic(image: MetadataImage, req: DescribeTopicRequest) -> DescribeTopicResponse:

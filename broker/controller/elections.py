@@ -10,22 +10,22 @@ eligible (unfenced, not shutting down) brokers.
 
 from __future__ import annotations
 
-from broker.controller.config import ControllerConfig
-from broker.controller.leadership import (
+from rafka.broker.controller.config import ControllerConfig
+from rafka.broker.controller.leadership import (
     Eligibility,
     preferred_leader_changes,
     recompute,
 )
-from broker.controller.requests import (
+from rafka.broker.controller.requests import (
     AlterPartitionRequest,
     AlterPartitionResponse,
     ElectionResult,
     ElectLeadersRequest,
     ElectLeadersResponse,
 )
-from broker.metadata.image import MetadataImage, PartitionState
-from broker.metadata.records import LEADER_NO_CHANGE, PartitionChangeRecord, Record
-from netproto.errors import ErrorCode, RafkaError
+from rafka.broker.metadata.image import MetadataImage, PartitionState
+from rafka.broker.metadata.records import LEADER_NO_CHANGE, PartitionChangeRecord, Record
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 ELECTION_TYPES = ("preferred", "unclean")
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import random
 
-from broker.controller import requests as rq
-from broker.controller.config import ControllerConfig
-from broker.controller.controller import Controller
-from broker.metadata.image import MetadataImage
-from broker.metadata.records import Record, decode_records, encode_records
-from netproto.schema import Message
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.config import ControllerConfig
+from rafka.broker.controller.controller import Controller
+from rafka.broker.metadata.image import MetadataImage
+from rafka.broker.metadata.records import Record, decode_records, encode_records
+from rafka.netproto.schema import Message
 
 
 class LocalController:

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from broker.controller.validation import unclean_election_enabled
-from broker.metadata.image import MetadataImage, PartitionKey, PartitionState
-from broker.metadata.records import LEADER_NONE, LEADER_NO_CHANGE, PartitionChangeRecord
+from rafka.broker.controller.validation import unclean_election_enabled
+from rafka.broker.metadata.image import MetadataImage, PartitionKey, PartitionState
+from rafka.broker.metadata.records import LEADER_NONE, LEADER_NO_CHANGE, PartitionChangeRecord
 
 
 class Eligibility:

@@ -9,11 +9,11 @@ Pure apart from the logger.
 
 from __future__ import annotations
 
-from broker.controller import requests as rq
-from broker.metadata.image import MetadataImage
-from broker.metadata.records import FenceBrokerRecord, Record, UnfenceBrokerRecord
-from netproto.errors import ErrorCode
-from netproto.schema import Message
+from rafka.broker.controller import requests as rq
+from rafka.broker.metadata.image import MetadataImage
+from rafka.broker.metadata.records import FenceBrokerRecord, Record, UnfenceBrokerRecord
+from rafka.netproto.errors import ErrorCode
+from rafka.netproto.schema import Message
 
 # Rejected items of one request logged individually; the rest are counted.
 REJECTED_ITEMS_LOGGED_MAX = 20

@@ -17,9 +17,9 @@ from __future__ import annotations
 import base64
 import random
 
-from broker.controller.assignment import assign_replicas
-from broker.controller.config import ControllerConfig
-from broker.controller.requests import (
+from rafka.broker.controller.assignment import assign_replicas
+from rafka.broker.controller.config import ControllerConfig
+from rafka.broker.controller.requests import (
     AlterConfigsRequest,
     AlterConfigsResponse,
     CreatePartitionsRequest,
@@ -30,7 +30,7 @@ from broker.controller.requests import (
     DeleteTopicsResponse,
     TopicResult,
 )
-from broker.controller.validation import (
+from rafka.broker.controller.validation import (
     check_topic_collision,
     collision_key,
     validate_configs,
@@ -38,15 +38,15 @@ from broker.controller.validation import (
     validate_replication_factor,
     validate_topic_name,
 )
-from broker.metadata.image import MetadataImage
-from broker.metadata.records import (
+from rafka.broker.metadata.image import MetadataImage
+from rafka.broker.metadata.records import (
     ConfigRecord,
     PartitionRecord,
     Record,
     RemoveTopicRecord,
     TopicRecord,
 )
-from netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 
 def new_topic_id(rng: random.Random, taken) -> str:

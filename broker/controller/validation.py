@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 TOPIC_NAME_LENGTH_MAX = 249
 _TOPIC_NAME_RE = re.compile(r"[a-zA-Z0-9._-]+")

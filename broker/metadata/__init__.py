@@ -1,15 +1,20 @@
 """Cluster metadata: typed records (records.py), the MetadataImage built by
-applying them in log order (image.py), its digest and snapshots, and the
-Raft state-machine adapter (state_machine.py)."""
+applying them in log order (image.py), its digest and snapshots, the Raft
+state-machine adapter (state_machine.py), the node-level metadata messages
+(messages.py) and the readable dump of the metadata log (dump.py).
 
-from broker.metadata.image import (
+Imports only rafka.raft types, rafka.netproto schema types and the standard
+library: no trio, no sockets, no files except dump.py reading a segment
+directory for `rafka dump-log`."""
+
+from rafka.broker.metadata.image import (
     BrokerRegistration,
     MetadataApplyError,
     MetadataImage,
     PartitionState,
     TopicImage,
 )
-from broker.metadata.records import (
+from rafka.broker.metadata.records import (
     CorruptRecordError,
     Record,
     RecordError,
@@ -19,8 +24,8 @@ from broker.metadata.records import (
     encode_record,
     encode_records,
 )
-from broker.metadata.snapshot import SnapshotError
-from broker.metadata.state_machine import MetadataStateMachine
+from rafka.broker.metadata.snapshot import SnapshotError
+from rafka.broker.metadata.state_machine import MetadataStateMachine
 
 __all__ = [
     "BrokerRegistration",

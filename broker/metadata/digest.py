@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import msgpack
 
 if TYPE_CHECKING:
-    from broker.metadata.image import MetadataImage, TopicImage
+    from rafka.broker.metadata.image import MetadataImage, TopicImage
 
 DIGEST_FORMAT = 1
 

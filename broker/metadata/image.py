@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import structlog
 
-from broker.metadata import records as r
+from rafka.broker.metadata import records as r
 
 log = structlog.get_logger("rafka.metadata")
 
@@ -331,19 +331,19 @@ class MetadataImage:
         node that applied the same records. Cached per topic, so after a
         change only the touched topics are re-hashed."""
         if self._digest_cache is None:
-            from broker.metadata.digest import image_digest
+            from rafka.broker.metadata.digest import image_digest
 
             self._digest_cache = image_digest(self)
         return self._digest_cache.hex()
 
     def to_snapshot(self) -> bytes:
-        from broker.metadata.snapshot import encode_snapshot
+        from rafka.broker.metadata.snapshot import encode_snapshot
 
         return encode_snapshot(self)
 
     @classmethod
     def from_snapshot(cls, data: bytes) -> MetadataImage:
-        from broker.metadata.snapshot import decode_snapshot
+        from rafka.broker.metadata.snapshot import decode_snapshot
 
         return decode_snapshot(data)
 

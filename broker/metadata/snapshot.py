@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import msgpack
 
-from broker.metadata.digest import broker_row, topic_blob
-from broker.metadata.image import (
+from rafka.broker.metadata.digest import broker_row, topic_blob
+from rafka.broker.metadata.image import (
     BrokerRegistration,
     MetadataApplyError,
     MetadataImage,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from broker.metadata.image import MetadataImage
-from broker.metadata.records import Record, decode_records
+from rafka.broker.metadata.image import MetadataImage
+from rafka.broker.metadata.records import Record, decode_records
 
 NORMAL_KIND = 0  # raft.types.EntryKind.NORMAL (not imported: broker/ reads raft/ by duck type)
 

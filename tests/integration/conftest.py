@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import trio
 
-from broker.config import render_config
-from broker.meta_properties import format_dir, new_cluster_id
-from netproto.ports import free_ports
+from rafka.broker.node.config import render_config
+from rafka.broker.node.meta_properties import format_dir, new_cluster_id
+from rafka.netproto.ports import free_ports
 from tests.integration.proxy import LinkProxy
 
 # Fast-but-not-flaky timings for two shared cores.
@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def rafka_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "broker.cli", *args]
+    return [sys.executable, "-m", "rafka.broker.cli", *args]
 
 
 def subprocess_env() -> dict[str, str]:
@@ -222,7 +222,7 @@ class ProcessCluster:
     # --- observation ------------------------------------------------------
     async def status(self, i: int, timeout_s: float = 2.0) -> dict:
         """Node i's own view (no redirect to the leader)."""
-        from broker.admin_client import node_status
+        from rafka.broker.client.node_client import node_status
 
         return await node_status(self.client_address(i), timeout_s=timeout_s)
 
@@ -249,7 +249,7 @@ class ProcessCluster:
         return await wait_for(probe, timeout_s=timeout_s, what=f"a leader among {ids}")
 
     async def append(self, i: int, entries: list[bytes], timeout_s: float = 10.0) -> dict:
-        from broker.admin_client import bench_append
+        from rafka.broker.client.node_client import bench_append
 
         return await bench_append(self.client_address(i), entries, timeout_s=timeout_s)
 

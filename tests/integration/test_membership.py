@@ -10,7 +10,7 @@ import json
 import pytest
 import trio
 
-from broker.controller_client import AdminClient
+from rafka.broker.client.admin_client import AdminClient
 from tests.integration.conftest import rafka_cmd, subprocess_env, wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.admin_client import AdminError
+from rafka.broker.client.node_client import AdminError
 from tests.integration.conftest import wait_for
 from tests.integration.test_quorum_failover import append_all, wait_applied
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from broker.config import render_config
-from broker.meta_properties import format_dir
+from rafka.broker.node.config import render_config
+from rafka.broker.node.meta_properties import format_dir
 from tests.integration.conftest import free_ports, rafka_cmd, subprocess_env
 
 pytestmark = pytest.mark.integration

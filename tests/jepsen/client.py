@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 
 import trio
 
-from netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 
 class AdminApiMissing(RuntimeError):
@@ -25,10 +25,10 @@ async def node_status(host: str, port: int, cluster_id: str | None,
                       timeout_s: float) -> dict | None:
     """A node's QuorumStatus as a dict, or None when it does not answer in
     time (paused, dead, or partitioned from us)."""
-    from broker.messages_node import QuorumStatusRequest
-    from broker.status import status_to_dict
-    from netproto.connection import open_connection
-    from netproto.limits import NetLimits
+    from rafka.broker.node.messages import QuorumStatusRequest
+    from rafka.broker.node.status import status_to_dict
+    from rafka.netproto.connection import open_connection
+    from rafka.netproto.limits import NetLimits
 
     with trio.move_on_after(timeout_s):
         try:
@@ -48,13 +48,13 @@ async def metadata_status(host: str, port: int, cluster_id: str | None,
     Uses MetadataStatusRequest when the node offers it, else the
     state_machine summary of QuorumStatus."""
     try:
-        from broker.admin_messages import MetadataStatusRequest
+        from rafka.broker.metadata.messages import MetadataStatusRequest
     except ImportError:
         status = await node_status(host, port, cluster_id, timeout_s)
         return None if status is None else dict(status.get("state_machine") or {})
-    from netproto.connection import open_connection
-    from netproto.limits import NetLimits
-    from netproto.schema import to_wire
+    from rafka.netproto.connection import open_connection
+    from rafka.netproto.limits import NetLimits
+    from rafka.netproto.schema import to_wire
 
     with trio.move_on_after(timeout_s):
         try:
@@ -77,8 +77,8 @@ def admin_api_problem() -> str | None:
 
 def _admin_modules() -> tuple[Any, Any]:
     try:
-        from broker.controller import requests as admin_requests
-        from netproto.cluster_client import open_cluster_client
+        from rafka.broker.controller import requests as admin_requests
+        from rafka.netproto.cluster_client import open_cluster_client
     except ImportError as exc:
         raise ImportError(str(exc)) from None
     return open_cluster_client, admin_requests

@@ -27,7 +27,7 @@ from pathlib import Path
 import structlog
 import trio
 
-from netproto.ports import free_ports
+from rafka.netproto.ports import free_ports
 from tests.jepsen.proxy import LinkMode, LinkProxy
 
 log = structlog.get_logger("jepsen.cluster")
@@ -152,7 +152,7 @@ class Cluster:
         for i, node in self.nodes.items():
             node.dir.mkdir(parents=True, exist_ok=True)
             node.config_path.write_text(self.render_config(i), encoding="utf-8")
-            cmd = [sys.executable, "-m", "broker.cli", "format", "--dir", str(node.data_dir),
+            cmd = [sys.executable, "-m", "rafka.broker.cli", "format", "--dir", str(node.data_dir),
                    "--node-id", str(i), f"--cluster-id={self.cluster_id}"]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
             if done.returncode != 0:
@@ -163,7 +163,7 @@ class Cluster:
     def node_argv(self, i: int) -> list[str]:
         if self.settings.node_command:
             return [*self.settings.node_command, "--config", str(self.nodes[i].config_path)]
-        return [sys.executable, "-m", "broker.cli", "node", "start", "--config",
+        return [sys.executable, "-m", "rafka.broker.cli", "node", "start", "--config",
                 str(self.nodes[i].config_path), "--no-terminal-log", "--exit-with-parent"]
 
     def launch(self, i: int) -> None:

@@ -22,14 +22,14 @@ import sys
 
 import trio
 
-from broker.config import load_config
-from broker.controller import requests as rq
-from broker.meta_properties import read as read_identity
-from broker.admin_messages import MetadataStatusRequest, MetadataStatusResponse
-from broker.messages_node import QuorumStatusRequest, QuorumStatusResponse
-from netproto.cluster_client import open_cluster_client
-from netproto.errors import ErrorCode, RafkaError
-from netproto.server import serve
+from rafka.broker.node.config import load_config
+from rafka.broker.controller import requests as rq
+from rafka.broker.node.meta_properties import read as read_identity
+from rafka.broker.metadata.messages import MetadataStatusRequest, MetadataStatusResponse
+from rafka.broker.node.messages import QuorumStatusRequest, QuorumStatusResponse
+from rafka.netproto.cluster_client import open_cluster_client
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.server import serve
 
 OWNER = 1
 FORWARD_TIMEOUT_S = 2.0

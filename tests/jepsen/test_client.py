@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from broker.controller import requests as rq
-from netproto.connection import NotSentError
-from netproto.errors import ErrorCode, RafkaError
+from rafka.broker.controller import requests as rq
+from rafka.netproto.connection import NotSentError
+from rafka.netproto.errors import ErrorCode, RafkaError
 from tests.jepsen.client import ClusterAdminClient, UncertainError
 from tests.jepsen.workload_metadata import classify
 

@@ -9,7 +9,7 @@ import time
 
 import trio
 
-from broker.config import load_config
+from rafka.broker.node.config import load_config
 from tests.jepsen.cluster import Cluster, ClusterSettings
 from tests.jepsen.proxy import LinkMode
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 
 def _missing() -> str | None:
-    spec = importlib.util.find_spec("broker.node")
+    spec = importlib.util.find_spec("rafka.broker.node.node")
     if spec is None:
         return "`rafka node start` is not available yet (broker/node.py missing)"
     return admin_api_problem()

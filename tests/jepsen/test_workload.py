@@ -9,7 +9,7 @@ import random
 import pytest
 import trio
 
-from netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import ErrorCode, RafkaError
 from tests.jepsen.checkers_metadata import check_all
 from tests.jepsen.history import HistoryRecorder, pair
 from tests.jepsen.workload_metadata import (
@@ -119,7 +119,7 @@ async def test_stale_lists_are_caught(autojump_clock):
 
 def test_classify_outcomes():
     """Goal: fail only when the op surely did not happen."""
-    from netproto.connection import NotSentError
+    from rafka.netproto.connection import NotSentError
 
     assert classify("create", RafkaError(ErrorCode.TOPIC_ALREADY_EXISTS)) == ("ok", "TOPIC_ALREADY_EXISTS")
     assert classify("delete", RafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))[0] == "info"

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import trio
 
-from netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import ErrorCode, RafkaError
 from tests.jepsen.history import HistoryRecorder
 
 CONFIG_KEY = "retention.ms"

@@ -17,8 +17,8 @@ pending_reads or waiting_reads (or none, once completed).
 
 from __future__ import annotations
 
-from raft.errors import RaftError
-from raft.types import Role
+from rafka.raft.errors import RaftError
+from rafka.raft.types import Role
 
 
 class ClientDriver:

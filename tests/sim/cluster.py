@@ -25,8 +25,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from raft.config import RaftConfig
-from raft.types import Role
+from rafka.raft.config import RaftConfig
+from rafka.raft.types import Role
 from tests.sim.client_driver import ClientDriver
 from tests.sim.clients import History, Workload
 from tests.sim.invariants import InvariantViolation, SafetyChecker

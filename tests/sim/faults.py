@@ -22,8 +22,8 @@ most once; scheduled faults apply only to the node incarnation they name.
 
 from __future__ import annotations
 
-from raft.errors import RaftError
-from raft.types import ConfChangeKind
+from rafka.raft.errors import RaftError
+from rafka.raft.types import ConfChangeKind
 from tests.sim.node import CRASH_POINTS
 
 FAULT_WEIGHTS = {

@@ -38,11 +38,11 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from raft.config import RaftConfig
-from raft.core import RaftCore
-from raft.errors import CompactedError, UnavailableError
-from raft.storage import MemoryStorage
-from raft.types import ConfigState, Entry, EntryKind, Ready, Role
+from rafka.raft.config import RaftConfig
+from rafka.raft.core import RaftCore
+from rafka.raft.errors import CompactedError, UnavailableError
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ConfigState, Entry, EntryKind, Ready, Role
 from tests.sim.invariants import COMPACTED, InvariantViolation, SafetyChecker
 from tests.sim.kv import KvStateMachine, describe
 from tests.sim.trace import Trace

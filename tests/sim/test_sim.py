@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from raft.types import ConfChangeKind, Role
+from rafka.raft.types import ConfChangeKind, Role
 from tests.sim.cluster import SimConfig, SimFailure, Simulation
 from tests.sim.clients import History
 from tests.sim.invariants import InvariantViolation, SafetyChecker

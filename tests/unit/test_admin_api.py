@@ -9,17 +9,17 @@ import random
 import pytest
 import trio
 
-from broker.admin_api import AdminApi
-from broker.admin_messages import MetadataBarrierRequest, MetadataStatusRequest
-from broker.controller import requests as rq
-from broker.controller.config import ControllerConfig
-from broker.controller.controller import Controller
-from broker.controller_service import ControllerService, ControllerServiceConfig, Leadership
-from broker.metadata.state_machine import MetadataStateMachine
-from netproto.connection import NotSentError
-from netproto.errors import ErrorCode, RafkaError
-from raft.errors import NotLeaderError
-from raft.types import Entry, EntryKind
+from rafka.broker.controller.admin_api import AdminApi
+from rafka.broker.metadata.messages import MetadataBarrierRequest, MetadataStatusRequest
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.config import ControllerConfig
+from rafka.broker.controller.controller import Controller
+from rafka.broker.controller.service import ControllerService, ControllerServiceConfig, Leadership
+from rafka.broker.metadata.state_machine import MetadataStateMachine
+from rafka.netproto.connection import NotSentError
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.raft.errors import NotLeaderError
+from rafka.raft.types import Entry, EntryKind
 
 
 class FakeQuorum:

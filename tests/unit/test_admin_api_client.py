@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from broker.cli_errors import CliError
-from broker.commands.brokers_cmd import broker_to_dict
-from broker.commands.topics_cmd import describe_to_dict, parse_configs, render_describe
-from broker.controller import requests as rq
-from broker.controller_client import AdminClient, raise_for_result
-from netproto.connection import HandshakeRefusedError, NotSentError
-from netproto.errors import ErrorCode, RafkaError
+from rafka.broker.cli.errors import CliError
+from rafka.broker.cli.brokers_cmd import broker_to_dict
+from rafka.broker.cli.topics_cmd import describe_to_dict, parse_configs, render_describe
+from rafka.broker.controller import requests as rq
+from rafka.broker.client.admin_client import AdminClient, raise_for_result
+from rafka.netproto.connection import HandshakeRefusedError, NotSentError
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 
 def scripted(client: AdminClient, outcomes: list):

@@ -9,9 +9,9 @@ import json
 import pytest
 import trio
 
-from broker.commands.brokers_cmd import broker_to_dict, render_brokers
-from broker.controller import requests as rq
-from netproto.errors import ErrorCode, RafkaError
+from rafka.broker.cli.brokers_cmd import broker_to_dict, render_brokers
+from rafka.broker.controller import requests as rq
+from rafka.netproto.errors import ErrorCode, RafkaError
 from tests.unit.test_admin_api import Cluster
 
 

@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from broker.metadata.records import CorruptRecordError, RegisterBrokerRecord, TopicRecord, encode_records
-from broker.node_state_machine import NodeStateMachine, bench_entry
-from raft.types import Entry, EntryKind
+from rafka.broker.metadata.records import CorruptRecordError, RegisterBrokerRecord, TopicRecord, encode_records
+from rafka.broker.node.state_machine import NodeStateMachine, bench_entry
+from rafka.raft.types import Entry, EntryKind
 
 
 def entry(index: int, data: bytes, kind=EntryKind.NORMAL) -> Entry:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log.batch import (
+from rafka.log.batch import (
     HEADER_SIZE,
     LENGTH_OVERHEAD,
     MAGIC,
@@ -19,8 +19,8 @@ from log.batch import (
     set_partition_leader_epoch,
     validate_batch,
 )
-from log.errors import CorruptBatchError
-from log.records import Record, build_batch
+from rafka.log.errors import CorruptBatchError
+from rafka.log.records import Record, build_batch
 
 
 def make(n=3, **kwargs):

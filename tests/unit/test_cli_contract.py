@@ -7,7 +7,7 @@ import sys
 
 def run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "rafka.broker.cli", *args], capture_output=True, text=True, timeout=60
     )
 
 

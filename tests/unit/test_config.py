@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.config import (
+from rafka.broker.node.config import (
     BrokerSettings,
     ConfigError,
     HostPort,
@@ -148,7 +148,7 @@ def test_node_start_with_bad_config_is_one_line_error(tmp_path: Path):
     bad = tmp_path / "node.toml"
     bad.write_text("node_id = 1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "node", "start", "--config", str(bad)],
+        [sys.executable, "-m", "rafka.broker.cli", "node", "start", "--config", str(bad)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,12 +11,12 @@ import pytest
 import structlog
 import trio
 
-import broker.node as node_module
-from broker import logsetup
-from broker.cli import main
-from broker.config import parse_config, render_config
-from broker.meta_properties import format_dir
-from broker.node import NodeCrashedError, NodeStartError, main_node
+import rafka.broker.node.node as node_module
+from rafka.broker.node import logsetup
+from rafka.broker.cli.main import main
+from rafka.broker.node.config import parse_config, render_config
+from rafka.broker.node.meta_properties import format_dir
+from rafka.broker.node.node import NodeCrashedError, NodeStartError, main_node
 
 
 class MetadataApplyError(Exception):

@@ -5,8 +5,8 @@ keeping an operator's edits across a restart."""
 from __future__ import annotations
 
 
-from broker.commands.quorum_cmd import QuorumLayout
-from broker.config import BrokerSettings, RaftSettings, load_config, render_config, settings_table
+from rafka.broker.cli.quorum_cmd import QuorumLayout
+from rafka.broker.node.config import BrokerSettings, RaftSettings, load_config, render_config, settings_table
 
 
 def test_render_config_writes_broker_and_raft_tables(tmp_path):

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.controller.assignment import assign_replicas, broker_ring
-from broker.controller.harness import LocalController
-from netproto.errors import ErrorCode, RafkaError
+from rafka.broker.controller.assignment import assign_replicas, broker_ring
+from rafka.broker.controller.harness import LocalController
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 
 def brokers(n, racks=None):

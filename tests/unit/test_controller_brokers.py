@@ -3,10 +3,10 @@ controlled shutdown, new incarnations, controller failover."""
 
 import pytest
 
-from broker.controller import ControllerConfig
-from broker.controller import requests as rq
-from broker.controller.harness import LocalController
-from netproto.errors import ErrorCode, RafkaError
+from rafka.broker.controller import ControllerConfig
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.harness import LocalController
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 
 @pytest.fixture

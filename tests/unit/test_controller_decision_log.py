@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from broker.controller import ControllerConfig
-from broker.controller import requests as rq
-from broker.controller.harness import LocalController
+from rafka.broker.controller import ControllerConfig
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.harness import LocalController
 
 TERM = 7
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.controller import ControllerConfig
-from broker.controller import requests as rq
-from broker.controller.harness import LocalController
-from broker.metadata import MetadataImage, records
-from netproto.errors import ErrorCode, RafkaError
+from rafka.broker.controller import ControllerConfig
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.harness import LocalController
+from rafka.broker.metadata import MetadataImage, records
+from rafka.netproto.errors import ErrorCode, RafkaError
 
 
 def cluster(n=3, **cfg):

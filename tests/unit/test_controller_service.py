@@ -9,15 +9,15 @@ import random
 import pytest
 import trio
 
-from broker.controller import requests as rq
-from broker.controller.config import ControllerConfig
-from broker.controller.controller import Controller
-from broker.controller_service import ControllerService, ControllerServiceConfig, Leadership
-from broker.metadata.records import decode_records
-from broker.metadata.state_machine import MetadataStateMachine
-from netproto.errors import ErrorCode, RafkaError
-from raft.errors import NotLeaderError, RaftError
-from raft.types import Entry, EntryKind
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.config import ControllerConfig
+from rafka.broker.controller.controller import Controller
+from rafka.broker.controller.service import ControllerService, ControllerServiceConfig, Leadership
+from rafka.broker.metadata.records import decode_records
+from rafka.broker.metadata.state_machine import MetadataStateMachine
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.raft.errors import NotLeaderError, RaftError
+from rafka.raft.types import Entry, EntryKind
 
 
 class FakeRaft:
@@ -70,7 +70,7 @@ class FakeRaft:
 
     def commit_external(self, records) -> None:
         """Another leader's entry arriving by replication."""
-        from broker.metadata.records import encode_records
+        from rafka.broker.metadata.records import encode_records
 
         self.sm.apply(self._append(encode_records(records), self.term))
 

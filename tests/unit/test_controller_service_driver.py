@@ -9,17 +9,17 @@ import random
 import pytest
 import trio
 
-from broker.controller import requests as rq
-from broker.controller.controller import Controller
-from broker.controller_service import ControllerService
-from broker.node_state_machine import NodeStateMachine
-from broker.raft_handle import DriverRaftHandle
-from raft.config import RaftConfig
-from raft.core import RaftCore
-from raft.driver import RaftDriver
-from raft.errors import NotLeaderError
-from raft.storage import MemoryStorage
-from raft.types import ConfigState
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.controller import Controller
+from rafka.broker.controller.service import ControllerService
+from rafka.broker.node.state_machine import NodeStateMachine
+from rafka.broker.node.raft_handle import DriverRaftHandle
+from rafka.raft.config import RaftConfig
+from rafka.raft.core import RaftCore
+from rafka.raft.driver import RaftDriver
+from rafka.raft.errors import NotLeaderError
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ConfigState
 
 
 class NullTransport:

@@ -8,9 +8,9 @@ import random
 
 import trio
 
-from broker.broker_lifecycle import BrokerLifecycle, LifecycleConfig
-from broker.controller import requests as rq
-from broker.metadata_services import MetadataServices
+from rafka.broker.node.broker_lifecycle import BrokerLifecycle, LifecycleConfig
+from rafka.broker.controller import requests as rq
+from rafka.broker.node.metadata_services import MetadataServices
 from tests.unit.test_admin_api import Cluster
 from tests.unit.test_controller_service import wait_until as _wait_until
 
@@ -174,7 +174,7 @@ def test_no_controller_reason_judges_the_raft_status():
     """Goal: the probe says "no controller" exactly when none can decide:
     no leader known; a leader hearing from no majority within an election
     timeout; a follower whose leader has been silent that long."""
-    from broker.metadata_services import no_controller_reason
+    from rafka.broker.node.metadata_services import no_controller_reason
 
     def leader(contacts):
         peers = {1: {"last_contact_ticks": 0}}

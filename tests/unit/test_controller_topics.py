@@ -3,10 +3,10 @@ validation errors that change nothing."""
 
 import pytest
 
-from broker.controller import ControllerConfig
-from broker.controller import requests as rq
-from broker.controller.harness import LocalController
-from netproto.errors import ErrorCode
+from rafka.broker.controller import ControllerConfig
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.harness import LocalController
+from rafka.netproto.errors import ErrorCode
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_describe_and_list(c):
     d = c.handle(rq.DescribeTopicRequest("b"))
     assert [p.partition for p in d.partitions] == [0, 1]
     assert d.partitions[0].isr == d.partitions[0].replicas
-    from netproto.errors import RafkaError
+    from rafka.netproto.errors import RafkaError
 
     with pytest.raises(RafkaError) as e:
         c.handle(rq.DescribeTopicRequest("zzz"))
@@ -175,7 +175,7 @@ def test_describe_and_list(c):
 def test_inactive_controller_refuses_writes_but_serves_reads(c):
     """Goal: a controller that lost leadership decides nothing
     (NOT_CONTROLLER) yet still answers read-only requests."""
-    from netproto.errors import RafkaError
+    from rafka.netproto.errors import RafkaError
 
     c.controller.deactivate()
     with pytest.raises(RafkaError) as e:
@@ -187,7 +187,7 @@ def test_inactive_controller_refuses_writes_but_serves_reads(c):
 
 def test_request_size_limit(c):
     """Goal: more topics in one request than topics_per_request_max is refused."""
-    from netproto.errors import RafkaError
+    from rafka.netproto.errors import RafkaError
 
     c2 = LocalController(ControllerConfig(topics_per_request_max=2))
     c2.add_brokers([1])

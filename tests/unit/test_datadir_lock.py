@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from broker.cli import main
-from broker.commands.quorum_cmd import QuorumLayout
-from broker.config import render_config
-from broker.datadir_lock import LOCK_FILE_NAME, DataDirLock, DataDirLockedError, probe
-from broker.meta_properties import format_dir, read
+from rafka.broker.cli.main import main
+from rafka.broker.cli.quorum_cmd import QuorumLayout
+from rafka.broker.node.config import render_config
+from rafka.broker.node.datadir_lock import LOCK_FILE_NAME, DataDirLock, DataDirLockedError, probe
+from rafka.broker.node.meta_properties import format_dir, read
 
 HOLDER = """
 import sys
-from broker.datadir_lock import DataDirLock
+from rafka.broker.node.datadir_lock import DataDirLock
 lock = DataDirLock.acquire(sys.argv[1])
 print("held", flush=True)
 sys.stdin.read()
@@ -90,7 +90,7 @@ def test_node_start_on_a_locked_dir_refuses_at_once_and_writes_nothing(tmp_path)
     with DataDirLock.acquire(data):
         before = sorted(p.name for p in data.iterdir())
         proc = subprocess.run(
-            [sys.executable, "-m", "broker.cli", "node", "start", "--config", str(cfg)],
+            [sys.executable, "-m", "rafka.broker.cli", "node", "start", "--config", str(cfg)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert proc.returncode != 0

@@ -12,9 +12,9 @@ import sys
 import crc32c
 import pytest
 
-from log.dump import dump_log, render_bytes
-from log.errors import NotASegmentError
-from log.records import Record, build_batch
+from rafka.log.dump import dump_log, render_bytes
+from rafka.log.errors import NotASegmentError
+from rafka.log.records import Record, build_batch
 
 TS = 1_700_000_000_000
 SEG0 = "00000000000000000000.log"
@@ -23,7 +23,7 @@ SEG3 = "00000000000000000003.log"
 
 def run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", "dump-log", *map(str, args)],
+        [sys.executable, "-m", "rafka.broker.cli", "dump-log", *map(str, args)],
         capture_output=True, text=True, timeout=60,
     )
 

@@ -13,18 +13,18 @@ import sys
 
 import pytest
 
-from broker.controller.harness import LocalController
-from broker.metadata_dump import decode_entry
-from broker.node_state_machine import bench_entry
-from raft.disk_storage import LOG_DIR_NAME, DiskStorage
-from raft.types import ConfigState, Entry, EntryKind
+from rafka.broker.controller.harness import LocalController
+from rafka.broker.metadata.dump import decode_entry
+from rafka.broker.node.state_machine import bench_entry
+from rafka.raft.disk_storage import LOG_DIR_NAME, DiskStorage
+from rafka.raft.types import ConfigState, Entry, EntryKind
 
 BAD_METADATA = b"\x91\x93\x63\x00\x01"  # an array holding a record of unknown type 99
 
 
 def run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", "dump-log", *map(str, args)],
+        [sys.executable, "-m", "rafka.broker.cli", "dump-log", *map(str, args)],
         capture_output=True, text=True, timeout=60,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from log.epoch_cache import CHECKPOINT_NAME, LeaderEpochCache, format_checkpoint, parse_checkpoint
+from rafka.log.epoch_cache import CHECKPOINT_NAME, LeaderEpochCache, format_checkpoint, parse_checkpoint
 
 
 def make(tmp_path, end=100):

@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-from broker import meta_properties as mp
+from rafka.broker.node import meta_properties as mp
 
 
 def cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "rafka.broker.cli", *args], capture_output=True, text=True, timeout=60
     )
 
 
@@ -105,7 +105,7 @@ def test_new_cluster_ids_never_start_with_a_dash():
     command line (seen: a jepsen run failed to format with an id like '-x...')."""
     import random
 
-    from broker.meta_properties import new_cluster_id, validate_cluster_id
+    from rafka.broker.node.meta_properties import new_cluster_id, validate_cluster_id
 
     rng = random.Random(5)
     ids = [new_cluster_id(rng) for _ in range(2000)]
@@ -143,7 +143,7 @@ def test_format_refuses_node_ids_beyond_int32(tmp_path):
 def test_cli_format_refuses_a_huge_node_id_in_one_line(tmp_path, capsys):
     """Goal: `rafka format --node-id 99999999999999999999` exits non-zero with
     one INVALID_NODE_ID line and writes nothing (it used to succeed)."""
-    from broker.cli import main
+    from rafka.broker.cli.main import main
 
     d = tmp_path / "n1"
     d.mkdir()

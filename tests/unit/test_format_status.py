@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from broker.status import REPLICA_KEYS, REQUIRED_KEYS, build_status, render_status_table, status_to_dict
+from rafka.broker.node.status import REPLICA_KEYS, REQUIRED_KEYS, build_status, render_status_table, status_to_dict
 
 
 def leader_view():

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log.index import IndexCorruptError, OffsetIndex, TimeIndex
+from rafka.log.index import IndexCorruptError, OffsetIndex, TimeIndex
 
 
 def test_offset_lookup_returns_last_entry_at_or_before():

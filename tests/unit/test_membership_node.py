@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.membership import (
+from rafka.broker.node.membership import (
     AddressBook,
     MembershipError,
     MembershipService,
@@ -14,10 +14,10 @@ from broker.membership import (
     parse_addr,
     remove_voter_refusal,
 )
-from broker.messages_node import AddVoterRequest, JoinAsObserverRequest, RemoveVoterRequest
-from netproto.errors import ErrorCode, RafkaError
-from raft.errors import ConfChangeError
-from raft.types import ConfChangeKind
+from rafka.broker.node.messages import AddVoterRequest, JoinAsObserverRequest, RemoveVoterRequest
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.raft.errors import ConfChangeError
+from rafka.raft.types import ConfChangeKind
 
 TIMEOUT = 10
 

@@ -5,14 +5,14 @@ from dataclasses import dataclass
 import msgpack
 import pytest
 
-from broker.metadata import (
+from rafka.broker.metadata import (
     MetadataApplyError,
     MetadataImage,
     MetadataStateMachine,
     SnapshotError,
     encode_records,
 )
-from broker.metadata import records as r
+from rafka.broker.metadata import records as r
 
 
 def build(records_by_offset):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.metadata import records as r
+from rafka.broker.metadata import records as r
 
 ints = st.integers(min_value=-(2**31), max_value=2**31)
 small = st.integers(min_value=0, max_value=10_000)

@@ -8,7 +8,7 @@ import random
 
 import trio
 
-from netproto.pool import open_pool
+from rafka.netproto.pool import open_pool
 
 from .test_netproto_helpers import CLUSTER, LIMITS, FakeVote, running_server
 

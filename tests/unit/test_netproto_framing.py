@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netproto.errors import ErrorCode
-from netproto.framing import FRAME_HEADER_BYTES, FrameDecoder, FrameError, encode_frame
+from rafka.netproto.errors import ErrorCode
+from rafka.netproto.framing import FRAME_HEADER_BYTES, FrameDecoder, FrameError, encode_frame
 
 
 def test_round_trip_single_frame():
@@ -81,8 +81,8 @@ def test_truncated_frame_detected_at_eof(cut):
 def test_envelope_decoder_never_crashes_on_garbage(data):
     """Goal: any bytes decode to a well-formed envelope or raise exactly
     CorruptEnvelope (CORRUPT_MESSAGE) -- never another exception."""
-    from netproto.envelope import CorruptEnvelope, decode_envelope
-    from netproto.limits import NetLimits
+    from rafka.netproto.envelope import CorruptEnvelope, decode_envelope
+    from rafka.netproto.limits import NetLimits
 
     try:
         kind, corr, a, b = decode_envelope(data, NetLimits())
@@ -97,8 +97,8 @@ def test_envelope_decoder_enforces_msgpack_limits():
     array header is refused, not allocated)."""
     import msgpack
 
-    from netproto.envelope import CorruptEnvelope, decode_envelope
-    from netproto.limits import NetLimits
+    from rafka.netproto.envelope import CorruptEnvelope, decode_envelope
+    from rafka.netproto.limits import NetLimits
 
     limits = NetLimits(msgpack_array_len_max=10)
     payload = msgpack.packb([0, 1, "t", list(range(11))])

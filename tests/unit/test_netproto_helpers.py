@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import msgpack
 import trio
 
-from netproto.envelope import REQUEST, decode_envelope, encode_message
-from netproto.framing import FrameDecoder
-from netproto.handshake import PROTOCOL_VERSION, Handshake
-from netproto.limits import NetLimits
-from netproto.schema import Message, register
-from netproto.server import serve
+from rafka.netproto.envelope import REQUEST, decode_envelope, encode_message
+from rafka.netproto.framing import FrameDecoder
+from rafka.netproto.handshake import PROTOCOL_VERSION, Handshake
+from rafka.netproto.limits import NetLimits
+from rafka.netproto.schema import Message, register
+from rafka.netproto.server import serve
 
 CLUSTER = "cluster-a"
 LIMITS = NetLimits(

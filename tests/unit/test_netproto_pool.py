@@ -10,12 +10,12 @@ import random
 import pytest
 import trio
 
-from netproto.backoff import Backoff
-from netproto.cluster_client import open_cluster_client, parse_bootstrap
-from netproto.connection import HandshakeRefusedError, NotSentError
-from netproto.errors import ErrorCode, RafkaError
-from netproto.pool import open_pool, parse_addr
-from netproto.ports import free_ports
+from rafka.netproto.backoff import Backoff
+from rafka.netproto.cluster_client import open_cluster_client, parse_bootstrap
+from rafka.netproto.connection import HandshakeRefusedError, NotSentError
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.pool import open_pool, parse_addr
+from rafka.netproto.ports import free_ports
 
 from .test_netproto_helpers import CLUSTER, LIMITS, Echo, FakeVote, running_server
 

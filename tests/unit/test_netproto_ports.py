@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from netproto.ports import FREE_PORTS_MAX, free_ports
+from rafka.netproto.ports import FREE_PORTS_MAX, free_ports
 
 
 def test_ports_are_distinct_and_bindable():

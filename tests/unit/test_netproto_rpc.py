@@ -10,11 +10,11 @@ import pytest
 import trio
 from structlog.testing import capture_logs
 
-from netproto.connection import open_connection
-from netproto.envelope import ERROR, ONEWAY, REQUEST, RESPONSE, encode_message
-from netproto.errors import ErrorCode, RafkaError
-from netproto.handshake import Ack
-from netproto.schema import to_wire
+from rafka.netproto.connection import open_connection
+from rafka.netproto.envelope import ERROR, ONEWAY, REQUEST, RESPONSE, encode_message
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.handshake import Ack
+from rafka.netproto.schema import to_wire
 
 from .test_netproto_helpers import (
     CLUSTER,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netproto.errors import ErrorCode
-from netproto.schema import InvalidMessage, Message, from_wire, lookup, register, to_wire
+from rafka.netproto.errors import ErrorCode
+from rafka.netproto.schema import InvalidMessage, Message, from_wire, lookup, register, to_wire
 
 
 class Color(enum.IntEnum):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netproto.schema import InvalidMessage, Message, _codec, from_wire, register, to_wire
+from rafka.netproto.schema import InvalidMessage, Message, _codec, from_wire, register, to_wire
 
 
 class Kind(enum.IntEnum):

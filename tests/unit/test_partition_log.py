@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from log.batch import parse_header
-from log.config import LogConfig
-from log.errors import CorruptBatchError, OffsetOutOfRangeError
-from log.partition_log import BatchTooLargeError, InvalidOffsetError, LogClosedError, PartitionLog
-from log.records import Record, build_batch, decode_batch
+from rafka.log.batch import parse_header
+from rafka.log.config import LogConfig
+from rafka.log.errors import CorruptBatchError, OffsetOutOfRangeError
+from rafka.log.partition_log import BatchTooLargeError, InvalidOffsetError, LogClosedError, PartitionLog
+from rafka.log.records import Record, build_batch, decode_batch
 
 SMALL = LogConfig(segment_bytes_max=1024, index_interval_bytes=128)
 
@@ -183,7 +183,7 @@ def test_bad_input_raises_and_leaves_log_unchanged(tmp_path, mutate, error):
 def test_record_count_mismatch_is_rejected(tmp_path):
     """Goal: a batch whose record_count disagrees with last_offset_delta is refused (CRC recomputed
     so only the count is wrong)."""
-    from log.batch import write_crc
+    from rafka.log.batch import write_crc
 
     bad = bytearray(batch(1, n=2))
     bad[57:61] = (3).to_bytes(4, "big")
@@ -357,8 +357,8 @@ def test_mutable_input_is_copied_before_buffering(tmp_path):
 def test_write_failure_takes_log_offline_and_reopen_recovers(tmp_path, monkeypatch):
     """Goal: an I/O error while writing raises LogDirError, stops the log (no half-written
     batch is ever served), and a reopen serves exactly the batches written before."""
-    import log.segment as segment_module
-    from log.errors import LogDirError
+    import rafka.log.segment as segment_module
+    from rafka.log.errors import LogDirError
 
     cfg = LogConfig(write_buffer_bytes_max=0)  # every append writes at once
     log = PartitionLog.open(tmp_path / "p", cfg)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from log.config import LogConfig
-from log.errors import OffsetOutOfRangeError
-from log.partition_log import PartitionLog
-from log.records import Record, build_batch
+from rafka.log.config import LogConfig
+from rafka.log.errors import OffsetOutOfRangeError
+from rafka.log.partition_log import PartitionLog
+from rafka.log.records import Record, build_batch
 
 import pytest
 

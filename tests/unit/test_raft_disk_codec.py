@@ -10,9 +10,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from log.records import Record, build_batch, decode_batch
-from raft.disk_storage import VARINT_CACHE_MAX, DiskStorage, encode_entries
-from raft.types import ConfigState, Entry, EntryKind, HardState
+from rafka.log.records import Record, build_batch, decode_batch
+from rafka.raft.disk_storage import VARINT_CACHE_MAX, DiskStorage, encode_entries
+from rafka.raft.types import ConfigState, Entry, EntryKind, HardState
 
 BOOT = ConfigState(frozenset({1, 2, 3}))
 
@@ -64,8 +64,8 @@ def test_commit_index_updated_in_place_survives_reopen(tmp_path):
 def test_fast_byte_limit_matches_limit_size(sizes, max_bytes):
     """Goal: the hot-path byte limit (RaftLog, DiskStorage.entries) keeps
     exactly the prefix raft.storage.limit_size keeps (at least one entry)."""
-    from raft.raft_log import limit_entries_bytes
-    from raft.storage import limit_size
+    from rafka.raft.raft_log import limit_entries_bytes
+    from rafka.raft.storage import limit_size
 
     entries = [Entry(1, i + 1, EntryKind.NORMAL, b"x" * n) for i, n in enumerate(sizes)]
     assert limit_entries_bytes(entries, max_bytes) == limit_size(entries, max_bytes)

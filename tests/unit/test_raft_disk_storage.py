@@ -8,13 +8,13 @@ import random
 
 import pytest
 
-from log.batch import parse_header
-from log.partition_log import PartitionLog
-from raft.config import RaftConfig
-from raft.core import RaftCore
-from raft.disk_storage import COMMIT_NAME, HARD_STATE_NAME, LOG_DIR_NAME, DiskStorage
-from raft.errors import StorageError
-from raft.types import ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
+from rafka.log.batch import parse_header
+from rafka.log.partition_log import PartitionLog
+from rafka.raft.config import RaftConfig
+from rafka.raft.core import RaftCore
+from rafka.raft.disk_storage import COMMIT_NAME, HARD_STATE_NAME, LOG_DIR_NAME, DiskStorage
+from rafka.raft.errors import StorageError
+from rafka.raft.types import ConfigState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
 
 BOOT = ConfigState(frozenset({1, 2, 3}))
 

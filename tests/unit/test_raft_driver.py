@@ -10,13 +10,13 @@ import random
 import pytest
 import trio
 
-from raft.config import RaftConfig
-from raft.core import RaftCore
-from raft.disk_storage import DiskStorage
-from raft.driver import DriverLimits, RaftDriver
-from raft.errors import NotLeaderError, RaftTimeoutError
-from raft.storage import MemoryStorage
-from raft.types import ConfigState, Role
+from rafka.raft.config import RaftConfig
+from rafka.raft.core import RaftCore
+from rafka.raft.disk_storage import DiskStorage
+from rafka.raft.driver import DriverLimits, RaftDriver
+from rafka.raft.errors import NotLeaderError, RaftTimeoutError
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ConfigState, Role
 
 
 class ListMachine:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from raft.errors import NotLeaderError, ProposalDroppedError
-from raft.messages import AppendEntries
+from rafka.raft.errors import NotLeaderError, ProposalDroppedError
+from rafka.raft.messages import AppendEntries
 from tests.unit.test_raft_driver import _cluster, _leader, _until
 
 

@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from raft.config import RaftConfig
-from raft.core import RaftCore
-from raft.errors import NotLeaderError, RaftConfigError
-from raft.messages import RequestVote
-from raft.storage import MemoryStorage
-from raft.types import ConfigState, HardState, Role
+from rafka.raft.config import RaftConfig
+from rafka.raft.core import RaftCore
+from rafka.raft.errors import NotLeaderError, RaftConfigError
+from rafka.raft.messages import RequestVote
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ConfigState, HardState, Role
 from tests.unit.test_raft_harness import Cluster
 
 

@@ -9,10 +9,10 @@ from collections import deque
 
 import msgpack
 
-from raft.config import RaftConfig
-from raft.core import RaftCore
-from raft.storage import MemoryStorage
-from raft.types import ConfigState, EntryKind, Role
+from rafka.raft.config import RaftConfig
+from rafka.raft.core import RaftCore
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ConfigState, EntryKind, Role
 
 
 class Cluster:

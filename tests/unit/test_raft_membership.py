@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from raft.config import RaftConfig
-from raft.core import RaftCore
-from raft.errors import ConfChangeError, NotLeaderError, ProposalDroppedError, TransferError
-from raft.messages import AppendEntries, RequestVote, TimeoutNow
-from raft.storage import MemoryStorage
-from raft.types import ConfChangeKind, ConfigState, Entry, EntryKind, Role
+from rafka.raft.config import RaftConfig
+from rafka.raft.core import RaftCore
+from rafka.raft.errors import ConfChangeError, NotLeaderError, ProposalDroppedError, TransferError
+from rafka.raft.messages import AppendEntries, RequestVote, TimeoutNow
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ConfChangeKind, ConfigState, Entry, EntryKind, Role
 from tests.unit.test_raft_harness import Cluster
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from raft.errors import NotLeaderError, ProposalDroppedError
-from raft.messages import AppendEntries, RequestVote
-from raft.types import Role
+from rafka.raft.errors import NotLeaderError, ProposalDroppedError
+from rafka.raft.messages import AppendEntries, RequestVote
+from rafka.raft.types import Role
 from tests.unit.test_raft_harness import Cluster
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from raft.errors import NotLeaderError, ReadIndexError
-from raft.messages import AppendEntriesResponse, Heartbeat
-from raft.types import Role
+from rafka.raft.errors import NotLeaderError, ReadIndexError
+from rafka.raft.messages import AppendEntriesResponse, Heartbeat
+from rafka.raft.types import Role
 from tests.unit.test_raft_harness import Cluster
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from raft.messages import AppendEntries, AppendEntriesResponse
-from raft.types import Entry, EntryKind, HardState, Role
+from rafka.raft.messages import AppendEntries, AppendEntriesResponse
+from rafka.raft.types import Entry, EntryKind, HardState, Role
 from tests.unit.test_raft_harness import Cluster
 
 
@@ -142,7 +142,7 @@ def test_inflight_window_bounds_unacknowledged_appends():
 def test_uncommitted_bytes_limit_refuses_proposals():
     """Goal: the leader refuses proposals beyond max_uncommitted_bytes while
     followers do not acknowledge, and accepts again once entries commit."""
-    from raft.errors import ProposalDroppedError
+    from rafka.raft.errors import ProposalDroppedError
     import pytest
 
     c = Cluster(3, seed=3, max_uncommitted_bytes=1000)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from raft.errors import CompactedError, RaftError
-from raft.messages import SnapshotRequest, SnapshotResponse
-from raft.storage import MemoryStorage
-from raft.types import ConfigState, Entry, Snapshot, SnapshotMeta
+from rafka.raft.errors import CompactedError, RaftError
+from rafka.raft.messages import SnapshotRequest, SnapshotResponse
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ConfigState, Entry, Snapshot, SnapshotMeta
 from tests.unit.test_raft_harness import Cluster
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raft.raft_log import RaftLog
-from raft.storage import MemoryStorage
-from raft.types import ConfigState, Entry, Snapshot, SnapshotMeta
+from rafka.raft.raft_log import RaftLog
+from rafka.raft.storage import MemoryStorage
+from rafka.raft.types import ConfigState, Entry, Snapshot, SnapshotMeta
 
 ops = st.lists(
     st.one_of(

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from log.batch import parse_header
-from log.compression import compress, decompress
-from log.errors import CorruptBatchError, UnsupportedCodecError
-from log.records import Record, build_batch, decode_batch
+from rafka.log.batch import parse_header
+from rafka.log.compression import compress, decompress
+from rafka.log.errors import CorruptBatchError, UnsupportedCodecError
+from rafka.log.records import Record, build_batch, decode_batch
 
 TS = 1_700_000_000_000
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from log.records import Record, build_batch, decode_batch
+from rafka.log.records import Record, build_batch, decode_batch
 
 kafka_records = pytest.importorskip("kafka.record.default_records")
 DefaultRecordBatch = kafka_records.DefaultRecordBatch

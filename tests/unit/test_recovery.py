@@ -13,10 +13,10 @@ import shutil
 import pytest
 from structlog.testing import capture_logs
 
-from log.batch import parse_header
-from log.config import LogConfig
-from log.partition_log import PartitionLog
-from log.records import Record, build_batch, decode_batch
+from rafka.log.batch import parse_header
+from rafka.log.config import LogConfig
+from rafka.log.partition_log import PartitionLog
+from rafka.log.records import Record, build_batch, decode_batch
 
 CFG = LogConfig(segment_bytes_max=600, index_interval_bytes=100)
 PLE_FIELD = range(12, 16)  # partition leader epoch: outside the CRC by design (as in Kafka)

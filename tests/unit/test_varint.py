@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log.errors import CorruptBatchError
-from log.varint import (
+from rafka.log.errors import CorruptBatchError
+from rafka.log.varint import (
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,

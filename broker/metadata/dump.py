@@ -26,10 +26,10 @@ import base64
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from broker.metadata.records import RecordError, decode_records, record_to_json
-from broker.node_state_machine import BENCH_TAG
-from raft.disk_storage import LOG_DIR_NAME
-from raft.types import ConfigState, EntryKind
+from rafka.broker.metadata.records import RecordError, decode_records, record_to_json
+from rafka.broker.node.state_machine import BENCH_TAG
+from rafka.raft.disk_storage import LOG_DIR_NAME
+from rafka.raft.types import ConfigState, EntryKind
 
 _ARRAY_FIRST_BYTES = frozenset(range(0x90, 0xA0)) | {0xDC, 0xDD}
 

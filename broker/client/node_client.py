@@ -16,16 +16,16 @@ from typing import AsyncIterator
 
 import trio
 
-from broker.messages_node import (
+from rafka.broker.node.messages import (
     BenchAppendRequest,
     BenchAppendResponse,
     QuorumStatusRequest,
     QuorumStatusResponse,
 )
-from broker.status import status_to_dict
-from netproto.connection import Connection, open_connection
-from netproto.errors import RafkaError
-from netproto.handshake import KIND_CLIENT
+from rafka.broker.node.status import status_to_dict
+from rafka.netproto.connection import Connection, open_connection
+from rafka.netproto.errors import RafkaError
+from rafka.netproto.handshake import KIND_CLIENT
 
 
 class AdminError(Exception):

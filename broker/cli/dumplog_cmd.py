@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 
-from broker import metadata_dump
-from broker.cli_errors import CliError
-from log.dump import dump_log
-from log.errors import LogDirError, NotASegmentError
+from rafka.broker.metadata import dump as metadata_dump
+from rafka.broker.cli.errors import CliError
+from rafka.log.dump import dump_log
+from rafka.log.errors import LogDirError, NotASegmentError
 
 
 def register(subparsers, common) -> None:

@@ -37,10 +37,10 @@ from typing import Awaitable, Callable, Protocol
 import structlog
 import trio
 
-from broker.controller import requests as rq
-from broker.metadata.image import MetadataImage
-from netproto.errors import ErrorCode, RafkaError
-from netproto.schema import Message
+from rafka.broker.controller import requests as rq
+from rafka.broker.metadata.image import MetadataImage
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.schema import Message
 
 log = structlog.get_logger("rafka.broker_lifecycle")
 

@@ -33,23 +33,23 @@ from dataclasses import dataclass
 import structlog
 import trio
 
-from broker.messages_node import (
+from rafka.broker.node.messages import (
     AddVoterRequest,
     JoinAsObserverRequest,
     JoinAsObserverResponse,
     MembershipChangeResponse,
     RemoveVoterRequest,
 )
-from netproto.connection import NotSentError
-from netproto.errors import ErrorCode, RafkaError
-from raft.errors import (
+from rafka.netproto.connection import NotSentError
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.raft.errors import (
     ConfChangeError,
     NotLeaderError,
     ProposalDroppedError,
     RaftError,
     RaftTimeoutError,
 )
-from raft.types import ConfChangeKind
+from rafka.raft.types import ConfChangeKind
 
 log = structlog.get_logger("rafka.membership")
 

@@ -39,13 +39,13 @@ from typing import NamedTuple, Protocol
 import structlog
 import trio
 
-from broker.controller import requests as rq
-from broker.controller.controller import Controller
-from broker.metadata.image import MetadataImage
-from broker.metadata.records import Record, UnfenceBrokerRecord, encode_records
-from netproto.errors import ErrorCode, RafkaError
-from netproto.schema import Message
-from raft.errors import NotLeaderError, ProposalDroppedError, RaftError
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.controller import Controller
+from rafka.broker.metadata.image import MetadataImage
+from rafka.broker.metadata.records import Record, UnfenceBrokerRecord, encode_records
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.schema import Message
+from rafka.raft.errors import NotLeaderError, ProposalDroppedError, RaftError
 
 log = structlog.get_logger("rafka.controller_service")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from broker.commands.topics_cmd import DEFAULT_TIMEOUT_S, run
+from rafka.broker.cli.topics_cmd import DEFAULT_TIMEOUT_S, run
 
 
 def register(subparsers, common) -> None:

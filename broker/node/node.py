@@ -40,8 +40,8 @@ import sys
 import structlog
 import trio
 
-from broker.config import NodeConfig
-from broker.messages_node import (
+from rafka.broker.node.config import NodeConfig
+from rafka.broker.node.messages import (
     BENCH_ENTRIES_PER_REQUEST_MAX,
     BENCH_ENTRY_BYTES_MAX,
     BENCH_TYPES,
@@ -52,10 +52,10 @@ from broker.messages_node import (
     MEMBERSHIP_PEER_TYPES,
     QuorumStatusRequest,
 )
-from broker.membership import AddressBook, MembershipService
-from broker.meta_properties import MetaProperties
-from broker.metadata_services import MetadataServices
-from broker.node_shutdown import (
+from rafka.broker.node.membership import AddressBook, MembershipService
+from rafka.broker.node.meta_properties import MetaProperties
+from rafka.broker.node.metadata_services import MetadataServices
+from rafka.broker.node.shutdown import (
     NodeCrashedError,
     crash_summary,
     hand_over_leadership,
@@ -64,20 +64,20 @@ from broker.node_shutdown import (
     serve_until_stopped,
     shut_down_broker_role,
 )
-from broker.node_state_machine import NodeStateMachine, bench_entry
-from broker.status import build_status
-from netproto.connection import NotSentError
-from netproto.errors import ErrorCode, RafkaError
-from netproto.handshake import KIND_CLIENT, KIND_PEER
-from netproto.pool import open_pool
-from netproto.server import serve
-from raft.config import RaftConfig
-from raft.core import RaftCore
-from raft.disk_storage import DiskStorage
-from raft.driver import DriverLimits, RaftDriver
-from raft.errors import NotLeaderError, ProposalDroppedError, RaftError, RaftTimeoutError
-from raft.messages import ALL_MESSAGES
-from raft.types import ConfigState
+from rafka.broker.node.state_machine import NodeStateMachine, bench_entry
+from rafka.broker.node.status import build_status
+from rafka.netproto.connection import NotSentError
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.handshake import KIND_CLIENT, KIND_PEER
+from rafka.netproto.pool import open_pool
+from rafka.netproto.server import serve
+from rafka.raft.config import RaftConfig
+from rafka.raft.core import RaftCore
+from rafka.raft.disk_storage import DiskStorage
+from rafka.raft.driver import DriverLimits, RaftDriver
+from rafka.raft.errors import NotLeaderError, ProposalDroppedError, RaftError, RaftTimeoutError
+from rafka.raft.messages import ALL_MESSAGES
+from rafka.raft.types import ConfigState
 
 log = structlog.get_logger("rafka.node")
 

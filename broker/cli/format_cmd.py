@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from broker.cli_errors import CliError
-from broker.datadir_lock import DataDirLock, DataDirLockedError
-from broker.meta_properties import MetaPropertiesError, format_dir, validate_node_id
+from rafka.broker.cli.errors import CliError
+from rafka.broker.node.datadir_lock import DataDirLock, DataDirLockedError
+from rafka.broker.node.meta_properties import MetaPropertiesError, format_dir, validate_node_id
 
 
 def register(subparsers, common) -> None:

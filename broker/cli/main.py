@@ -19,21 +19,21 @@ import json
 import os
 import sys
 
-from broker.cli_errors import CliError
+from rafka.broker.cli.errors import CliError
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9192"
 
 # Command modules, in the order they appear in --help. A module missing from
 # the tree (not built yet) is skipped so the CLI stays usable.
 COMMAND_MODULES = (
-    "broker.commands.format_cmd",
-    "broker.commands.node_cmd",
-    "broker.commands.quorum_cmd",
-    "broker.commands.brokers_cmd",
-    "broker.commands.topics_cmd",
-    "broker.commands.produce_cmd",
-    "broker.commands.consume_cmd",
-    "broker.commands.dumplog_cmd",
+    "rafka.broker.cli.format_cmd",
+    "rafka.broker.cli.node_cmd",
+    "rafka.broker.cli.quorum_cmd",
+    "rafka.broker.cli.brokers_cmd",
+    "rafka.broker.cli.topics_cmd",
+    "rafka.broker.cli.produce_cmd",
+    "rafka.broker.cli.consume_cmd",
+    "rafka.broker.cli.dumplog_cmd",
 )
 
 

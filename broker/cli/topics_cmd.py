@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from broker.cli_errors import CliError
+from rafka.broker.cli.errors import CliError
 
 DEFAULT_TIMEOUT_S = 15.0
 
@@ -73,8 +73,8 @@ def run(args, fn):
     """Run `fn(client)` under trio; RafkaError/bad bootstrap -> CliError."""
     import trio
 
-    from broker.controller_client import AdminClient
-    from netproto.errors import RafkaError
+    from rafka.broker.client.admin_client import AdminClient
+    from rafka.netproto.errors import RafkaError
 
     try:
         client = AdminClient(args.bootstrap, timeout_s=args.timeout_s)
@@ -87,7 +87,7 @@ def run(args, fn):
 
 
 def _check(result):
-    from broker.controller_client import raise_for_result
+    from rafka.broker.client.admin_client import raise_for_result
 
     return raise_for_result(result)
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import msgpack
 
-from broker.metadata.records import CorruptRecordError
-from broker.metadata.state_machine import MetadataStateMachine
+from rafka.broker.metadata.records import CorruptRecordError
+from rafka.broker.metadata.state_machine import MetadataStateMachine
 
 BENCH_TAG = b"\x00"
 NORMAL_KIND = 0

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from broker.config import NODE_ID_MAX, NODE_ID_MIN, valid_node_id
+from rafka.broker.node.config import NODE_ID_MAX, NODE_ID_MIN, valid_node_id
 
 FILE_NAME = "meta.properties"
 FORMAT_VERSION = 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netproto.schema import Message, register
+from rafka.netproto.schema import Message, register
 
 
 @register

@@ -10,10 +10,10 @@ node cleanly (a leader first hands leadership to a caught-up voter) and exit 0.
 
 from __future__ import annotations
 
-from broker.cli_errors import CliError
-from broker.config import ConfigError, load_config
-from broker.datadir_lock import DataDirLock, DataDirLockedError
-from broker.meta_properties import MetaPropertiesError, check_identity
+from rafka.broker.cli.errors import CliError
+from rafka.broker.node.config import ConfigError, load_config
+from rafka.broker.node.datadir_lock import DataDirLock, DataDirLockedError
+from rafka.broker.node.meta_properties import MetaPropertiesError, check_identity
 
 
 def register(subparsers, common) -> None:
@@ -66,8 +66,8 @@ def handle_start(args) -> int:
 
 def _run(args, config, identity) -> int:
     # Imported here so `rafka format` and `--help` do not pay for trio/raft.
-    from broker.logsetup import configure_logging
-    from broker.node import NodeCrashedError, NodeStartError, main_node
+    from rafka.broker.node.logsetup import configure_logging
+    from rafka.broker.node.node import NodeCrashedError, NodeStartError, main_node
 
     configure_logging(
         node_id=config.node_id,

@@ -33,11 +33,11 @@ import random
 
 import trio
 
-from broker.admin_api import AdminApi, AdminApiConfig, ForwardCall
-from broker.broker_lifecycle import BrokerLifecycle, ControllerProbe, LifecycleConfig
-from broker.controller.config import ControllerConfig
-from broker.controller.controller import Controller
-from broker.controller_service import ControllerService, ControllerServiceConfig, RaftHandle
+from rafka.broker.controller.admin_api import AdminApi, AdminApiConfig, ForwardCall
+from rafka.broker.node.broker_lifecycle import BrokerLifecycle, ControllerProbe, LifecycleConfig
+from rafka.broker.controller.config import ControllerConfig
+from rafka.broker.controller.controller import Controller
+from rafka.broker.controller.service import ControllerService, ControllerServiceConfig, RaftHandle
 
 
 def no_controller_reason(status: dict, *, election_timeout_ticks: int, leader_silent_ticks: int = 0) -> str | None:
@@ -114,7 +114,7 @@ class MetadataServices:
     def for_node(cls, config, driver, state_machine, forward: ForwardCall,
                  rng: random.Random | None = None) -> MetadataServices:
         """Build from a broker.config.NodeConfig and a running RaftDriver."""
-        from broker.raft_handle import DriverRaftHandle
+        from rafka.broker.node.raft_handle import DriverRaftHandle
 
         rng = rng or random.Random()
         broker = config.broker

@@ -28,7 +28,7 @@ import traceback
 
 import trio
 
-from raft.errors import RaftError
+from rafka.raft.errors import RaftError
 
 __all__ = [
     "CONTROLLED_SHUTDOWN_TIMEOUT_MS",

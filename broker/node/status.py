@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from broker.messages_node import QuorumStatusResponse, ReplicaState
+from rafka.broker.node.messages import QuorumStatusResponse, ReplicaState
 
 # Keys DESIGN.md requires of `rafka quorum status --json`.
 REQUIRED_KEYS = ("cluster_id", "leader_id", "term", "commit_index", "voters", "observers")

@@ -18,9 +18,9 @@ import socket
 import sys
 from pathlib import Path
 
-from broker.cli_errors import CliError
-from broker.config import NODE_ID_MAX
-from broker.quorum_up import PEER_PORT_OFFSET, QuorumLayout, run_quorum_up
+from rafka.broker.cli.errors import CliError
+from rafka.broker.node.config import NODE_ID_MAX
+from rafka.broker.node.quorum_up import PEER_PORT_OFFSET, QuorumLayout, run_quorum_up
 
 __all__ = ["QuorumLayout", "register", "parse_bootstrap", "handle_up", "handle_status",
            "handle_voter_change", "port_free"]
@@ -61,7 +61,7 @@ def register(subparsers, common) -> None:
 
 
 def parse_bootstrap(text: str) -> list[str]:
-    from broker.config import ConfigError, parse_host_port
+    from rafka.broker.node.config import ConfigError, parse_host_port
 
     out = []
     for part in text.split(","):
@@ -80,8 +80,8 @@ def parse_bootstrap(text: str) -> list[str]:
 def handle_status(args) -> int:
     import trio
 
-    from broker.admin_client import AdminError, quorum_status
-    from broker.status import render_status_table
+    from rafka.broker.client.node_client import AdminError, quorum_status
+    from rafka.broker.node.status import render_status_table
 
     bootstrap = parse_bootstrap(args.bootstrap)
     try:
@@ -96,8 +96,8 @@ def handle_status(args) -> int:
 
 
 def handle_voter_change(args) -> int:
-    from broker.commands.topics_cmd import run
-    from broker.messages_node import AddVoterRequest, MembershipChangeResponse, RemoveVoterRequest
+    from rafka.broker.cli.topics_cmd import run
+    from rafka.broker.node.messages import AddVoterRequest, MembershipChangeResponse, RemoveVoterRequest
 
     if not 1 <= args.node_id <= NODE_ID_MAX:
         raise CliError("INVALID_ARGUMENTS", f"--node-id must be in 1..{NODE_ID_MAX}", exit_code=2)

@@ -26,9 +26,9 @@ import inspect
 
 import trio
 
-from broker.controller_service import Leadership
-from raft.errors import NotLeaderError
-from raft.types import Role
+from rafka.broker.controller.service import Leadership
+from rafka.raft.errors import NotLeaderError
+from rafka.raft.types import Role
 
 
 class DriverRaftHandle:

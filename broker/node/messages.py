@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netproto.schema import Message, register
+from rafka.netproto.schema import Message, register
 
 # A BenchAppend may carry at most this many entries, each at most this big.
 BENCH_ENTRIES_PER_REQUEST_MAX = 1024

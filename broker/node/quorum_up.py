@@ -18,10 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from broker.cli_errors import CliError
-from broker.config import BrokerSettings, RaftSettings, render_config, settings_table
-from broker.datadir_lock import DataDirLock, DataDirLockedError, check_unlocked
-from broker.meta_properties import MetaPropertiesError, format_dir, new_cluster_id, read
+from rafka.broker.cli.errors import CliError
+from rafka.broker.node.config import BrokerSettings, RaftSettings, render_config, settings_table
+from rafka.broker.node.datadir_lock import DataDirLock, DataDirLockedError, check_unlocked
+from rafka.broker.node.meta_properties import MetaPropertiesError, format_dir, new_cluster_id, read
 
 PEER_PORT_OFFSET = 100
 
@@ -145,7 +145,7 @@ class Children:
 
     def start(self, i: int) -> None:
         cmd = [
-            sys.executable, "-m", "broker.cli", "node", "start",
+            sys.executable, "-m", "rafka.broker.cli", "node", "start",
             "--config", str(self.layout.config_path(i)),
             "--no-terminal-log", "--exit-with-parent",
         ]  # fmt: skip
@@ -198,7 +198,7 @@ def quorum_ready(status: dict, ids: list[int]) -> bool:
 
 async def brokers_ready(bootstrap: list[str], ids: list[int], timeout_s: float) -> bool:
     """Every node is a registered, unfenced broker (a linearizable read)."""
-    from broker.controller_client import AdminClient
+    from rafka.broker.client.admin_client import AdminClient
 
     client = AdminClient(",".join(bootstrap), timeout_s=timeout_s)
     brokers = {b.node_id: b for b in await client.list_brokers(consistent=True)}
@@ -216,7 +216,7 @@ def status_line(status: dict) -> str:
 async def run_quorum_up(layout: QuorumLayout, args) -> int:
     import trio
 
-    from broker.admin_client import quorum_status
+    from rafka.broker.client.node_client import quorum_status
 
     children = Children(layout)
     bootstrap = [layout.client_address(i) for i in layout.ids]

@@ -33,20 +33,20 @@ from typing import Awaitable, Callable, Protocol
 import structlog
 import trio
 
-from broker.admin_messages import (
+from rafka.broker.metadata.messages import (
     MetadataBarrierRequest,
     MetadataBarrierResponse,
     MetadataStatusRequest,
     MetadataStatusResponse,
 )
-from broker.controller import describe
-from broker.controller import requests as rq
-from broker.controller_service import ControllerService, RaftHandle, not_controller, now_ms
-from broker.metadata.image import MetadataImage
-from netproto.connection import NotSentError
-from netproto.errors import ErrorCode, RafkaError
-from netproto.schema import Message
-from raft.errors import NotLeaderError, RaftError
+from rafka.broker.controller import describe
+from rafka.broker.controller import requests as rq
+from rafka.broker.controller.service import ControllerService, RaftHandle, not_controller, now_ms
+from rafka.broker.metadata.image import MetadataImage
+from rafka.netproto.connection import NotSentError
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.schema import Message
+from rafka.raft.errors import NotLeaderError, RaftError
 
 log = structlog.get_logger("rafka.admin_api")
 

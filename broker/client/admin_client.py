@@ -27,13 +27,13 @@ from typing import Sequence
 
 import trio
 
-from broker.admin_messages import MetadataBarrierRequest, MetadataStatusRequest, MetadataStatusResponse
-from broker.controller import requests as rq
-from netproto.connection import HandshakeRefusedError, NotSentError, open_connection
-from netproto.errors import ErrorCode, RafkaError
-from netproto.handshake import KIND_CLIENT
-from netproto.pool import parse_addr
-from netproto.schema import Message
+from rafka.broker.metadata.messages import MetadataBarrierRequest, MetadataStatusRequest, MetadataStatusResponse
+from rafka.broker.controller import requests as rq
+from rafka.netproto.connection import HandshakeRefusedError, NotSentError, open_connection
+from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.handshake import KIND_CLIENT
+from rafka.netproto.pool import parse_addr
+from rafka.netproto.schema import Message
 
 RETRIABLE = frozenset({ErrorCode.NOT_CONTROLLER, ErrorCode.LEADER_NOT_AVAILABLE})
 READ_RETRIABLE = RETRIABLE | {ErrorCode.NETWORK_EXCEPTION, ErrorCode.REQUEST_TIMED_OUT}
