@@ -29,22 +29,19 @@ from typing import AsyncIterator, Iterable
 
 import trio
 
+from rafka.netproto import addresses
 from rafka.netproto.connection import HandshakeRefusedError, NotSentError
 from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.netproto.handshake import KIND_CLIENT
 from rafka.netproto.limits import NetLimits
-from rafka.netproto.pool import Addr, Pool, open_pool, parse_addr
+from rafka.netproto.pool import Addr, Pool, open_pool
 from rafka.netproto.schema import Message
 
 
 def parse_bootstrap(bootstrap: str | Iterable[str | Addr]) -> list[Addr]:
-    """``"h:p,h:p"`` (or a list of addresses) -> ``[(h, p), ...]``;
-    ValueError when empty or malformed."""
-    items = [s for s in bootstrap.split(",") if s.strip()] if isinstance(bootstrap, str) else list(bootstrap)
-    addrs = [parse_addr(a) for a in items]
-    if not addrs:
-        raise ValueError("empty bootstrap address list")
-    return list(dict.fromkeys(addrs))
+    """``"h:p,h:p"`` (or a list of addresses) -> ``[(h, p), ...]`` (the
+    netproto.addresses rules); ValueError when empty or malformed."""
+    return [hp.addr for hp in addresses.parse_bootstrap(bootstrap)]
 
 
 class ClusterClient:

@@ -42,32 +42,20 @@ from rafka.netproto.connection import Connection, HandshakeRefusedError, NotSent
 from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.netproto.framing import FrameError
 from rafka.netproto.limits import NetLimits
+from rafka.netproto.addresses import Addr, as_addr
 from rafka.netproto.nursery import open_background_nursery
 from rafka.netproto.schema import InvalidMessage, Message
 
 _log = structlog.get_logger("netproto.pool")
 
-Addr = tuple[str, int]
 _RETRIABLE_CONNECT_CODES = frozenset({ErrorCode.NETWORK_EXCEPTION, ErrorCode.REQUEST_TIMED_OUT,
                                       ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE})
 
 
-def parse_addr(addr: str | tuple[str, int]) -> Addr:
-    """``"host:port"`` or ``(host, port)`` -> ``(host, port)``; ValueError
-    for anything else."""
-    if isinstance(addr, tuple):
-        host, port = addr
-    elif isinstance(addr, str):
-        host, sep, port_text = addr.strip().rpartition(":")
-        if not sep or not host or not port_text.isdigit():
-            raise ValueError(f"bad address {addr!r}; expected HOST:PORT")
-        port = int(port_text)
-    else:
-        raise ValueError(f"bad address {addr!r}")
-    host = host.strip("[]")
-    if not isinstance(host, str) or not host or type(port) is not int or not 0 < port < 65536:
-        raise ValueError(f"bad address {addr!r}")
-    return host, port
+def parse_addr(addr: "str | Addr") -> Addr:
+    """``"host:port"`` or ``(host, port)`` -> ``(host, port)`` (netproto.addresses
+    rules); AddressError, a ValueError, for anything else."""
+    return as_addr(addr)
 
 
 class _Destination:

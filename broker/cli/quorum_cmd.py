@@ -61,20 +61,15 @@ def register(subparsers, common) -> None:
 
 
 def parse_bootstrap(text: str) -> list[str]:
-    from rafka.broker.node.config import ConfigError, parse_host_port
+    """--bootstrap as "host:port" strings (netproto.addresses rules); a bad
+    list is INVALID_ARGUMENTS with exit code 2."""
+    from rafka.netproto.addresses import AddressError
+    from rafka.netproto.addresses import parse_bootstrap as parse
 
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            out.append(str(parse_host_port(part, "--bootstrap")))
-        except ConfigError as exc:
-            raise CliError("INVALID_ARGUMENTS", str(exc), exit_code=2) from None
-    if not out:
-        raise CliError("INVALID_ARGUMENTS", "--bootstrap: no address given", exit_code=2)
-    return out
+    try:
+        return [str(hp) for hp in parse(text, what="--bootstrap")]
+    except AddressError as exc:
+        raise CliError("INVALID_ARGUMENTS", str(exc), exit_code=2) from None
 
 
 def handle_status(args) -> int:

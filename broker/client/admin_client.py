@@ -32,7 +32,8 @@ from rafka.broker.controller import requests as rq
 from rafka.netproto.connection import HandshakeRefusedError, NotSentError, open_connection
 from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.netproto.handshake import KIND_CLIENT
-from rafka.netproto.pool import parse_addr
+from rafka.netproto import addresses
+from rafka.netproto.addresses import as_addr
 from rafka.netproto.schema import Message
 
 RETRIABLE = frozenset({ErrorCode.NOT_CONTROLLER, ErrorCode.LEADER_NOT_AVAILABLE})
@@ -47,16 +48,8 @@ def has_field(cls: type, name: str) -> bool:
 
 
 def parse_bootstrap(text: str | Sequence[str]) -> list[str]:
-    parts = text.split(",") if isinstance(text, str) else list(text)
-    out = []
-    for part in parts:
-        part = part.strip()
-        if part:
-            host, port = parse_addr(part)  # ValueError on a bad address
-            out.append(f"{host}:{port}")
-    if not out:
-        raise ValueError("no bootstrap address given")
-    return out
+    """"host:port" strings (netproto.addresses rules); ValueError when bad."""
+    return [str(hp) for hp in addresses.parse_bootstrap(text)]
 
 
 class AdminClient:
@@ -68,7 +61,7 @@ class AdminClient:
         """One try at one node. Any failure before `request` itself was
         handed to the connection (connect, handshake, barrier) is raised as
         NotSentError: the request surely did not happen."""
-        host, port = parse_addr(address)
+        host, port = as_addr(address)
         sent = False
         try:
             async with open_connection(host, port, cluster_id=None, kind=KIND_CLIENT) as conn:

@@ -23,6 +23,7 @@ from rafka.broker.node.messages import (
     QuorumStatusResponse,
 )
 from rafka.broker.node.status import status_to_dict
+from rafka.netproto.addresses import AddressError, as_addr
 from rafka.netproto.connection import Connection, open_connection
 from rafka.netproto.errors import RafkaError
 from rafka.netproto.handshake import KIND_CLIENT
@@ -36,10 +37,11 @@ class AdminError(Exception):
 
 
 def split_address(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise AdminError("INVALID_ARGUMENTS", f"bad address {address!r} (want host:port)")
-    return host.strip("[]"), int(port)
+    """(host, port) of "host:port" (netproto.addresses rules); AdminError when bad."""
+    try:
+        return as_addr(address)
+    except AddressError as exc:
+        raise AdminError("INVALID_ARGUMENTS", str(exc)) from None
 
 
 @asynccontextmanager

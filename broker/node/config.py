@@ -22,6 +22,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from rafka.netproto import addresses
+from rafka.netproto.addresses import AddressError, HostPort
+
 VALID_ROLES = ("controller", "broker")
 # Node ids are Kafka's int32 on the wire; 0 means "no node" to Raft.
 NODE_ID_MIN = 1
@@ -37,15 +40,6 @@ class ConfigError(Exception):
     """A configuration file that cannot be used; the message names the field."""
 
     code = "INVALID_CONFIG"
-
-
-@dataclass(frozen=True)
-class HostPort:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -96,21 +90,12 @@ class NodeConfig:
 
 
 def parse_host_port(text: Any, what: str) -> HostPort:
-    """Parse "host:port" (IPv6 as "[::1]:port"); raise ConfigError naming `what`."""
-    if not isinstance(text, str) or ":" not in text:
-        raise ConfigError(f"{what}: expected 'host:port', got {text!r}")
-    host, _, port_text = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not host:
-        raise ConfigError(f"{what}: missing host in {text!r}")
+    """Parse "host:port" (IPv6 as "[::1]:port"; port 0 lets a listener take
+    any free port) with netproto.addresses' rules; ConfigError naming `what`."""
     try:
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError(f"{what}: bad port in {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"{what}: port out of range in {text!r}")
-    return HostPort(host, port)
+        return addresses.parse_host_port(text, what=what, port_zero_ok=True)
+    except AddressError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def parse_id_address(text: Any, what: str) -> tuple[int, HostPort]:

@@ -40,6 +40,7 @@ from rafka.broker.node.messages import (
     MembershipChangeResponse,
     RemoveVoterRequest,
 )
+from rafka.netproto.addresses import AddressError, as_addr
 from rafka.netproto.connection import NotSentError
 from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.raft.errors import (
@@ -76,10 +77,11 @@ class MembershipConfig:
 
 
 def parse_addr(text: str) -> Addr:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
-        raise MembershipError(f"bad address {text!r} (want host:port)")
-    return host.strip("[]"), int(port)
+    """An announced peer address (netproto.addresses rules); MembershipError when bad."""
+    try:
+        return as_addr(text)
+    except AddressError as exc:
+        raise MembershipError(str(exc)) from None
 
 
 class AddressBook:
