@@ -5,15 +5,16 @@ nothing of what the records mean (log/ imports nothing else of the
 project). The metadata log's records are Raft entries written by
 raft/disk_storage.py: key = one EntryKind byte, value = the entry data,
 partition leader epoch of the batch = the term. What the data means is the
-broker's business (broker/node_state_machine.py), so decoding lives here.
+broker's business (broker/metadata/state_machine.py), so decoding lives here.
 
 `decode_entry(key, value)` classifies one entry exactly as the node would:
 
 - CONFIG: data is an encoded ConfigState            -> entry_kind "config"
 - NOOP: a new leader's empty entry                  -> entry_kind "noop"
-- NORMAL, first byte BENCH_TAG (0x00)               -> entry_kind "bench"
 - NORMAL, a msgpack array of metadata records       -> entry_kind "metadata"
 - NORMAL, empty data                                -> entry_kind "normal"
+- NORMAL, anything else (e.g. a `--bench` node's
+  opaque entries)                                   -> "normal" with a decode_error
 
 Invariant: decoding never raises. Anything that does not decode (unknown
 kind byte, corrupt msgpack, an unknown record type) yields a dict with a
@@ -27,7 +28,6 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from rafka.broker.metadata.records import RecordError, decode_records, record_to_json
-from rafka.broker.node.state_machine import BENCH_TAG
 from rafka.raft.disk_storage import LOG_DIR_NAME
 from rafka.raft.types import ConfigState, EntryKind
 
@@ -86,11 +86,9 @@ def decode_entry(key: bytes | None, value: bytes | None) -> dict:
                 "config": {"voters": sorted(config.voters), "learners": sorted(config.learners)}}
     if not data:
         return {"entry_kind": "normal"}
-    if data[0] == BENCH_TAG[0]:
-        return {"entry_kind": "bench", "bench_bytes": len(data) - 1}
     if data[0] not in _ARRAY_FIRST_BYTES:
         return {"entry_kind": "normal",
-                "decode_error": f"neither a record batch nor a benchmark entry (first byte 0x{data[0]:02x})"}
+                "decode_error": f"not a metadata record batch (first byte 0x{data[0]:02x})"}
     try:
         records = decode_records(data)
     except RecordError as exc:
@@ -141,8 +139,6 @@ def format_entry_text(rec: dict) -> str:
     elif "config" in rec:
         c = rec["config"]
         line += f" voters={_short(c['voters'])} learners={_short(c['learners'])}"
-    elif "bench_bytes" in rec:
-        line += f" bytes={rec['bench_bytes']}"
     if "decode_error" in rec:
         value = rec.get("value")
         shown = "base64:" + value["base64"] if isinstance(value, dict) else repr(value)

@@ -19,11 +19,8 @@ that restarted (the book is kept in memory only) learns the address again.
 Voter changes (`rafka quorum add-voter|remove-voter`) are decided on the
 Raft leader: a request on the client listener of another node is forwarded
 once to the leader's peer listener; on a peer listener it is decided there
-or refused with NOT_CONTROLLER. Refusals (INVALID_REQUEST, one line):
-add_voter of a node that is not a caught-up learner; remove_voter of a
-non-voter, of the last voter, or when the remaining voters that answered
-within an election timeout would not form a majority of the new set.
-The core checks the same rules again atomically with the append.
+or refused with NOT_CONTROLLER. When a change is refused:
+broker/node/voter_policy.py. The address book: broker/node/address_book.py.
 """
 
 from __future__ import annotations
@@ -40,7 +37,8 @@ from rafka.broker.node.messages import (
     MembershipChangeResponse,
     RemoveVoterRequest,
 )
-from rafka.netproto.addresses import AddressError, as_addr
+from rafka.broker.node.address_book import AddressBook, MembershipError, parse_addr
+from rafka.broker.node.voter_policy import add_voter_refusal, remove_voter_refusal
 from rafka.netproto.connection import NotSentError
 from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.raft.errors import (
@@ -53,13 +51,6 @@ from rafka.raft.errors import (
 from rafka.raft.types import ConfChangeKind
 
 log = structlog.get_logger("rafka.membership")
-
-Addr = tuple[str, int]
-
-
-class MembershipError(Exception):
-    """Bad membership input (an address that does not parse, a full book)."""
-
 
 @dataclass(frozen=True)
 class MembershipConfig:
@@ -74,97 +65,6 @@ class MembershipConfig:
                      "conf_change_timeout_ms", "address_book_entries_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"membership {name} must be >= 1")
-
-
-def parse_addr(text: str) -> Addr:
-    """An announced peer address (netproto.addresses rules); MembershipError when bad."""
-    try:
-        return as_addr(text)
-    except AddressError as exc:
-        raise MembershipError(str(exc)) from None
-
-
-class AddressBook:
-    """node id -> peer address (and client address when announced).
-
-    Invariant: an id of the static voters table always maps to its static
-    address; announced addresses only fill ids missing from it."""
-
-    def __init__(self, static: dict[int, Addr], static_clients: dict[int, str] | None = None,
-                 entries_max: int = 1024) -> None:
-        self.static = dict(static)
-        self.entries_max = entries_max
-        self.learned: dict[int, Addr] = {}
-        self.clients: dict[int, str] = dict(static_clients or {})
-
-    def get(self, node_id: int) -> Addr | None:
-        return self.static.get(node_id) or self.learned.get(node_id)
-
-    def ids(self) -> list[int]:
-        return sorted(set(self.static) | set(self.learned))
-
-    def client_address(self, node_id: int) -> str | None:
-        return self.clients.get(node_id)
-
-    def learn(self, node_id: int, peer: Addr, client: str | None = None) -> bool:
-        """Record an announced address; True when the book changed.
-        Raises MembershipError when a new id would exceed `entries_max`."""
-        if node_id <= 0:
-            raise MembershipError(f"bad node id {node_id}")
-        changed = False
-        if client is not None and self.clients.get(node_id) != client:
-            if node_id not in self.clients and len(self.clients) >= self.entries_max:
-                raise MembershipError(f"address book full ({self.entries_max} entries)")
-            self.clients[node_id] = client
-            changed = True
-        if node_id in self.static or self.learned.get(node_id) == peer:
-            return changed
-        if node_id not in self.learned and len(self.learned) + len(self.static) >= self.entries_max:
-            raise MembershipError(f"address book full ({self.entries_max} entries)")
-        self.learned[node_id] = peer
-        return True
-
-    def peer_table(self) -> dict[str, str]:
-        return {str(i): f"{a[0]}:{a[1]}" for i in self.ids() if (a := self.get(i)) is not None}
-
-    def client_table(self) -> dict[str, str]:
-        return {str(i): a for i, a in sorted(self.clients.items())}
-
-
-def _live(status: dict, node_id: int, election_timeout_ticks: int) -> bool:
-    if node_id == status.get("node_id"):
-        return True
-    peer = (status.get("peers") or {}).get(node_id)
-    return peer is not None and peer.get("last_contact_ticks", election_timeout_ticks) < election_timeout_ticks
-
-
-def add_voter_refusal(status: dict, node_id: int, election_timeout_ticks: int) -> str | None:
-    """Why the leader (whose driver status is `status`) must refuse to
-    promote `node_id`, or None. Pure."""
-    if node_id in status.get("voters", ()):
-        return f"node {node_id} is already a voter"
-    if node_id not in status.get("learners", ()):
-        return f"node {node_id} is not an observer of the metadata quorum"
-    peer = (status.get("peers") or {}).get(node_id) or {}
-    match, commit = peer.get("match_index", 0), status.get("commit_index", 0)
-    if match < commit or not _live(status, node_id, election_timeout_ticks):
-        return f"observer {node_id} is not caught up (log end {match + 1}, leader commit {commit})"
-    return None
-
-
-def remove_voter_refusal(status: dict, node_id: int, election_timeout_ticks: int) -> str | None:
-    """Why the leader must refuse to remove voter `node_id`, or None. Pure."""
-    voters = set(status.get("voters", ()))
-    if node_id not in voters:
-        return f"node {node_id} is not a voter"
-    if len(voters) == 1:
-        return "cannot remove the last voter"
-    remaining = voters - {node_id}
-    live = sum(1 for v in remaining if _live(status, v, election_timeout_ticks))
-    if live < len(remaining) // 2 + 1:
-        return (f"removing node {node_id} would leave {len(remaining)} voters of which only {live} "
-                f"are reachable: no quorum")
-    return None
 
 
 class MembershipService:

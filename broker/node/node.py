@@ -10,12 +10,15 @@ Wiring (one trio nursery, everything structured):
   pool to each voter's address from the config's voters table (the only
   way this node reaches others, so a harness may put proxies there);
 - the client listener (kind "client") serves node messages
-  (broker/messages_node.py); BenchAppend only with `--bench`;
+  (broker/node/messages.py);
+- the state machine: the metadata image (broker/node/state_machine.py), or
+  with `--bench` the Raft benchmark's (broker/node/bench.py, which also
+  serves BenchAppend), chosen here once;
 - `MetadataServices` (controller, broker lifecycle, admin API) when the
   state machine is the metadata one: its handler tables are merged into
   the two listeners, and it forwards controller requests to a voter's peer
   listener through the same pool;
-- `MembershipService` (broker/membership.py): the address book the
+- `MembershipService` (broker/node/membership.py): the address book the
   transport and forwards use (the static voters table plus addresses
   announced by observers), JoinAsObserver on the peer listener, and the
   add/remove-voter admin requests. A node missing from its own voters table
@@ -25,7 +28,7 @@ Wiring (one trio nursery, everything structured):
   carry a dormant controller, so it can serve as controller if promoted.
 
 Shutdown (SIGTERM/SIGINT, or the parent gone with --exit-with-parent; the
-sequence lives in broker/node_shutdown.py): the broker role moves its
+sequence lives in broker/node/shutdown.py): the broker role moves its
 partition leaderships away, a leader hands leadership to its most caught-up
 voter (each bounded), then every task is cancelled and storage closed.
 """
@@ -41,18 +44,15 @@ import structlog
 import trio
 
 from rafka.broker.node.config import NodeConfig
+from rafka.broker.node.bench import BenchHandler, BenchStateMachine
 from rafka.broker.node.messages import (
-    BENCH_ENTRIES_PER_REQUEST_MAX,
-    BENCH_ENTRY_BYTES_MAX,
-    BENCH_TYPES,
     CLIENT_TYPES,
-    BenchAppendRequest,
-    BenchAppendResponse,
     MEMBERSHIP_CLIENT_TYPES,
     MEMBERSHIP_PEER_TYPES,
     QuorumStatusRequest,
 )
-from rafka.broker.node.membership import AddressBook, MembershipService
+from rafka.broker.node.address_book import AddressBook
+from rafka.broker.node.membership import MembershipService
 from rafka.broker.node.meta_properties import MetaProperties
 from rafka.broker.node.metadata_services import MetadataServices
 from rafka.broker.node.shutdown import (
@@ -64,8 +64,8 @@ from rafka.broker.node.shutdown import (
     serve_until_stopped,
     shut_down_broker_role,
 )
-from rafka.broker.node.state_machine import NodeStateMachine, bench_entry
-from rafka.broker.node.status import build_status
+from rafka.broker.node.state_machine import NodeStateMachine
+from rafka.broker.node.status import status_from_driver
 from rafka.netproto.connection import NotSentError
 from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.netproto.handshake import KIND_CLIENT, KIND_PEER
@@ -75,13 +75,12 @@ from rafka.raft.config import RaftConfig
 from rafka.raft.core import RaftCore
 from rafka.raft.disk_storage import DiskStorage
 from rafka.raft.driver import DriverLimits, RaftDriver
-from rafka.raft.errors import NotLeaderError, ProposalDroppedError, RaftError, RaftTimeoutError
+from rafka.raft.errors import RaftError
 from rafka.raft.messages import ALL_MESSAGES
 from rafka.raft.types import ConfigState
 
 log = structlog.get_logger("rafka.node")
 
-PROPOSE_TIMEOUT_MS = 10_000
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
@@ -127,7 +126,11 @@ class Node:
         self.cluster_id = identity.cluster_id
         self.node_id = config.node_id
         self.bench = bench
-        self.state_machine = state_machine if state_machine is not None else NodeStateMachine()
+        if state_machine is None:
+            # Chosen once, at start-up: a --bench node's Raft log carries the
+            # benchmark's opaque entries, never metadata (broker/node/bench.py).
+            state_machine = BenchStateMachine() if bench else NodeStateMachine()
+        self.state_machine = state_machine
         self.with_services = metadata_services and hasattr(self.state_machine, "image")
         self.services: MetadataServices | None = None
         self.client_handlers: dict = {}
@@ -203,13 +206,14 @@ class Node:
                     )
                     self.peer_handlers.update(self.membership.peer_handlers())
                     self.client_handlers.update(self.membership.client_handlers())
+                    if self.bench:
+                        self.client_handlers.update(BenchHandler(self.driver, self.node_id).client_handlers())
                     peer_accepts = {m.TYPE for m in ALL_MESSAGES} | set(self.peer_handlers)
                     peer_accepts |= set(MEMBERSHIP_PEER_TYPES)
                     self.peer_port = await self._listen(
                         nursery, self._on_peer, self.config.peer_listener, peer_accepts, KIND_PEER
                     )
-                    accepts = set(CLIENT_TYPES) | (set(BENCH_TYPES) if self.bench else set())
-                    accepts |= set(self.client_handlers) | set(MEMBERSHIP_CLIENT_TYPES)
+                    accepts = set(CLIENT_TYPES) | set(self.client_handlers) | set(MEMBERSHIP_CLIENT_TYPES)
                     self.client_port = await self._listen(
                         nursery, self._on_client, self.config.client_listener, accepts, KIND_CLIENT
                     )
@@ -272,74 +276,23 @@ class Node:
     async def _on_client(self, msg, ctx):
         if isinstance(msg, QuorumStatusRequest):
             return self.status_response()
-        if isinstance(msg, BenchAppendRequest) and self.bench:
-            return await self._bench_append(msg)
         handler = self.client_handlers.get(msg.TYPE)
         if handler is not None:
             return await handler(msg, ctx)
         raise RafkaError(ErrorCode.INVALID_REQUEST, f"unsupported request {msg.TYPE}")
 
     def status_response(self):
-        st = self.driver.status()
-        now = trio.current_time()
-        tick_ms = self.config.raft.tick_ms
-        match_index = None
-        contact: dict[int, int | None] = {
-            i: int((now - t) * 1000) for i, t in self.last_inbound.items()
-        }
-        if st["role"] == "leader":
-            match_index = {i: p["match_index"] for i, p in st["peers"].items()}
-            contact.update({i: p["last_contact_ticks"] * tick_ms for i, p in st["peers"].items()})
-        leader_id = st["leader_id"]
+        leader_id = self.driver.status()["leader_id"]
         leader_addr = self.book.client_address(leader_id) if leader_id else None
         summary = getattr(self.state_machine, "summary", None)
-        return build_status(
+        return status_from_driver(
+            self.driver.status(),
             cluster_id=self.cluster_id,
-            node_id=self.node_id,
-            role=st["role"],
-            leader_id=leader_id,
-            term=st["term"],
-            commit_index=st["commit_index"],
-            applied_index=st["applied"],
-            last_index=st["last_index"],
-            voters=st["voters"],
-            observers=st["learners"],
-            match_index=match_index,
-            last_contact_ms=contact,
+            now=trio.current_time(),
+            last_inbound=self.last_inbound,
             leader_client_address=str(leader_addr) if leader_addr else None,
             state_machine=summary() if summary else {},
         )
-
-    def _not_leader(self, leader_id) -> RafkaError:
-        hint = f"; leader is node {leader_id}" if leader_id else "; no leader known"
-        return RafkaError(ErrorCode.NOT_CONTROLLER, f"node {self.node_id} is not the leader{hint}")
-
-    async def _bench_append(self, req: BenchAppendRequest) -> BenchAppendResponse:
-        if not 1 <= len(req.entries) <= BENCH_ENTRIES_PER_REQUEST_MAX:
-            raise RafkaError(
-                ErrorCode.INVALID_REQUEST, f"1..{BENCH_ENTRIES_PER_REQUEST_MAX} entries per request"
-            )
-        if max(map(len, req.entries)) > BENCH_ENTRY_BYTES_MAX:
-            raise RafkaError(ErrorCode.MESSAGE_TOO_LARGE, f"entries are at most {BENCH_ENTRY_BYTES_MAX} bytes")
-        # With the metadata state machine, bench entries carry its tag so they
-        # never reach the record decoder.
-        entry = bench_entry if self.with_services else bytes
-        term = self.driver.term
-        try:
-            # One batch: one inbox item, one append, one waiter for the request;
-            # appended only while this node leads `term` (else NotLeaderError).
-            results = await self.driver.propose_batch(
-                [entry(d) for d in req.entries], timeout_s=PROPOSE_TIMEOUT_MS / 1000, expected_term=term
-            )
-        except NotLeaderError as exc:
-            raise self._not_leader(exc.leader_id) from None
-        except RaftTimeoutError as exc:
-            raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, str(exc)) from None
-        except ProposalDroppedError as exc:
-            raise RafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, f"proposal dropped: {exc}") from None
-        except RaftError as exc:
-            raise RafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"{type(exc).__name__}: {exc}") from None
-        return BenchAppendResponse(first_index=results[0], last_index=results[-1], term=term)
 
     # ------------------------------------------------------------ shutdown
     async def controlled_shutdown(self) -> None:

@@ -82,6 +82,42 @@ def build_status(
     )
 
 
+def status_from_driver(
+    st: Mapping,
+    *,
+    cluster_id: str,
+    now: float,
+    last_inbound: Mapping[int, float],
+    leader_client_address: str | None,
+    state_machine: Mapping[str, str],
+) -> QuorumStatusResponse:
+    """A node's answer from its Raft driver's status `st`: last contact is
+    what the leader's progress tracks (ticks, turned into ms), else the time
+    since this node last heard from each peer (`last_inbound`, seconds on
+    the same clock as `now`)."""
+    contact: dict[int, int | None] = {i: int((now - t) * 1000) for i, t in last_inbound.items()}
+    match_index = None
+    if st["role"] == "leader":
+        match_index = {i: p["match_index"] for i, p in st["peers"].items()}
+        contact.update({i: p["last_contact_ticks"] * st["tick_ms"] for i, p in st["peers"].items()})
+    return build_status(
+        cluster_id=cluster_id,
+        node_id=st["node_id"],
+        role=st["role"],
+        leader_id=st["leader_id"],
+        term=st["term"],
+        commit_index=st["commit_index"],
+        applied_index=st["applied"],
+        last_index=st["last_index"],
+        voters=st["voters"],
+        observers=st["learners"],
+        match_index=match_index,
+        last_contact_ms=contact,
+        leader_client_address=leader_client_address,
+        state_machine=state_machine,
+    )
+
+
 def status_to_dict(resp: QuorumStatusResponse) -> dict:
     """The JSON form: DESIGN.md's keys first, then extras."""
 

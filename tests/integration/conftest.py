@@ -74,7 +74,7 @@ class ProcessCluster:
         proxied: bool = False,
         raft: dict | None = None,
         broker: dict | None = None,
-        bench: bool = True,
+        bench: bool = False,
         observers: int = 0,
     ) -> None:
         self.root = root

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 async def test_isolated_leader_cannot_commit_and_steps_down(cluster_factory):
     """Goal: the isolated leader commits nothing new and stops being leader on
     its own (check-quorum), while the majority moves on in a higher term."""
-    cluster = await cluster_factory(3, proxied=True)
+    cluster = await cluster_factory(3, proxied=True, bench=True)
     cluster.start_all()
     first = await cluster.wait_leader()
     old = first["node_id"]

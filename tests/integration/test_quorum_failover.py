@@ -54,7 +54,7 @@ async def test_leader_kill_failover_catch_up_and_full_restart(cluster_factory):
     """Goal: committed entries survive a kill -9 of the leader, a restarted
     node catches up to the same log, and after every node is killed and
     restarted the cluster reports the same committed log (count + digest)."""
-    cluster = await cluster_factory(3)
+    cluster = await cluster_factory(3, bench=True)
     cluster.start_all()
     first = await cluster.wait_leader()
     leader = first["node_id"]
@@ -95,7 +95,7 @@ async def test_leader_kill_failover_catch_up_and_full_restart(cluster_factory):
 async def test_sigterm_of_leader_hands_over_and_exits_zero(cluster_factory):
     """Goal: SIGTERM makes a leader transfer leadership before exiting 0, so
     the remaining nodes have a leader at once and committed entries stay."""
-    cluster = await cluster_factory(3)
+    cluster = await cluster_factory(3, bench=True)
     cluster.start_all()
     first = await cluster.wait_leader()
     leader = first["node_id"]

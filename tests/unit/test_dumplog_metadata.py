@@ -1,7 +1,7 @@
 """`rafka dump-log` on the Raft metadata log: a real log written through
 raft's DiskStorage, with the controller harness's metadata batches stored
-the way the node stores them, decodes into named records, config, no-op and
-benchmark entries; undecodable entries keep their base64 value beside a
+the way the node stores them, decodes into named records, config and no-op
+entries; entries that are not metadata, and corrupt ones, get a
 decode_error instead of failing the command."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import pytest
 
 from rafka.broker.controller.harness import LocalController
 from rafka.broker.metadata.dump import decode_entry
-from rafka.broker.node.state_machine import bench_entry
 from rafka.raft.disk_storage import LOG_DIR_NAME, DiskStorage
 from rafka.raft.types import ConfigState, Entry, EntryKind
 
@@ -37,7 +36,7 @@ def json_lines(proc):
 @pytest.fixture(scope="module")
 def metadata_dir(tmp_path_factory):
     """A node's metadata/ directory: term 1 holds a no-op, a config entry and
-    the controller's batches; term 2 a no-op, a bench entry and a corrupt one."""
+    the controller's batches; term 2 a no-op, an opaque (non-metadata) entry and a corrupt one."""
     ctl = LocalController()
     ctl.add_brokers([1, 2, 3])
     assert ctl.create_topic("orders", 2, 3).error_code == 0
@@ -48,7 +47,7 @@ def metadata_dir(tmp_path_factory):
     entries += [Entry(1, 3 + i, EntryKind.NORMAL, data) for i, data in enumerate(ctl.entries)]
     n = len(entries)
     entries += [Entry(2, n + 1, EntryKind.NOOP, b""),
-                Entry(2, n + 2, EntryKind.NORMAL, bench_entry(b"x" * 10)),
+                Entry(2, n + 2, EntryKind.NORMAL, b"\x00" + b"x" * 10),
                 Entry(2, n + 3, EntryKind.NORMAL, BAD_METADATA)]
     storage.append(entries)
     storage.sync()
@@ -69,9 +68,9 @@ def test_json_decodes_every_entry_kind(metadata_dir):
     recs = all_records(items)
     assert [r["offset"] for r in recs] == [e.index for e in entries]
     kinds = [r["entry_kind"] for r in recs]
-    assert kinds[:2] == ["noop", "config"] and kinds[-3:] == ["noop", "bench", "metadata"]
+    assert kinds[:2] == ["noop", "config"] and kinds[-3:] == ["noop", "normal", "metadata"]
     assert recs[1]["config"] == {"voters": [1, 2], "learners": [3]}
-    assert recs[-2]["bench_bytes"] == 10
+    assert "not a metadata record batch" in recs[-2]["decode_error"]
     decoded = [d for r in recs if "records" in r for d in r["records"]]
     topic = next(d for d in decoded if d["type"] == "TopicRecord")
     assert topic["name"] == "orders" and topic["version"] == 0
@@ -79,7 +78,7 @@ def test_json_decodes_every_entry_kind(metadata_dir):
     assert sorted(p["partition"] for p in parts) == [0, 1]
     assert all(p["topic_id"] == topic["topic_id"] and len(p["replicas"]) == 3 for p in parts)
     assert {d["type"] for d in decoded} >= {"RegisterBrokerRecord", "UnfenceBrokerRecord"}
-    assert all("decode_error" not in r for r in recs[:-1])
+    assert all("decode_error" not in r for r in recs[:-2])
 
 
 def test_undecodable_entry_keeps_base64_and_error(metadata_dir):
@@ -133,7 +132,7 @@ def test_text_form_is_compact_and_readable(metadata_dir):
     (None, b"", "not one byte"),
     (b"\x07", b"", "unknown entry kind byte 0x07"),
     (b"\x01", b"\xc1", "bad config entry"),
-    (b"\x00", b"\xc1junk", "neither a record batch"),
+    (b"\x00", b"\xc1junk", "not a metadata record batch"),
     (b"\x00", b"\x92\x01", "bad msgpack"),
     (b"\x02", b"x", "no-op entry carries 1 bytes"),
 ])

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from rafka.broker.node.membership import (
-    AddressBook,
-    MembershipError,
-    MembershipService,
-    add_voter_refusal,
-    parse_addr,
-    remove_voter_refusal,
-)
+from rafka.broker.node.address_book import AddressBook, MembershipError, parse_addr
+from rafka.broker.node.membership import MembershipService
+from rafka.broker.node.voter_policy import add_voter_refusal, remove_voter_refusal
 from rafka.broker.node.messages import AddVoterRequest, JoinAsObserverRequest, RemoveVoterRequest
 from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.raft.errors import ConfChangeError
