@@ -1,0 +1,1 @@
+"""One module per Kafka API key, each with its supported version range."""

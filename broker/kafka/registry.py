@@ -1,0 +1,27 @@
+"""The served API keys: key -> module. Each module has API_KEY,
+MIN_VERSION, MAX_VERSION and `async handle(ctx, request) -> dict | entity`.
+ApiVersions answers from this table, so it is the one source of truth."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from rafka.broker.kafka.apis import api_versions, metadata
+
+MODULES: tuple[ModuleType, ...] = (api_versions, metadata)
+
+API_TABLE: dict[int, ModuleType] = {m.API_KEY: m for m in MODULES}
+
+
+def served(api_key: int, version: int) -> ModuleType | None:
+    m = API_TABLE.get(api_key)
+    if m is None or not m.MIN_VERSION <= version <= m.MAX_VERSION:
+        return None
+    return m
+
+
+def version_ranges() -> list[dict]:
+    return [
+        {"api_key": m.API_KEY, "min_version": m.MIN_VERSION, "max_version": m.MAX_VERSION}
+        for m in sorted(MODULES, key=lambda m: m.API_KEY)
+    ]
