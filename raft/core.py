@@ -16,7 +16,7 @@ Public API (stable; the simulator and the driver depend on it):
                                               that Ready that may go out before
                                               its persist (pipelining, optional)
     compact(index, data) -> Snapshot          caller then storage.create_snapshot + compact
-    status() -> dict
+    status() -> RaftStatus (raft/status.py)
     attributes: id, role, term, vote, leader_id, voters, learners, log (RaftLog)
 
 Role transitions: only those in the table of raft.roles are legal (asserted

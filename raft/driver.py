@@ -41,6 +41,7 @@ from rafka.raft.core import RaftCore
 from rafka.raft.driver_waiters import PendingWaiters, Waiter
 from rafka.raft.errors import DriverStoppedError, NotLeaderError, RaftError, RaftTimeoutError
 from rafka.raft.types import ConfChangeKind, Ready, Role
+from rafka.raft.status import RaftStatus
 
 
 class Transport(Protocol):
@@ -155,11 +156,11 @@ class RaftDriver:
         """The current term (cheap; `status()` builds a whole report)."""
         return self.core.term
 
-    def status(self) -> dict:
+    def status(self) -> RaftStatus:
         st = self.core.status()
-        st["tick_ms"] = self.tick_ms
-        st["dropped_messages"] = self.dropped_messages
-        st["snapshot_index"] = self.storage.snapshot().meta.index
+        st.tick_ms = self.tick_ms
+        st.dropped_messages = self.dropped_messages
+        st.snapshot_index = self.storage.snapshot().meta.index
         return st
 
     async def _request(self, op: tuple, timeout_s: float) -> Any:

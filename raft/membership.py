@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from rafka.raft.errors import ConfChangeError, NotLeaderError, ProposalDroppedError
 from rafka.raft.progress import Progress
+from rafka.raft.status import is_caught_up
 from rafka.raft.types import ConfChangeKind, ConfigState, EntryKind, Role
 
 
@@ -69,11 +70,8 @@ class MembershipMixin:
         new = next_config(current, kind, node_id)
         if kind == ConfChangeKind.ADD_VOTER:
             pr = self.prs[node_id]
-            caught_up = (
-                pr.match >= self.log.committed
-                and pr.last_contact_ticks < self.cfg.election_timeout_ticks
-            )
-            if not caught_up:
+            if not is_caught_up(pr.match, self.log.committed, pr.last_contact_ticks,
+                                self.cfg.election_timeout_ticks):
                 raise ConfChangeError(
                     f"learner {node_id} is not caught up (match {pr.match}, commit {self.log.committed})"
                 )

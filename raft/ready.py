@@ -7,6 +7,7 @@ caller before its messages are sent; `applied` only moves in advance().
 
 from __future__ import annotations
 
+from rafka.raft.status import PeerStatus, RaftStatus
 from rafka.raft.messages import AppendEntries, Heartbeat
 from rafka.raft.types import HardState, Ready, Role, SoftState
 
@@ -107,30 +108,32 @@ class ReadyMixin:
         return rd.messages[: self._early_count]
 
     # ------------------------------------------------------------ status
-    def status(self) -> dict:
+    def status(self) -> RaftStatus:
         peers = {}
         if self.role == Role.LEADER:
             for member in sorted(self.prs):
                 pr = self.prs[member]
-                peers[member] = {
-                    "match_index": pr.match,
-                    "next_index": pr.next,
-                    "state": pr.state.value,
-                    "last_contact_ticks": 0 if member == self.id else pr.last_contact_ticks,
-                    "is_learner": member in self.learners,
-                }
-        return {
-            "node_id": self.id,
-            "role": self.role.value,
-            "term": self.term,
-            "vote": self.vote,
-            "leader_id": self.leader_id,
-            "commit_index": self.log.committed,
-            "applied": self.log.applied,
-            "first_index": self.log.first_index(),
-            "last_index": self.log.last_index(),
-            "voters": sorted(self.voters),
-            "learners": sorted(self.learners),
-            "lead_transferee": self.lead_transferee,
-            "peers": peers,
-        }
+                peers[member] = PeerStatus(
+                    match_index=pr.match,
+                    next_index=pr.next,
+                    state=pr.state.value,
+                    last_contact_ticks=0 if member == self.id else pr.last_contact_ticks,
+                    is_learner=member in self.learners,
+                )
+        return RaftStatus(
+            node_id=self.id,
+            role=self.role.value,
+            term=self.term,
+            vote=self.vote,
+            leader_id=self.leader_id,
+            commit_index=self.log.committed,
+            applied=self.log.applied,
+            first_index=self.log.first_index(),
+            last_index=self.log.last_index(),
+            voters=sorted(self.voters),
+            learners=sorted(self.learners),
+            lead_transferee=self.lead_transferee,
+            peers=peers,
+            election_timeout_ticks=self.cfg.election_timeout_ticks,
+            election_elapsed=self.election_elapsed,
+        )

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from rafka.broker.kafka.config import KafkaListenerConfig
+
 from rafka.netproto import addresses
 from rafka.netproto.addresses import AddressError, HostPort
 
@@ -83,6 +85,11 @@ class NodeConfig:
     # so a follower can point a client at the leader.
     client_addresses: dict[int, HostPort] = field(default_factory=dict)
     source: Path | None = None
+    # The Kafka wire-protocol listener (`listeners.kafka`; none when
+    # absent) and the address brokers register and Metadata returns.
+    kafka_listener: HostPort | None = None
+    advertised_kafka: HostPort | None = None
+    kafka: KafkaListenerConfig = field(default_factory=KafkaListenerConfig)
 
     @property
     def is_voter(self) -> bool:
@@ -171,6 +178,25 @@ def _broker_settings(raw: Any) -> BrokerSettings:
     return BrokerSettings(session, heartbeat, imbalance)
 
 
+def _kafka_settings(raw: Any) -> KafkaListenerConfig:
+    """The [kafka] table: the listener's limits and topic auto-creation."""
+    if not isinstance(raw, dict):
+        raise ConfigError("kafka: expected a table")
+    raw = dict(raw)
+    d = KafkaListenerConfig()
+    values: dict[str, Any] = {}
+    for f in fields(KafkaListenerConfig):
+        if f.name == "auto_create_topics":
+            value = raw.pop(f.name, d.auto_create_topics)
+            if not isinstance(value, bool):
+                raise ConfigError(f"kafka.auto_create_topics: expected true or false, got {value!r}")
+            values[f.name] = value
+        else:
+            values[f.name] = _positive_int(raw, f.name, getattr(d, f.name), "kafka")
+    _no_unknown_keys(raw, "kafka")
+    return KafkaListenerConfig(**values)
+
+
 def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None) -> NodeConfig:
     """Validate a parsed TOML document; relative paths resolve against base_dir."""
     doc = dict(doc)
@@ -180,7 +206,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     listeners = dict(listeners)
     # In TOML, keys written after the [listeners] header belong to it, so the
     # documented layout puts voters/advertised_client there; accept both.
-    for key in ("voters", "advertised_client", "client_addresses"):
+    for key in ("voters", "advertised_client", "client_addresses", "advertised_kafka"):
         if key in listeners:
             if key in doc:
                 raise ConfigError(f"{key}: given both at top level and under [listeners]")
@@ -214,6 +240,8 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         raise ConfigError("listeners: both 'client' and 'peer' are required")
     client = parse_host_port(listeners.pop("client"), "listeners.client")
     peer = parse_host_port(listeners.pop("peer"), "listeners.peer")
+    kafka_raw = listeners.pop("kafka", None)
+    kafka_listener = None if kafka_raw is None else parse_host_port(kafka_raw, "listeners.kafka")
     _no_unknown_keys(listeners, "listeners")
 
     if "voters" not in doc:
@@ -231,8 +259,16 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     client_addresses = _id_address_table(doc.pop("client_addresses", []), "client_addresses")
     client_addresses.setdefault(node_id, advertised)
 
+    advertised_kafka_raw = doc.pop("advertised_kafka", None)
+    if advertised_kafka_raw is not None and kafka_listener is None:
+        raise ConfigError("advertised_kafka: given without listeners.kafka")
+    advertised_kafka = kafka_listener if advertised_kafka_raw is None else parse_host_port(
+        advertised_kafka_raw, "advertised_kafka"
+    )
+
     raft = _raft_settings(doc.pop("raft", {}))
     broker = _broker_settings(doc.pop("broker", {}))
+    kafka = _kafka_settings(doc.pop("kafka", {}))
     _no_unknown_keys(doc, "config")
     return NodeConfig(
         node_id=node_id,
@@ -247,6 +283,9 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         broker=broker,
         client_addresses=client_addresses,
         source=source,
+        kafka_listener=kafka_listener,
+        advertised_kafka=advertised_kafka,
+        kafka=kafka,
     )
 
 
@@ -297,6 +336,7 @@ def render_config(
     broker: dict[str, int | bool] | None = None,
     rack: str | None = None,
     roles: tuple[str, ...] = VALID_ROLES,
+    kafka: str | None = None,
 ) -> str:
     """Write a node.toml text (used by `rafka quorum up` and test fixtures).
 
@@ -318,6 +358,8 @@ def render_config(
         addr_list = ", ".join(_quote(f"{i}@{a}") for i, a in sorted(client_addresses.items()))
         lines.append(f"client_addresses = [{addr_list}]")
     lines += ["", "[listeners]", f"client = {_quote(client)}", f"peer = {_quote(peer)}"]
+    if kafka is not None:
+        lines.append(f"kafka = {_quote(kafka)}")
     for name, table in (("raft", raft), ("broker", broker)):
         if table is None:
             continue

@@ -72,14 +72,13 @@ class MembershipService:
     Raft driver, calls peers through `call_peer(addr, request, timeout_s)`)."""
 
     def __init__(self, node_id: int, driver, book: AddressBook, *, call_peer, forward,
-                 election_timeout_ticks: int, announce: bool, peer_address: str,
+                 announce: bool, peer_address: str,
                  client_address: str | None, config: MembershipConfig | None = None) -> None:
         self.node_id = node_id
         self.driver = driver
         self.book = book
         self.call_peer = call_peer
         self.forward = forward
-        self.election_timeout_ticks = election_timeout_ticks
         self.announce = announce
         self.peer_address = peer_address
         self.client_address = client_address
@@ -88,14 +87,13 @@ class MembershipService:
         self.log = log.bind(node_id=node_id)
 
     @classmethod
-    def for_node(cls, config, driver, book: AddressBook, *, call_peer, forward,
-                 election_timeout_ticks: int) -> "MembershipService":
+    def for_node(cls, config, driver, book: AddressBook, *, call_peer, forward) -> "MembershipService":
         """Build from a broker.config.NodeConfig; a node missing from its own
         voters table announces itself (call `set_bound_ports` once bound)."""
         peer, client = config.peer_listener, config.advertised_client
         return cls(
             config.node_id, driver, book, call_peer=call_peer, forward=forward,
-            election_timeout_ticks=election_timeout_ticks, announce=not config.is_voter,
+            announce=not config.is_voter,
             peer_address=f"{peer.host}:{peer.port}",
             client_address=f"{client.host}:{client.port}",
         )
@@ -119,9 +117,6 @@ class MembershipService:
             JoinAsObserverRequest.TYPE: self.handle_join,
         }
 
-    def _is_leader(self, st: dict) -> bool:
-        return st["role"] == "leader" and st["leader_id"] == self.node_id
-
     def _not_controller(self, leader_id) -> RafkaError:
         hint = f"; the leader is node {leader_id}" if leader_id is not None else "; no leader known"
         return RafkaError(ErrorCode.NOT_CONTROLLER, f"node {self.node_id} is not the Raft leader{hint}")
@@ -136,26 +131,26 @@ class MembershipService:
         except MembershipError as exc:
             raise RafkaError(ErrorCode.INVALID_REQUEST, str(exc)) from None
         st = self.driver.status()
-        members = set(st["voters"]) | set(st["learners"])
-        if self._is_leader(st) and msg.node_id not in members:
+        members = set(st.voters) | set(st.learners)
+        if st.is_leader and msg.node_id not in members:
             try:
                 await self.driver.propose_conf_change(ConfChangeKind.ADD_LEARNER, msg.node_id,
                                                       timeout_s=self.config.conf_change_timeout_ms / 1000)
-                self.log.info("membership.learner_added", learner=msg.node_id, term=st["term"])
+                self.log.info("membership.learner_added", learner=msg.node_id, term=st.term)
             except RaftError as exc:  # the joiner asks again on its next announce
                 self.log.info("membership.add_learner_deferred", learner=msg.node_id, error=str(exc))
             st = self.driver.status()
-            members = set(st["voters"]) | set(st["learners"])
+            members = set(st.voters) | set(st.learners)
         return JoinAsObserverResponse(
-            member=msg.node_id in members, leader_id=st["leader_id"],
+            member=msg.node_id in members, leader_id=st.leader_id,
             peer_addresses=self.book.peer_table(), client_addresses=self.book.client_table(),
         )
 
     async def handle_client_change(self, msg, ctx=None) -> MembershipChangeResponse:
         st = self.driver.status()
-        if self._is_leader(st):
+        if st.is_leader:
             return await self._change(msg)
-        leader_id = st["leader_id"]
+        leader_id = st.leader_id
         if leader_id is None:
             raise self._not_controller(None)
         timeout_s = self.config.conf_change_timeout_ms / 1000
@@ -170,17 +165,16 @@ class MembershipService:
 
     async def handle_peer_change(self, msg, ctx=None) -> MembershipChangeResponse:
         st = self.driver.status()
-        if not self._is_leader(st):
-            raise self._not_controller(st["leader_id"])
+        if not st.is_leader:
+            raise self._not_controller(st.leader_id)
         return await self._change(msg)
 
     async def _change(self, msg) -> MembershipChangeResponse:
         st = self.driver.status()
         if isinstance(msg, AddVoterRequest):
-            kind, refusal = ConfChangeKind.ADD_VOTER, add_voter_refusal(st, msg.node_id, self.election_timeout_ticks)
+            kind, refusal = ConfChangeKind.ADD_VOTER, add_voter_refusal(st, msg.node_id)
         else:
-            kind, refusal = ConfChangeKind.REMOVE_VOTER, remove_voter_refusal(
-                st, msg.node_id, self.election_timeout_ticks)
+            kind, refusal = ConfChangeKind.REMOVE_VOTER, remove_voter_refusal(st, msg.node_id)
         if refusal is not None:
             raise RafkaError(ErrorCode.INVALID_REQUEST, refusal)
         try:
@@ -194,9 +188,9 @@ class MembershipService:
         except (RaftTimeoutError, RaftError) as exc:
             raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, f"{kind.value} of node {msg.node_id}: outcome unknown "
                              f"({exc})") from None
-        self.log.info("membership.changed", change=kind.value, member=msg.node_id, term=st["term"])
+        self.log.info("membership.changed", change=kind.value, member=msg.node_id, term=st.term)
         st = self.driver.status()
-        return MembershipChangeResponse(voters=list(st["voters"]), observers=list(st["learners"]))
+        return MembershipChangeResponse(voters=list(st.voters), observers=list(st.learners))
 
     # ------------------------------------------------------- announce loop
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -234,7 +228,7 @@ class MembershipService:
 
     def _in_config(self) -> bool:
         st = self.driver.status()
-        return self.node_id in set(st["voters"]) | set(st["learners"])
+        return self.node_id in set(st.voters) | set(st.learners)
 
     def _learn_table(self, resp: JoinAsObserverResponse) -> None:
         for key, text in resp.peer_addresses.items():

@@ -38,40 +38,31 @@ from rafka.broker.node.broker_lifecycle import BrokerLifecycle, ControllerProbe,
 from rafka.broker.controller.config import ControllerConfig
 from rafka.broker.controller.controller import Controller
 from rafka.broker.controller.service import ControllerService, ControllerServiceConfig, RaftHandle
+from rafka.raft.status import RaftStatus
 
 
-def no_controller_reason(status: dict, *, election_timeout_ticks: int, leader_silent_ticks: int = 0) -> str | None:
-    """Why surely no active controller can decide now, or None when one may.
-
-    `status` is `RaftDriver.status()`; `leader_silent_ticks` is how long a
-    follower has not heard from its leader (the core's election_elapsed).
-    Pure: the caller reads the driver, this only judges."""
-    leader_id = status.get("leader_id")
-    if leader_id is None:
-        return f"no Raft leader known (role {status.get('role')}, term {status.get('term')})"
-    if status.get("role") == "leader":
-        voters = list(status.get("voters") or [])
-        peers = status.get("peers") or {}
-        heard = sum(
-            1 for v in voters
-            if v == status.get("node_id")
-            or (v in peers and peers[v].get("last_contact_ticks", election_timeout_ticks) < election_timeout_ticks)
-        )
-        if voters and heard <= len(voters) // 2:
-            return f"leader of term {status.get('term')} hears from only {heard} of {len(voters)} voters"
+def no_controller_reason(status: RaftStatus) -> str | None:
+    """Why surely no active controller can decide now, or None when one may:
+    no leader known; a leader hearing from no majority of voters within an
+    election timeout (RaftStatus.live_voters); a follower whose leader has
+    been silent that long. Pure: the caller reads the driver, this only judges."""
+    if status.leader_id is None:
+        return f"no Raft leader known (role {status.role}, term {status.term})"
+    if status.role == "leader":
+        heard = len(status.live_voters())
+        if status.voters and heard <= len(status.voters) // 2:
+            return f"leader of term {status.term} hears from only {heard} of {len(status.voters)} voters"
         return None
-    if leader_silent_ticks >= election_timeout_ticks:
-        return f"leader {leader_id} silent for {leader_silent_ticks} ticks"
+    if status.election_elapsed >= status.election_timeout_ticks:
+        return f"leader {status.leader_id} silent for {status.election_elapsed} ticks"
     return None
 
 
-def driver_probe(driver, election_timeout_ticks: int) -> ControllerProbe:
+def driver_probe(driver) -> ControllerProbe:
     """A controller probe reading a running RaftDriver (see no_controller_reason)."""
 
     def probe() -> str | None:
-        silent = getattr(driver.core, "election_elapsed", 0)
-        return no_controller_reason(driver.status(), election_timeout_ticks=election_timeout_ticks,
-                                    leader_silent_ticks=silent)
+        return no_controller_reason(driver.status())
 
     return probe
 
@@ -119,7 +110,6 @@ class MetadataServices:
         rng = rng or random.Random()
         broker = config.broker
         raft = config.raft
-        election_timeout_ticks = max(2, raft.election_timeout_ms // raft.tick_ms)
         return cls(
             node_id=config.node_id,
             roles=tuple(config.roles),
@@ -139,7 +129,7 @@ class MetadataServices:
                 request_timeout_ms=max(1000, min(broker.session_timeout_ms // 2, 5000)),
                 shutdown_no_controller_grace_ms=raft.election_timeout_ms,
             ),
-            controller_probe=driver_probe(driver, election_timeout_ticks),
+            controller_probe=driver_probe(driver),
         )
 
     # ------------------------------------------------------------ handlers

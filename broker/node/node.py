@@ -202,7 +202,6 @@ class Node:
                         self.peer_handlers = dict(self.services.peer_handlers())
                     self.membership = MembershipService.for_node(
                         self.config, self.driver, self.book, call_peer=pool.call, forward=self._forward,
-                        election_timeout_ticks=self._raft_config().election_timeout_ticks,
                     )
                     self.peer_handlers.update(self.membership.peer_handlers())
                     self.client_handlers.update(self.membership.client_handlers())
@@ -282,11 +281,11 @@ class Node:
         raise RafkaError(ErrorCode.INVALID_REQUEST, f"unsupported request {msg.TYPE}")
 
     def status_response(self):
-        leader_id = self.driver.status()["leader_id"]
-        leader_addr = self.book.client_address(leader_id) if leader_id else None
+        st = self.driver.status()
+        leader_addr = self.book.client_address(st.leader_id) if st.leader_id else None
         summary = getattr(self.state_machine, "summary", None)
         return status_from_driver(
-            self.driver.status(),
+            st,
             cluster_id=self.cluster_id,
             now=trio.current_time(),
             last_inbound=self.last_inbound,
@@ -306,8 +305,7 @@ class Node:
         """If leader, transfer leadership to the most caught-up live voter."""
         if self.driver is not None:
             await hand_over_leadership(
-                self.driver, self.node_id, live_ticks=self._raft_config().election_timeout_ticks,
-                timeout_s=2 * self.config.raft.election_timeout_ms / 1000, log=self.log,
+                self.driver, timeout_s=2 * self.config.raft.election_timeout_ms / 1000, log=self.log,
             )
 
 

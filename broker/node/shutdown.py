@@ -29,6 +29,7 @@ import traceback
 import trio
 
 from rafka.raft.errors import RaftError
+from rafka.raft.status import RaftStatus
 
 __all__ = [
     "CONTROLLED_SHUTDOWN_TIMEOUT_MS",
@@ -89,33 +90,32 @@ async def shut_down_broker_role(services, log) -> None:
         log.info("controlled_shutdown", completed=done)
 
 
-def handover_target(status: dict, node_id: int, live_ticks: int) -> int | None:
+def handover_target(status: RaftStatus) -> int | None:
     """The voter to hand leadership to (`status`: the driver's status of a
-    leader): the most caught-up voter heard from within `live_ticks`. Only
-    live voters count: a transfer to a stopped node would just wait out its
+    leader): the most caught-up live voter (RaftStatus.is_live). Only live
+    voters count: a transfer to a stopped node would just wait out its
     bound (the last node of a cluster being stopped has nobody to hand over
     to)."""
     candidates = [
-        (p["match_index"], i)
-        for i, p in status["peers"].items()
-        if i != node_id and i in status["voters"] and not p.get("is_learner")
-        and p.get("last_contact_ticks", 0) < live_ticks
+        (status.peers[i].match_index, i)
+        for i in status.live_voters()
+        if i != status.node_id and i in status.peers
     ]
     return max(candidates)[1] if candidates else None
 
 
-async def hand_over_leadership(driver, node_id: int, *, live_ticks: int, timeout_s: float, log) -> None:
+async def hand_over_leadership(driver, *, timeout_s: float, log) -> None:
     """If `driver`'s core leads, transfer leadership to `handover_target`
     (at most `timeout_s`); a failure is logged, never raised."""
     st = driver.status()
-    if st["role"] != "leader":
+    if not st.is_leader:
         return
-    target = handover_target(st, node_id, live_ticks)
+    target = handover_target(st)
     if target is None:
-        if any(i != node_id for i in st["peers"]):
-            log.info("leadership_handover_skipped", term=st["term"], reason="no voter heard from recently")
+        if any(i != st.node_id for i in st.peers):
+            log.info("leadership_handover_skipped", term=st.term, reason="no voter heard from recently")
         return
-    log.info("leadership_handover", term=st["term"], target=target)
+    log.info("leadership_handover", term=st.term, target=target)
     try:
         await driver.transfer_leadership(target, timeout_s=timeout_s)
         log.info("leadership_handed_over", target=target)

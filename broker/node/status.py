@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rafka.broker.node.messages import QuorumStatusResponse, ReplicaState
+from rafka.raft.status import RaftStatus
 
 # Keys DESIGN.md requires of `rafka quorum status --json`.
 REQUIRED_KEYS = ("cluster_id", "leader_id", "term", "commit_index", "voters", "observers")
@@ -83,7 +84,7 @@ def build_status(
 
 
 def status_from_driver(
-    st: Mapping,
+    st: RaftStatus,
     *,
     cluster_id: str,
     now: float,
@@ -97,20 +98,20 @@ def status_from_driver(
     the same clock as `now`)."""
     contact: dict[int, int | None] = {i: int((now - t) * 1000) for i, t in last_inbound.items()}
     match_index = None
-    if st["role"] == "leader":
-        match_index = {i: p["match_index"] for i, p in st["peers"].items()}
-        contact.update({i: p["last_contact_ticks"] * st["tick_ms"] for i, p in st["peers"].items()})
+    if st.role == "leader":
+        match_index = {i: p.match_index for i, p in st.peers.items()}
+        contact.update({i: p.last_contact_ticks * st.tick_ms for i, p in st.peers.items()})
     return build_status(
         cluster_id=cluster_id,
-        node_id=st["node_id"],
-        role=st["role"],
-        leader_id=st["leader_id"],
-        term=st["term"],
-        commit_index=st["commit_index"],
-        applied_index=st["applied"],
-        last_index=st["last_index"],
-        voters=st["voters"],
-        observers=st["learners"],
+        node_id=st.node_id,
+        role=st.role,
+        leader_id=st.leader_id,
+        term=st.term,
+        commit_index=st.commit_index,
+        applied_index=st.applied,
+        last_index=st.last_index,
+        voters=st.voters,
+        observers=st.learners,
         match_index=match_index,
         last_contact_ms=contact,
         leader_client_address=leader_client_address,

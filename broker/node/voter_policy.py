@@ -10,37 +10,32 @@ atomically with the append.
 
 from __future__ import annotations
 
-
-def _live(status: dict, node_id: int, election_timeout_ticks: int) -> bool:
-    if node_id == status.get("node_id"):
-        return True
-    peer = (status.get("peers") or {}).get(node_id)
-    return peer is not None and peer.get("last_contact_ticks", election_timeout_ticks) < election_timeout_ticks
+from rafka.raft.status import RaftStatus
 
 
-def add_voter_refusal(status: dict, node_id: int, election_timeout_ticks: int) -> str | None:
+def add_voter_refusal(status: RaftStatus, node_id: int) -> str | None:
     """Why the leader (whose driver status is `status`) must refuse to
-    promote `node_id`, or None. Pure."""
-    if node_id in status.get("voters", ()):
+    promote `node_id`, or None."""
+    if node_id in status.voters:
         return f"node {node_id} is already a voter"
-    if node_id not in status.get("learners", ()):
+    if node_id not in status.learners:
         return f"node {node_id} is not an observer of the metadata quorum"
-    peer = (status.get("peers") or {}).get(node_id) or {}
-    match, commit = peer.get("match_index", 0), status.get("commit_index", 0)
-    if match < commit or not _live(status, node_id, election_timeout_ticks):
-        return f"observer {node_id} is not caught up (log end {match + 1}, leader commit {commit})"
+    if not status.caught_up(node_id):
+        peer = status.peers.get(node_id)
+        end = peer.match_index + 1 if peer is not None else "unknown"
+        return f"observer {node_id} is not caught up (log end {end}, leader commit {status.commit_index})"
     return None
 
 
-def remove_voter_refusal(status: dict, node_id: int, election_timeout_ticks: int) -> str | None:
-    """Why the leader must refuse to remove voter `node_id`, or None. Pure."""
-    voters = set(status.get("voters", ()))
+def remove_voter_refusal(status: RaftStatus, node_id: int) -> str | None:
+    """Why the leader must refuse to remove voter `node_id`, or None."""
+    voters = set(status.voters)
     if node_id not in voters:
         return f"node {node_id} is not a voter"
     if len(voters) == 1:
         return "cannot remove the last voter"
     remaining = voters - {node_id}
-    live = sum(1 for v in remaining if _live(status, v, election_timeout_ticks))
+    live = sum(1 for v in status.live_voters() if v in remaining)
     if live < len(remaining) // 2 + 1:
         return (f"removing node {node_id} would leave {len(remaining)} voters of which only {live} "
                 f"are reachable: no quorum")

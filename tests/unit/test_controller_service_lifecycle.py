@@ -175,16 +175,22 @@ def test_no_controller_reason_judges_the_raft_status():
     no leader known; a leader hearing from no majority within an election
     timeout; a follower whose leader has been silent that long."""
     from rafka.broker.node.metadata_services import no_controller_reason
+    from rafka.raft.status import PeerStatus, RaftStatus
 
     def leader(contacts):
-        peers = {1: {"last_contact_ticks": 0}}
-        peers.update({i: {"last_contact_ticks": t} for i, t in contacts.items()})
-        return {"node_id": 1, "role": "leader", "leader_id": 1, "term": 4, "voters": [1, 2, 3], "peers": peers}
+        peers = {1: PeerStatus(last_contact_ticks=0)}
+        peers.update({i: PeerStatus(last_contact_ticks=t) for i, t in contacts.items()})
+        return RaftStatus(node_id=1, role="leader", leader_id=1, term=4, voters=[1, 2, 3], peers=peers,
+                          election_timeout_ticks=10)
 
     assert "no Raft leader" in no_controller_reason(
-        {"role": "pre_candidate", "leader_id": None, "term": 4}, election_timeout_ticks=10)
-    assert no_controller_reason(leader({2: 3, 3: 50}), election_timeout_ticks=10) is None
-    assert "1 of 3" in no_controller_reason(leader({2: 10, 3: 50}), election_timeout_ticks=10)
-    follower = {"node_id": 2, "role": "follower", "leader_id": 1, "term": 4, "voters": [1, 2, 3], "peers": {}}
-    assert no_controller_reason(follower, election_timeout_ticks=10, leader_silent_ticks=9) is None
-    assert "silent" in no_controller_reason(follower, election_timeout_ticks=10, leader_silent_ticks=10)
+        RaftStatus(node_id=1, role="pre_candidate", leader_id=None, term=4, election_timeout_ticks=10))
+    assert no_controller_reason(leader({2: 3, 3: 50})) is None
+    assert "1 of 3" in no_controller_reason(leader({2: 10, 3: 50}))
+
+    def follower(silent_ticks):
+        return RaftStatus(node_id=2, role="follower", leader_id=1, term=4, voters=[1, 2, 3],
+                          election_timeout_ticks=10, election_elapsed=silent_ticks)
+
+    assert no_controller_reason(follower(9)) is None
+    assert "silent" in no_controller_reason(follower(10))

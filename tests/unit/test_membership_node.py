@@ -9,6 +9,7 @@ import pytest
 from rafka.broker.node.address_book import AddressBook, MembershipError, parse_addr
 from rafka.broker.node.membership import MembershipService
 from rafka.broker.node.voter_policy import add_voter_refusal, remove_voter_refusal
+from rafka.raft.status import PeerStatus, RaftStatus
 from rafka.broker.node.messages import AddVoterRequest, JoinAsObserverRequest, RemoveVoterRequest
 from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.raft.errors import ConfChangeError
@@ -17,14 +18,12 @@ from rafka.raft.types import ConfChangeKind
 TIMEOUT = 10
 
 
-def leader_status(voters=(1, 2, 3), learners=(), commit=10, peers=None):
-    return {
-        "node_id": 1, "role": "leader", "leader_id": 1, "term": 2, "commit_index": commit,
-        "voters": list(voters), "learners": list(learners),
-        "peers": peers if peers is not None else {
-            i: {"match_index": commit, "last_contact_ticks": 0} for i in (*voters, *learners)
-        },
-    }
+def leader_status(voters=(1, 2, 3), learners=(), commit=10):
+    return RaftStatus(
+        node_id=1, role="leader", leader_id=1, term=2, commit_index=commit,
+        voters=list(voters), learners=list(learners), election_timeout_ticks=TIMEOUT,
+        peers={i: PeerStatus(match_index=commit, last_contact_ticks=0) for i in (*voters, *learners)},
+    )
 
 
 def test_address_book_static_entries_win_and_size_is_bounded():
@@ -45,27 +44,27 @@ def test_address_book_static_entries_win_and_size_is_bounded():
 
 def test_add_voter_refusals():
     """Goal: only a caught-up, recently heard learner may be promoted."""
-    assert "already a voter" in add_voter_refusal(leader_status(), 2, TIMEOUT)
-    assert "not an observer" in add_voter_refusal(leader_status(), 4, TIMEOUT)
+    assert "already a voter" in add_voter_refusal(leader_status(), 2)
+    assert "not an observer" in add_voter_refusal(leader_status(), 4)
     lagging = leader_status(learners=(4,))
-    lagging["peers"][4]["match_index"] = 3
-    assert "not caught up" in add_voter_refusal(lagging, 4, TIMEOUT)
+    lagging.peers[4].match_index = 3
+    assert "not caught up" in add_voter_refusal(lagging, 4)
     silent = leader_status(learners=(4,))
-    silent["peers"][4]["last_contact_ticks"] = TIMEOUT
-    assert "not caught up" in add_voter_refusal(silent, 4, TIMEOUT)
-    assert add_voter_refusal(leader_status(learners=(4,)), 4, TIMEOUT) is None
+    silent.peers[4].last_contact_ticks = TIMEOUT
+    assert "not caught up" in add_voter_refusal(silent, 4)
+    assert add_voter_refusal(leader_status(learners=(4,)), 4) is None
 
 
 def test_remove_voter_refusals():
     """Goal: removing a non-voter, the last voter, or a voter whose removal
     leaves no reachable majority is refused; a safe removal is allowed."""
-    assert "not a voter" in remove_voter_refusal(leader_status(), 9, TIMEOUT)
-    assert "last voter" in remove_voter_refusal(leader_status(voters=(1,)), 1, TIMEOUT)
+    assert "not a voter" in remove_voter_refusal(leader_status(), 9)
+    assert "last voter" in remove_voter_refusal(leader_status(voters=(1,)), 1)
     st = leader_status(voters=(1, 2, 3, 4))
-    st["peers"][3]["last_contact_ticks"] = TIMEOUT
-    st["peers"][4]["last_contact_ticks"] = TIMEOUT
-    assert "no quorum" in remove_voter_refusal(st, 2, TIMEOUT)  # {1,3,4}: only 1 live
-    assert remove_voter_refusal(leader_status(), 3, TIMEOUT) is None
+    st.peers[3].last_contact_ticks = TIMEOUT
+    st.peers[4].last_contact_ticks = TIMEOUT
+    assert "no quorum" in remove_voter_refusal(st, 2)  # {1,3,4}: only 1 live
+    assert remove_voter_refusal(leader_status(), 3) is None
 
 
 class FakeDriver:
@@ -73,7 +72,7 @@ class FakeDriver:
         self.st = status
         self.changes = []
         self.error = None
-        self.term = status["term"]
+        self.term = status.term
 
     def status(self):
         return self.st
@@ -83,10 +82,10 @@ class FakeDriver:
             raise self.error
         self.changes.append((ConfChangeKind(kind), node_id))
         if kind == ConfChangeKind.ADD_LEARNER:
-            self.st["learners"].append(node_id)
+            self.st.learners.append(node_id)
         elif kind == ConfChangeKind.ADD_VOTER:
-            self.st["learners"].remove(node_id)
-            self.st["voters"].append(node_id)
+            self.st.learners.remove(node_id)
+            self.st.voters.append(node_id)
 
 
 def service(driver, book=None):
@@ -94,7 +93,7 @@ def service(driver, book=None):
         raise AssertionError("no peer call expected")
 
     return MembershipService(1, driver, book or AddressBook({1: ("h", 1)}), call_peer=no_call, forward=no_call,
-                             election_timeout_ticks=TIMEOUT, announce=False, peer_address="h:1",
+                             announce=False, peer_address="h:1",
                              client_address="h:2")
 
 
@@ -113,7 +112,7 @@ async def test_join_on_leader_learns_address_and_adds_learner():
 async def test_join_on_follower_only_learns_address():
     """Goal: a follower records the address but proposes nothing."""
     st = leader_status()
-    st.update(role="follower", leader_id=2)
+    st.role, st.leader_id = "follower", 2
     driver = FakeDriver(st)
     svc = service(driver)
     resp = await svc.handle_join(JoinAsObserverRequest(4, "127.0.0.1:9004", None))
@@ -129,8 +128,8 @@ async def test_voter_changes_refused_with_typed_errors():
     with pytest.raises(RafkaError) as exc:
         await svc.handle_client_change(AddVoterRequest(4))
     assert exc.value.code == ErrorCode.INVALID_REQUEST and driver.changes == []
-    driver.st["learners"].append(4)
-    driver.st["peers"][4] = {"match_index": 10, "last_contact_ticks": 0}
+    driver.st.learners.append(4)
+    driver.st.peers[4] = PeerStatus(match_index=10, last_contact_ticks=0)
     driver.error = ConfChangeError("another configuration change is in progress")
     with pytest.raises(RafkaError) as exc:
         await svc.handle_client_change(AddVoterRequest(4))
@@ -138,7 +137,7 @@ async def test_voter_changes_refused_with_typed_errors():
     driver.error = None
     resp = await svc.handle_client_change(AddVoterRequest(4))
     assert sorted(resp.voters) == [1, 2, 3, 4] and resp.observers == []
-    driver.st.update(role="follower", leader_id=2)
+    driver.st.role, driver.st.leader_id = "follower", 2
     with pytest.raises(RafkaError) as exc:
         await svc.handle_peer_change(RemoveVoterRequest(3))
     assert exc.value.code == ErrorCode.NOT_CONTROLLER

@@ -24,7 +24,7 @@ def test_three_nodes_elect_exactly_one_leader_per_term(seed):
     leader = c.elect()
     terms = [c.nodes[i].term for i in c.leaders()]
     assert len(terms) == len(set(terms))
-    assert c.nodes[leader].status()["role"] == "leader"
+    assert c.nodes[leader].status().role == "leader"
 
 
 def test_single_node_elects_itself_and_commits():
