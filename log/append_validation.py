@@ -74,5 +74,5 @@ def learn_epochs(epochs: LeaderEpochCache, metas: list[BatchMeta], base_offset: 
     for meta in metas:
         epoch = leader_epoch if leader_epoch is not None else meta.partition_leader_epoch
         if epoch >= 0 and epoch > epochs.latest_epoch:
-            epochs.assign(epoch, base_offset)
+            epochs.assign(epoch, base_offset, persist=False)  # written after the data's fsync
         base_offset += meta.last_offset_delta + 1

@@ -6,9 +6,18 @@ watermark (Kafka KIP-101/KIP-279). Raft's log uses the same cache with the
 term as the epoch.
 
 Invariants: entries are sorted with strictly increasing epoch and
-non-decreasing start offset; every change is persisted with atomic_write in
+non-decreasing start offset; the checkpoint is written with atomic_write in
 Kafka's checkpoint text format (version line, count line, "epoch offset"
-lines) before the method returns.
+lines).
+
+When the checkpoint is written: an epoch learned from an append
+(`assign(..., persist=False)`) describes batch data that is not yet durable,
+so PartitionLog writes it only after the fsync that makes that data durable
+(`take_pending` before the fsync, `write_checkpoint` after). Otherwise a
+crash could leave a checkpoint naming an epoch whose batches were lost.
+Truncations persist at once, after the cut is durable. Recovery drops every
+epoch starting at or after the recovered log end (`truncate_from_end`, the
+same rule as a truncation), so a checkpoint ahead of the data heals on open.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from typing import Callable
 import structlog
 
 from rafka.log.atomic import atomic_write
+from rafka.log.fs import OS_FS, FileSystem
 from rafka.log.errors import LogDirError
 
 CHECKPOINT_NAME = "leader-epoch-checkpoint"
@@ -66,16 +76,18 @@ class LeaderEpochCache:
     epoch without the cache tracking appends.
     """
 
-    def __init__(self, dir_path: str, log_end_offset: Callable[[], int], *, log_fields: dict | None = None):
+    def __init__(self, dir_path: str, log_end_offset: Callable[[], int], *, log_fields: dict | None = None,
+                 fs: FileSystem = OS_FS):
+        self._fs = fs
+        self._dirty = False  # entries changed since the checkpoint was written
         self._path = os.path.join(dir_path, CHECKPOINT_NAME)
         self._log_end_offset = log_end_offset
         self._log = logger.bind(**(log_fields or {}))
         self._entries: list[tuple[int, int]] = []
         self.loaded_from_file = False
-        if os.path.exists(self._path):
+        if fs.exists(self._path):
             try:
-                with open(self._path, encoding="ascii") as f:
-                    self._entries = parse_checkpoint(f.read(64 * EPOCH_ENTRIES_MAX))
+                self._entries = parse_checkpoint(fs.read_file(self._path, 64 * EPOCH_ENTRIES_MAX).decode("ascii"))
                 self.loaded_from_file = True
             except (ValueError, UnicodeDecodeError) as exc:
                 self._log.warning("leader_epoch_checkpoint_damaged", file=self._path, reason=str(exc))
@@ -95,8 +107,10 @@ class LeaderEpochCache:
     def earliest_entry(self) -> tuple[int, int] | None:
         return self._entries[0] if self._entries else None
 
-    def assign(self, epoch: int, start_offset: int) -> None:
-        """Record that `epoch` starts at `start_offset`.
+    def assign(self, epoch: int, start_offset: int, *, persist: bool = True) -> None:
+        """Record that `epoch` starts at `start_offset`; `persist=False` leaves
+        the checkpoint to the next `take_pending`/`write_checkpoint` (appends:
+        their data is not durable yet).
 
         Re-assigning the latest epoch is a no-op. An epoch or start offset that
         conflicts with newer entries removes those entries first (Kafka's
@@ -115,7 +129,7 @@ class LeaderEpochCache:
                 removed=self._entries[len(kept):],
             )
         kept.append((epoch, start_offset))
-        self._set(kept)
+        self._set(kept, persist)
 
     def end_offset_for(self, epoch: int) -> tuple[int, int]:
         """(largest known epoch <= `epoch`, offset where the next epoch starts);
@@ -144,13 +158,14 @@ class LeaderEpochCache:
                 found = e
         return found
 
-    def truncate_from_end(self, end_offset: int) -> None:
-        """Drop epochs that start at or after `end_offset` (log truncated there)."""
+    def truncate_from_end(self, end_offset: int, *, persist: bool = True) -> None:
+        """Drop epochs that start at or after `end_offset` (log truncated
+        there, or recovered up to there): they describe no batch."""
         kept = [(e, o) for e, o in self._entries if o < end_offset]
         if len(kept) != len(self._entries):
-            self._set(kept)
+            self._set(kept, persist)
 
-    def truncate_from_start(self, start_offset: int) -> None:
+    def truncate_from_start(self, start_offset: int, *, persist: bool = True) -> None:
         """Drop epochs wholly before `start_offset`; the one holding it now
         starts there (the log start offset advanced)."""
         kept = list(self._entries)
@@ -159,15 +174,35 @@ class LeaderEpochCache:
         if kept and kept[0][1] < start_offset:
             kept[0] = (kept[0][0], start_offset)
         if kept != self._entries:
-            self._set(kept)
+            self._set(kept, persist)
 
     def clear(self) -> None:
         if self._entries:
             self._set([])
 
     def persist(self) -> None:
-        atomic_write(self._path, format_checkpoint(self._entries))
+        self._dirty = False
+        self.write_checkpoint(self._entries)
 
-    def _set(self, entries: list[tuple[int, int]]) -> None:
+    def take_pending(self) -> list[tuple[int, int]] | None:
+        """The entries to checkpoint if they changed since the last write
+        (and mark them written): taken with the data they describe, written
+        with `write_checkpoint` once that data is durable."""
+        if not self._dirty:
+            return None
+        self._dirty = False
+        return list(self._entries)
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def write_checkpoint(self, entries: list[tuple[int, int]]) -> None:
+        atomic_write(self._path, format_checkpoint(entries), fs=self._fs)
+
+    def _set(self, entries: list[tuple[int, int]], persist: bool = True) -> None:
         self._entries = entries
-        self.persist()
+        if persist:
+            self.persist()
+        else:
+            self._dirty = True

@@ -30,7 +30,7 @@ from typing import Callable, NamedTuple
 
 import structlog
 
-from rafka.log.atomic import fsync_dir
+from rafka.log.fs import OS_FS, FileSystem
 from rafka.log.append_validation import learn_epochs, validate_append
 from rafka.log.batch import HEADER_SIZE, set_base_offset, set_partition_leader_epoch
 from rafka.log.config import LogConfig
@@ -46,7 +46,6 @@ RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
 # Bytes of a batch re-stamped on append: base offset (8), length (4), epoch (4).
 _STAMP_BYTES = 16
 RELATIVE_OFFSET_MAX = 2**31 - 1
-_fdatasync = getattr(os, "fdatasync", os.fsync)
 
 logger = structlog.get_logger("rafka.log")
 
@@ -64,11 +63,30 @@ def _wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
+def roll_reason(active: Segment, incoming_bytes: int, incoming_last_offset: int, now_ms: int,
+                config: LogConfig) -> str | None:
+    """Why the non-empty active segment must be sealed before an append of
+    `incoming_bytes` ending at `incoming_last_offset`, or None: the one roll
+    rule (size, age, a full offset index, relative offsets that would
+    overflow their 4-byte field)."""
+    if active.size + incoming_bytes > config.segment_bytes_max:
+        return "size"
+    if now_ms - active.rolling_base_ms >= config.segment_ms_max:
+        return "age"
+    if len(active.index) >= config.index_entries_max:
+        return "index_full"
+    if incoming_last_offset - active.base_offset > RELATIVE_OFFSET_MAX:
+        return "offset_range"
+    return None
+
+
 class PartitionLog:
     """See the module docstring; open with PartitionLog.open(path, config)."""
 
     def __init__(self, dir_path: str, config: LogConfig, now_ms: Callable[[], int], segments: list[Segment],
-                 log_start_offset: int, recovery_point: int, epochs: LeaderEpochCache, log):
+                 log_start_offset: int, recovery_point: int, epochs: LeaderEpochCache, log,
+                 fs: FileSystem = OS_FS):
+        self.fs = fs
         self.dir_path = dir_path
         self.config = config
         self._now_ms = now_ms
@@ -87,17 +105,16 @@ class PartitionLog:
         self._closed = False
         self._batch_bytes_max = config.batch_bytes_max
         self._write_buffer_bytes_max = config.write_buffer_bytes_max
-        self._index_entries_max = config.index_entries_max
-        self._segment_bytes_max = config.segment_bytes_max
-        self._segment_ms_max = config.segment_ms_max
 
     # ---- open ------------------------------------------------------------
 
     @classmethod
-    def open(cls, path, config: LogConfig = LogConfig(), *, now_ms: Callable[[], int] | None = None) -> "PartitionLog":
-        """Open (creating if needed) the log in directory `path`, recovering
-        it as described in log/recovery.py. Everything kept is fsynced and
-        the recovery point is the log end offset when this returns."""
+    def open(cls, path, config: LogConfig = LogConfig(), *, now_ms: Callable[[], int] | None = None,
+             fs: FileSystem = OS_FS) -> "PartitionLog":
+        """Open (creating if needed, fsynced into its parent) the log in
+        directory `path`, recovering it as described in log/recovery.py.
+        Everything kept is fsynced and the recovery point is the log end
+        offset when this returns. `fs`: the file layer (log/fs.py)."""
         dir_path = os.fspath(path)
         now_ms = now_ms or _wall_clock_ms
         log = logger.bind(log_dir=dir_path)
@@ -110,9 +127,10 @@ class PartitionLog:
             recovery_point_name=RECOVERY_POINT_NAME,
             log_start_name=LOG_START_NAME,
             log=log,
+            fs=fs,
         )
         self = cls(dir_path, config, now_ms, state.segments, state.log_start_offset, state.recovery_point,
-                   state.epochs, log)
+                   state.epochs, log, fs)
         owner.append(self)
         log_start, log_end = self._log_start_offset, self._log_end_offset
         log.info("log_opened", log_start_offset=log_start, log_end_offset=log_end, segments=len(state.segments))
@@ -172,11 +190,9 @@ class PartitionLog:
             active = self._segments[-1]
             if active.size:
                 records = metas[0][2] + 1 if len(metas) == 1 else sum(m[2] + 1 for m in metas)
-                if (active.size + total > self._segment_bytes_max
-                        or self._now_ms() - active.rolling_base_ms >= self._segment_ms_max
-                        or len(active.index) >= self._index_entries_max
-                        or leo + records - 1 - active.base_offset > RELATIVE_OFFSET_MAX):
-                    active = self._roll(active, total, leo + records - 1)
+                reason = roll_reason(active, total, leo + records - 1, self._now_ms(), self.config)
+                if reason is not None:
+                    active = self._roll(active, reason)
             elif active.rolling_base_ms is None:
                 active.rolling_base_ms = self._now_ms()
             stamp = assign_offsets or leader_epoch is not None
@@ -223,22 +239,16 @@ class PartitionLog:
         self._log.error("log_offline", error=str(exc))
         raise LogDirError(f"I/O on {self.dir_path} failed, log taken offline: {exc}") from exc
 
-    def _roll(self, active: Segment, incoming_bytes: int, incoming_last_offset: int) -> Segment:
+    def _roll(self, active: Segment, reason: str) -> Segment:
         """Seal the (non-empty) active segment and start a new one at the log
-        end: it is full (size, index), too old, or its relative offsets would
-        overflow with the incoming append."""
+        end, for `reason` (roll_reason). The new file's directory entry is
+        made durable by the next flush (`_dir_dirty`), before the flush
+        reports any offset in it as durable."""
         now = self._now_ms()
         cfg = self.config
-        if active.size + incoming_bytes > cfg.segment_bytes_max:
-            reason = "size"
-        elif now - active.rolling_base_ms >= cfg.segment_ms_max:
-            reason = "age"
-        elif len(active.index) >= self._index_entries_max:
-            reason = "index_full"
-        else:
-            reason = "offset_range"
         active.seal()
-        new = Segment.create(self.dir_path, self._log_end_offset, index_interval_bytes=cfg.index_interval_bytes)
+        new = Segment.create(self.dir_path, self._log_end_offset, index_interval_bytes=cfg.index_interval_bytes,
+                             fs=self.fs)
         new.rolling_base_ms = now
         self._segments.append(new)
         self._bases.append(new.base_offset)
@@ -305,16 +315,20 @@ class PartitionLog:
 
     # ---- truncation and retention (log/retention.py) ----------------------
 
-    def truncate_to(self, offset: int) -> int:
+    def truncate_to(self, offset: int, *, head: bytes | None = None) -> int:
         """Remove every batch at or after the one holding `offset` (followers
         whose log diverged; Raft conflicts); returns the new log end offset,
-        which is `offset` unless `offset` fell inside a batch. Below the log
-        start the log restarts empty at `offset`. Durable when it returns;
-        leader epochs starting at or after the new end are dropped. The next
-        append lands exactly at the new end."""
+        which is `offset` unless `offset` fell inside a batch. With `head`
+        (whole batches covering exactly [start of the batch holding `offset`,
+        `offset`), built from that batch as read from disk) the batch is
+        split instead and the result is `offset`. Below the log start the log
+        restarts empty at `offset`. Crash-atomic and durable when it returns
+        (log/retention.py); leader epochs starting at or after the new end
+        are dropped. The next append lands exactly at the new end."""
         with self._flush_lock, self._lock:
             self._check_open()
-            return truncate_log(self, offset)
+            return truncate_log(self, offset, head)
+
 
     def delete_before(self, offset: int) -> int:
         """Advance the log start offset to `offset` (retention, Raft snapshot
@@ -346,20 +360,26 @@ class PartitionLog:
                 self._check_open()
                 target = self._log_end_offset
                 dir_dirty = self._dir_dirty
-                if target <= self._flushed_offset and not dir_dirty:
+                if target <= self._flushed_offset and not dir_dirty and not self.leader_epochs.dirty:
                     return self._flushed_offset
                 gen = self._truncate_gen
                 work = []
+                fs = self.fs
                 for seg in self._segments:
                     if seg.synced_size < seg.size:
                         seg.drain()
-                        work.append((seg, os.dup(seg.fd), seg.size))
+                        work.append((seg, fs.dup(seg.fd), seg.size))
                 self._dir_dirty = False
+                # Epochs learned from the appends this flush covers: written
+                # only after their batches are durable (log/epoch_cache.py).
+                epochs = self.leader_epochs.take_pending()
             try:
                 for _, fd, _ in work:
-                    _fdatasync(fd)
+                    fs.fdatasync(fd)
                 if dir_dirty:
-                    fsync_dir(self.dir_path)
+                    fs.fsync_dir(self.dir_path)
+                if epochs is not None:
+                    self.leader_epochs.write_checkpoint(epochs)
             except OSError as exc:
                 # After a failed fsync the kernel may have dropped the dirty
                 # pages, so a retry could "succeed" without the data: stop.
@@ -367,7 +387,7 @@ class PartitionLog:
                     self._go_offline(exc)
             finally:
                 for _, fd, _ in work:
-                    os.close(fd)
+                    fs.close(fd)
             persist = None
             with self._lock:
                 if gen == self._truncate_gen:
@@ -382,7 +402,7 @@ class PartitionLog:
             return flushed
 
     def _write_recovery_point(self, offset: int) -> None:
-        write_offset_checkpoint(os.path.join(self.dir_path, RECOVERY_POINT_NAME), offset)
+        write_offset_checkpoint(os.path.join(self.dir_path, RECOVERY_POINT_NAME), offset, self.fs)
         self._recovery_point = offset
 
     def close(self) -> None:

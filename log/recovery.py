@@ -18,10 +18,11 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from rafka.log.atomic import atomic_write, fsync_dir
+from rafka.log.atomic import TMP_SUFFIX, atomic_write, fsync_dir
 from rafka.log.batch import HEADER_SIZE, BatchHeader, parse_header, validate_batch
 from rafka.log.epoch_cache import LeaderEpochCache
 from rafka.log.errors import CorruptBatchError, LogDirError
+from rafka.log.fs import OS_FS, FileSystem, makedirs_durable
 from rafka.log.index import IndexCorruptError
 from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, Segment, parse_segment_name
 
@@ -87,17 +88,21 @@ def scan_segment(
     return ScanResult(position, expected)
 
 
-def list_segment_bases(dir_path: str) -> list[int]:
+def list_segment_bases(dir_path: str, fs: FileSystem = OS_FS) -> list[int]:
     """Base offsets of the `.log` files in `dir_path`, ascending; removes
-    index files whose segment is gone."""
-    names = os.listdir(dir_path)
+    index files whose segment is gone and leftover segment temp files (a
+    crash during a truncation that rewrote a batch head, log/retention.py)."""
+    names = fs.listdir(dir_path)
     bases = sorted(b for b in (parse_segment_name(n) for n in names) if b is not None)
     present = {f"{b:020d}" for b in bases}
     for name in names:
+        if name.endswith(LOG_SUFFIX + TMP_SUFFIX):
+            fs.remove(os.path.join(dir_path, name))
+            continue
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX, INDEX_SUFFIX + ".tmp", TIME_INDEX_SUFFIX + ".tmp"):
             if name.endswith(suffix) and name[: -len(suffix)].isdigit():
                 if name.endswith(".tmp") or name[: -len(suffix)] not in present:
-                    os.remove(os.path.join(dir_path, name))
+                    fs.remove(os.path.join(dir_path, name))
                 break
     return bases
 
@@ -110,6 +115,7 @@ def load_segments(
     chunk_bytes: int,
     on_batch: Callable[[BatchHeader], None],
     log,
+    fs: FileSystem = OS_FS,
 ) -> list[Segment]:
     """Open every segment of `dir_path` and recover it (module docstring).
 
@@ -118,8 +124,8 @@ def load_segments(
     damaged); the rest are scanned. `on_batch` sees every scanned batch in
     offset order (the leader-epoch cache learns epochs from it).
     """
-    bases = list_segment_bases(dir_path)
-    segments = [Segment.open_existing(dir_path, b, index_interval_bytes=index_interval_bytes) for b in bases]
+    bases = list_segment_bases(dir_path, fs)
+    segments = [Segment.open_existing(dir_path, b, index_interval_bytes=index_interval_bytes, fs=fs) for b in bases]
     first_scanned = 0
     for i, seg in enumerate(segments):
         if seg.base_offset <= recovery_point:
@@ -176,13 +182,12 @@ def _cut(segments: list[Segment], index: int, result: ScanResult, log) -> int:
     return index + 1 if keep_this else index
 
 
-def read_offset_checkpoint(path: str, log) -> int | None:
+def read_offset_checkpoint(path: str, log, fs: FileSystem = OS_FS) -> int | None:
     """The offset in a one-value checkpoint file ("0\\n<offset>\\n"), or None
     when it is missing or damaged (damage is logged; callers fall back to a
     safe default such as a full recovery scan)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(64)
+        data = fs.read_file(path, 64)
     except FileNotFoundError:
         return None
     try:
@@ -196,8 +201,8 @@ def read_offset_checkpoint(path: str, log) -> int | None:
         return None
 
 
-def write_offset_checkpoint(path: str, offset: int) -> None:
-    atomic_write(path, f"0\n{offset}\n".encode())
+def write_offset_checkpoint(path: str, offset: int, fs: FileSystem = OS_FS) -> None:
+    atomic_write(path, f"0\n{offset}\n".encode(), fs=fs)
 
 
 @dataclass
@@ -220,6 +225,7 @@ def recover_log(
     recovery_point_name: str,
     log_start_name: str,
     log,
+    fs: FileSystem = OS_FS,
 ) -> RecoveredLog:
     """Recover a log directory: load and verify segments (load_segments),
     settle the log start offset and the leader-epoch cache, make everything
@@ -227,16 +233,23 @@ def recover_log(
 
     A missing or damaged recovery point or epoch checkpoint means a full
     verifying scan (epochs are then relearned from the batches).
+
+    Order (each step durable before the next is written): a new directory
+    is fsynced into its parent; the kept data (every scanned segment) and
+    the directory are fsynced; then the epoch checkpoint; then the recovery
+    point, which promises that everything below it is durable and verified.
+    Epochs starting at or after the log end are dropped, the same rule as a
+    truncation (log/retention.py): they describe no batch on disk.
     """
     try:
-        os.makedirs(dir_path, exist_ok=True)
+        makedirs_durable(fs, dir_path)
     except OSError as exc:
         raise LogDirError(f"cannot create log directory {dir_path}: {exc}") from exc
     rp_path = os.path.join(dir_path, recovery_point_name)
     start_path = os.path.join(dir_path, log_start_name)
-    recovery_point = read_offset_checkpoint(rp_path, log)
-    start_checkpoint = read_offset_checkpoint(start_path, log)
-    epochs = LeaderEpochCache(dir_path, log_end_offset, log_fields={"log_dir": dir_path})
+    recovery_point = read_offset_checkpoint(rp_path, log, fs)
+    start_checkpoint = read_offset_checkpoint(start_path, log, fs)
+    epochs = LeaderEpochCache(dir_path, log_end_offset, log_fields={"log_dir": dir_path}, fs=fs)
     if not epochs.loaded_from_file:
         recovery_point = None
     seen: list[tuple[int, int]] = []
@@ -253,19 +266,19 @@ def recover_log(
         chunk_bytes=config.scan_chunk_bytes_max,
         on_batch=on_batch,
         log=log,
+        fs=fs,
     )
     if not segments:
-        segments = [Segment.create(dir_path, start_checkpoint or 0, index_interval_bytes=config.index_interval_bytes)]
+        segments = [Segment.create(dir_path, start_checkpoint or 0, index_interval_bytes=config.index_interval_bytes,
+                                   fs=fs)]
     log_end = segments[-1].next_offset
     log_start = min(max(start_checkpoint or 0, segments[0].base_offset), log_end)
     while len(segments) > 1 and segments[1].base_offset <= log_start:
         segments.pop(0).delete()
     for epoch, offset in seen:
-        epochs.assign(epoch, offset)
-    epochs.truncate_from_end(log_end + 1)
-    epochs.truncate_from_start(log_start)
-    if not epochs.loaded_from_file:
-        epochs.persist()
+        epochs.assign(epoch, offset, persist=False)
+    epochs.truncate_from_end(log_end, persist=False)
+    epochs.truncate_from_start(log_start, persist=False)
     active = segments[-1]
     if active.rolling_base_ms is None:
         active.rolling_base_ms = now_ms()
@@ -275,11 +288,18 @@ def recover_log(
     if recovery_point != log_end:
         # The last run may have crashed: make what we keep durable before
         # promising (via the recovery point) that it need not be verified.
+        # Every scanned segment, from the one holding the recovery point on.
+        scanned_from = max((s.base_offset for s in segments if s.base_offset <= (recovery_point or 0)), default=0)
         for seg in segments:
-            if seg.base_offset >= (recovery_point or 0) or seg is active:
-                os.fsync(seg.fd)
-        fsync_dir(dir_path)
-        write_offset_checkpoint(rp_path, log_end)
+            if seg.base_offset >= scanned_from or seg is active:
+                seg.drain()
+                fs.fsync(seg.fd)
+                seg.synced_size = seg.size
+        fs.fsync_dir(dir_path)
+    if epochs.dirty or not epochs.loaded_from_file:
+        epochs.persist()
+    if recovery_point != log_end:
+        write_offset_checkpoint(rp_path, log_end, fs)
     if start_checkpoint != log_start:
-        write_offset_checkpoint(start_path, log_start)
+        write_offset_checkpoint(start_path, log_start, fs)
     return RecoveredLog(segments, log_start, log_end, epochs)

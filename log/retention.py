@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import os
 
-from rafka.log.atomic import fsync_dir
+from rafka.log.append_validation import validate_append
+from rafka.log.atomic import TMP_SUFFIX, write_all
 from rafka.log.batch import HEADER_SIZE, parse_header
 from rafka.log.config import LogConfig
+from rafka.log.errors import CorruptBatchError, InvalidOffsetError
 from rafka.log.index import IndexCorruptError
-from rafka.log.recovery import write_offset_checkpoint
-from rafka.log.segment import NO_TIMESTAMP, Segment
+from rafka.log.recovery import scan_segment, write_offset_checkpoint
+from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, NO_TIMESTAMP, TIME_INDEX_SUFFIX, Segment, segment_name
 
 LOG_START_NAME = "log-start-offset-checkpoint"
 
@@ -70,8 +72,16 @@ def retention_cut(segments: list[Segment], log_start_offset: int, now_ms: int, c
 # ---- the end of the log --------------------------------------------------------
 
 
-def truncate_log(plog, offset: int) -> int:
-    """PartitionLog.truncate_to under its locks: see its docstring."""
+def truncate_log(plog, offset: int, head=None) -> int:
+    """PartitionLog.truncate_to under its locks: see its docstring.
+
+    Crash atomicity: at every instant the directory holds either the old log
+    cut somewhere at or after `offset` (only entries the caller asked to drop
+    are ever missing) or the new one. Kept data comes from the disk: a cut
+    always falls on a batch boundary, and a kept head of the batch holding
+    `offset` (`head`, built by the caller from that batch as read from disk)
+    goes to a new file first, see _truncate_with_head.
+    """
     if offset >= plog._log_end_offset:
         return plog._log_end_offset
     if offset <= plog._log_start_offset:
@@ -84,7 +94,10 @@ def truncate_log(plog, offset: int) -> int:
         plog._rebuild_index(seg, str(exc))
         position = seg.batch_start_for(offset)
     new_end = parse_header(seg.read(position, HEADER_SIZE)).base_offset if position < seg.size else offset
+    if head is not None and new_end < offset:
+        return _truncate_with_head(plog, seg, position, new_end, offset, head)
     i = plog._segments.index(seg)
+    _sync_segments(plog._segments[:i])
     for later in plog._segments[i + 1 :]:
         later.delete()
     del plog._segments[i + 1 :]
@@ -94,12 +107,102 @@ def truncate_log(plog, offset: int) -> int:
     seg.remove_index_files()
     if seg.rolling_base_ms is None:
         seg.rolling_base_ms = plog._now_ms()
-    fsync_dir(plog.dir_path)
+    plog.fs.fsync_dir(plog.dir_path)
     old_end = plog._log_end_offset
     _after_truncation(plog, new_end)
     plog._log.warning("log_truncated", offset=new_end, requested_offset=offset, old_end_offset=old_end,
                       offsets_cut=old_end - new_end)
     return new_end
+
+
+def _sync_segments(segments) -> None:
+    """fsync kept segments with unsynced bytes: what survives a truncation
+    is durable before the epoch checkpoint is rewritten to describe it."""
+    for seg in segments:
+        if seg.synced_size < seg.size:
+            seg.drain()
+            seg.fs.fsync(seg.fd)
+            seg.synced_size = seg.size
+
+
+def _check_head(head, batch_base: int, offset: int, batch_bytes_max: int) -> None:
+    metas = validate_append(memoryview(head), len(head), batch_bytes_max)
+    expected = batch_base
+    for meta in metas:
+        if meta.base_offset != expected:
+            raise InvalidOffsetError(f"head batch base offset {meta.base_offset}, expected {expected}")
+        expected += meta.last_offset_delta + 1
+    if expected != offset:
+        raise InvalidOffsetError(f"head ends before {expected}, expected {offset}")
+
+
+def _truncate_with_head(plog, seg: Segment, position: int, batch_base: int, offset: int, head) -> int:
+    """Cut inside the batch [batch_base, ...] holding `offset`, keeping
+    [batch_base, offset) as `head` (whole batches, checked here).
+
+    Why this order (write the new tail to a new file, fsync, rename, fsync
+    the directory, and only then cut the old file): the cut reaches the disk
+    at once, so cutting first and rewriting the head afterwards leaves a
+    window in which a crash loses kept, possibly acknowledged, entries (issue
+    9). Here:
+    1. the recovery point drops to the segment's base, so a reopen scans
+       (verifies) this segment and everything after it;
+    2. later segments are deleted (they hold only offsets >= offset);
+    3. the head is written to `<batch_base>.log.tmp`, fsynced, renamed to
+       `<batch_base>.log` and the directory fsynced. If the segment's base is
+       batch_base this rename IS the commit point: the old file is replaced
+       whole. Otherwise both files now exist; a reopen finds the old segment
+       still running past batch_base, sees the new one does not follow it and
+       deletes it (log/recovery.py): the old log, cut at or after `offset`;
+    4. otherwise the old segment is cut at the batch boundary and fsynced:
+       the commit point. The new file is the active segment.
+    """
+    _check_head(head, batch_base, offset, plog._batch_bytes_max)
+    fs = plog.fs
+    i = plog._segments.index(seg)
+    _sync_segments(plog._segments[:i])
+    if plog._recovery_point > seg.base_offset:
+        plog._write_recovery_point(seg.base_offset)
+    for later in plog._segments[i + 1 :]:
+        later.delete()
+    del plog._segments[i + 1 :]
+    del plog._bases[i + 1 :]
+    name = os.path.join(plog.dir_path, segment_name(batch_base))
+    tmp = name + LOG_SUFFIX + TMP_SUFFIX
+    fd = fs.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        write_all(fs, fd, head)
+        fs.fsync(fd)
+    finally:
+        fs.close(fd)
+    for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+        try:
+            fs.remove(name + suffix)
+        except FileNotFoundError:
+            pass
+    replaces = seg.base_offset == batch_base
+    if replaces:
+        seg.delete_pending_and_close()
+        del plog._segments[i:]
+        del plog._bases[i:]
+    fs.replace(tmp, name + LOG_SUFFIX)
+    fs.fsync_dir(plog.dir_path)
+    if not replaces:
+        seg.truncate_to(position, batch_base)  # fsynced: the commit point
+        seg.write_indexes()
+    new = Segment.open_existing(plog.dir_path, batch_base, index_interval_bytes=plog.config.index_interval_bytes,
+                                fs=fs)
+    result = scan_segment(new, chunk_bytes=plog.config.scan_chunk_bytes_max)
+    if result.error is not None or result.next_offset != offset:
+        raise CorruptBatchError(f"rewritten head of {plog.dir_path} at {batch_base} does not read back: {result.error}")
+    new.rolling_base_ms = plog._now_ms()
+    plog._segments.append(new)
+    plog._bases.append(batch_base)
+    old_end = plog._log_end_offset
+    _after_truncation(plog, offset)
+    plog._log.warning("log_truncated", offset=offset, requested_offset=offset, old_end_offset=old_end,
+                      offsets_cut=old_end - offset, head_rewritten_from=batch_base)
+    return offset
 
 
 def _after_truncation(plog, new_end: int) -> None:
@@ -121,11 +224,11 @@ def reset_log_at(plog, offset: int) -> None:
     set_log_start(plog, offset)
     for seg in plog._segments:
         seg.delete()
-    new = Segment.create(plog.dir_path, offset, index_interval_bytes=plog.config.index_interval_bytes)
+    new = Segment.create(plog.dir_path, offset, index_interval_bytes=plog.config.index_interval_bytes, fs=plog.fs)
     new.rolling_base_ms = plog._now_ms()
     plog._segments = [new]
     plog._bases = [offset]
-    fsync_dir(plog.dir_path)
+    plog.fs.fsync_dir(plog.dir_path)
     _after_truncation(plog, offset)
     if plog._recovery_point != offset:
         plog._write_recovery_point(offset)
@@ -171,7 +274,7 @@ def enforce_log_retention(plog) -> int:
 
 def set_log_start(plog, offset: int) -> None:
     """Persist, then publish, a new log start offset."""
-    write_offset_checkpoint(os.path.join(plog.dir_path, LOG_START_NAME), offset)
+    write_offset_checkpoint(os.path.join(plog.dir_path, LOG_START_NAME), offset, plog.fs)
     plog._log_start_offset = offset
 
 

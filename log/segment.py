@@ -21,6 +21,7 @@ import os
 import struct
 
 from rafka.log.atomic import atomic_write
+from rafka.log.fs import OS_FS, FileSystem
 from rafka.log.batch import HEADER_SIZE, LENGTH_OVERHEAD, parse_header
 from rafka.log.errors import CorruptBatchError, LogDirError
 from rafka.log.index import IndexCorruptError, OffsetIndex, TimeIndex
@@ -38,6 +39,8 @@ LAST_OFFSET_DELTA_POS = 23
 WALK_CHUNK_BYTES = 64 * 1024
 # writev() takes at most IOV_MAX (1024 on Linux) buffers; a batch may need two.
 IOV_BATCHES_MAX = 500
+# Index files are bounded by index_bytes_max; a bigger file is damage (and read no further).
+INDEX_FILE_BYTES_MAX = 64 << 20
 
 
 def segment_name(base_offset: int) -> str:
@@ -52,16 +55,18 @@ def parse_segment_name(name: str) -> int | None:
     return None
 
 
-def _write_all(fd: int, view) -> None:
+def _write_all(fs: FileSystem, fd: int, view) -> None:
     view = memoryview(view)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[fs.write(fd, view):]
 
 
 class Segment:
     """A segment file and its in-memory indexes (see module invariants)."""
 
-    def __init__(self, dir_path: str, base_offset: int, fd: int, size: int, *, index_interval_bytes: int):
+    def __init__(self, dir_path: str, base_offset: int, fd: int, size: int, *, index_interval_bytes: int,
+                 fs: FileSystem = OS_FS):
+        self.fs = fs
         self.dir_path = dir_path
         self.base_offset = base_offset
         self.fd = fd
@@ -86,43 +91,45 @@ class Segment:
         return os.path.join(self.dir_path, segment_name(self.base_offset) + suffix)
 
     @classmethod
-    def create(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int) -> "Segment":
+    def create(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int,
+               fs: FileSystem = OS_FS) -> "Segment":
         """A new empty segment; a leftover file of that name (beyond the log
         end) is emptied."""
         path = os.path.join(dir_path, segment_name(base_offset) + LOG_SUFFIX)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = fs.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError as exc:
             raise LogDirError(f"cannot create segment {path}: {exc}") from exc
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
-            _remove_if_exists(os.path.join(dir_path, segment_name(base_offset) + suffix))
-        return cls(dir_path, base_offset, fd, 0, index_interval_bytes=index_interval_bytes)
+            _remove_if_exists(fs, os.path.join(dir_path, segment_name(base_offset) + suffix))
+        return cls(dir_path, base_offset, fd, 0, index_interval_bytes=index_interval_bytes, fs=fs)
 
     @classmethod
-    def open_existing(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int) -> "Segment":
+    def open_existing(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int,
+                      fs: FileSystem = OS_FS) -> "Segment":
         path = os.path.join(dir_path, segment_name(base_offset) + LOG_SUFFIX)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND)
-            size = os.fstat(fd).st_size
+            fd = fs.open(path, os.O_RDWR | os.O_APPEND)
+            size = fs.fstat_size(fd)
         except OSError as exc:
             raise LogDirError(f"cannot open segment {path}: {exc}") from exc
-        return cls(dir_path, base_offset, fd, size, index_interval_bytes=index_interval_bytes)
+        return cls(dir_path, base_offset, fd, size, index_interval_bytes=index_interval_bytes, fs=fs)
 
     def close(self) -> None:
         if self.fd >= 0:
             self.drain()
             self._release_buffer()
-            os.close(self.fd)
+            self.fs.close(self.fd)
             self.fd = -1
 
     def delete(self) -> None:
         """Close and remove the segment and its index files."""
         if self.fd >= 0:
-            os.close(self.fd)
+            self.fs.close(self.fd)
             self.fd = -1
         self._release_buffer()
         for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
-            _remove_if_exists(self.path(suffix))
+            _remove_if_exists(self.fs, self.path(suffix))
 
     # ---- appends ---------------------------------------------------------
 
@@ -157,7 +164,7 @@ class Segment:
         if n >= write_buffer_bytes_max:
             if pending:
                 self.drain()
-            _writev_all(self.fd, (prefix, body) if prefix else (body,))
+            _writev_all(self.fs, self.fd, (prefix, body) if prefix else (body,))
             self._os_size += n
         else:
             if self._pending_bytes + n > write_buffer_bytes_max or len(pending) >= IOV_BATCHES_MAX:
@@ -173,7 +180,7 @@ class Segment:
     def drain(self) -> None:
         """Hand pending bytes to the OS (not an fsync)."""
         if self._pending:
-            _writev_all(self.fd, self._pending)
+            _writev_all(self.fs, self.fd, self._pending)
             self._os_size += self._pending_bytes
             self._pending = []
             self._pending_bytes = 0
@@ -194,7 +201,7 @@ class Segment:
         """Forget unwritten bytes and close (the log goes offline)."""
         self._release_buffer()
         if self.fd >= 0:
-            os.close(self.fd)
+            self.fs.close(self.fd)
             self.fd = -1
 
     # ---- reads -----------------------------------------------------------
@@ -203,7 +210,7 @@ class Segment:
         """`size` bytes at `position` (within the segment)."""
         if position + size > self._os_size:
             self.drain()
-        return os.pread(self.fd, size, position)
+        return self.fs.pread(self.fd, size, position)
 
     def read_batches(self, start: int, max_bytes: int) -> bytes:
         """Whole batches from `start` (a batch start) totalling at most
@@ -281,8 +288,8 @@ class Segment:
         """Cut the file at `position` (a batch boundary) so it ends before
         `next_offset`; indexes follow; durable when this returns."""
         self.drain()
-        os.ftruncate(self.fd, position)
-        os.fsync(self.fd)
+        self.fs.ftruncate(self.fd, position)
+        self.fs.fsync(self.fd)
         self.size = self._os_size = self.synced_size = position
         self.index.truncate_to(next_offset)
         self.time_index.truncate_to(next_offset)
@@ -318,7 +325,7 @@ class Segment:
     def remove_index_files(self) -> None:
         """Index files of a segment that is active again are stale."""
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
-            _remove_if_exists(self.path(suffix))
+            _remove_if_exists(self.fs, self.path(suffix))
         self.indexes_written = False
 
     def seal_time_index(self) -> None:
@@ -330,17 +337,18 @@ class Segment:
         """Write both index files (rename-atomic, not fsynced: a damaged one
         is rebuilt on open)."""
         self.seal_time_index()
-        atomic_write(self.path(INDEX_SUFFIX), self.index.to_bytes(), durable=False)
-        atomic_write(self.path(TIME_INDEX_SUFFIX), self.time_index.to_bytes(), durable=False)
+        atomic_write(self.path(INDEX_SUFFIX), self.index.to_bytes(), durable=False, fs=self.fs)
+        atomic_write(self.path(TIME_INDEX_SUFFIX), self.time_index.to_bytes(), durable=False, fs=self.fs)
         self.indexes_written = True
 
     def load_indexes(self, next_offset: int) -> None:
         """Load both index files for a segment ending before `next_offset`;
         IndexCorruptError (or OSError) if missing or damaged."""
-        with open(self.path(INDEX_SUFFIX), "rb") as f:
-            index = OffsetIndex.from_bytes(self.base_offset, f.read(), segment_bytes=self.size)
-        with open(self.path(TIME_INDEX_SUFFIX), "rb") as f:
-            time_index = TimeIndex.from_bytes(self.base_offset, f.read(), next_offset=next_offset)
+        index = OffsetIndex.from_bytes(self.base_offset, self.fs.read_file(self.path(INDEX_SUFFIX), INDEX_FILE_BYTES_MAX),
+                                       segment_bytes=self.size)
+        time_index = TimeIndex.from_bytes(self.base_offset,
+                                          self.fs.read_file(self.path(TIME_INDEX_SUFFIX), INDEX_FILE_BYTES_MAX),
+                                          next_offset=next_offset)
         if len(index) and index.lookup(next_offset)[0] >= next_offset:
             raise IndexCorruptError("offset index names an offset past the segment's end")
         if self.size and len(time_index) == 0 and len(index) > 0:
@@ -368,20 +376,20 @@ class Segment:
         self.indexes_written = False
 
 
-def _writev_all(fd: int, parts) -> None:
+def _writev_all(fs: FileSystem, fd: int, parts) -> None:
     """writev() every part, finishing plainly after a short write."""
-    written = os.writev(fd, parts)
+    written = fs.writev(fd, parts)
     for part in parts:
         size = len(part)
         if written >= size:
             written -= size
             continue
-        _write_all(fd, memoryview(part)[written:])
+        _write_all(fs, fd, memoryview(part)[written:])
         written = 0
 
 
-def _remove_if_exists(path: str) -> None:
+def _remove_if_exists(fs: FileSystem, path: str) -> None:
     try:
-        os.remove(path)
+        fs.remove(path)
     except FileNotFoundError:
         pass

@@ -99,6 +99,21 @@ def encode_entries(run: list[Entry]) -> bytes:
     return bytes(buf)
 
 
+def read_batch_head(plog: PartitionLog, index: int) -> tuple[int, int, list[Entry]]:
+    """(base index, term, entries before `index`) of the stored batch holding
+    `index`, read from disk (the batch may start below the log start, where
+    a snapshot compacted the log: its whole stored content is returned)."""
+    buf = plog.read(index, 0)  # at least the whole batch holding `index`
+    header, records = decode_batch(buf, 0)
+    term = header.partition_leader_epoch
+    head = [
+        Entry(term, rec.offset, EntryKind(rec.key[0]) if rec.key else EntryKind.NORMAL, rec.value or b"")
+        for rec in records
+        if rec.offset < index
+    ]
+    return header.base_offset, term, head
+
+
 def read_entries(plog: PartitionLog, start: int) -> list[Entry]:
     """Every entry of `plog` from index `start` to its end (the inverse of
     encode_entries: the term is each batch's partition leader epoch)."""

@@ -27,7 +27,21 @@ MemoryStorage (the metadata log is small and compacted by snapshots).
 
 Recovery on open: the partition log cuts a torn or corrupt tail itself; the
 newest snapshot file that decodes is used (damaged ones are skipped with a
-warning); entries at or below the snapshot index are ignored.
+warning); entries at or below the snapshot index are ignored, and entries
+after it are kept only if the log's entry at the snapshot index has the
+snapshot's term (a crash inside apply_snapshot leaves the snapshot file
+durable but the old, possibly conflicting, log: Raft's log matching says
+such a suffix does not follow the snapshot, so it goes).
+
+Crash atomicity of a conflict (issue 9): the leader's first conflicting
+index usually falls inside a stored batch (one batch per Ready). The kept
+head of that batch is read back FROM DISK (never from the memory mirror,
+which a snapshot may have trimmed) and handed to PartitionLog.truncate_to,
+which writes it to a new file and renames it into place before cutting the
+old one (log/retention.py): a crash at any instant leaves the old log or
+the new one, never fewer kept entries. Every file operation goes through
+`fs` (log/fs.py), so the simulator runs this code over a file layer that
+loses what was not made durable (tests/sim/crashfs.py).
 
 The byte formats (entry batches, CRC-sealed state and snapshot files) live
 in raft.disk_codec; their names are re-exported here.
@@ -37,10 +51,14 @@ from __future__ import annotations
 
 import os
 
+from typing import Callable
+
 import structlog
 
 from rafka.log.atomic import atomic_write
 from rafka.log.config import LogConfig
+from rafka.log.errors import OffsetOutOfRangeError
+from rafka.log.fs import OS_FS, FileSystem, makedirs_durable
 from rafka.log.partition_log import PartitionLog
 from rafka.raft.disk_codec import (
     READ_CHUNK_BYTES,
@@ -52,6 +70,7 @@ from rafka.raft.disk_codec import (
     encode_entries,
     encode_hard_state,
     encode_snapshot,
+    read_batch_head,
     read_entries,
 )
 from rafka.raft.errors import CompactedError, StorageError
@@ -78,6 +97,9 @@ HARD_STATE_NAME = "hard-state"
 COMMIT_NAME = "commit-index"
 SNAPSHOT_PREFIX = "snapshot-"
 SNAPSHOT_SUFFIX = ".snap"
+# Bounds on the small files read whole at open (a bigger one is damage).
+STATE_FILE_BYTES_MAX = 4096
+SNAPSHOT_FILE_BYTES_MAX = 1 << 30
 
 logger = structlog.get_logger("rafka.raft.storage")
 
@@ -87,7 +109,9 @@ class DiskStorage:
 
     io_in_thread = True  # writes fsync: the driver runs them in a worker thread
 
-    def __init__(self, path: str, plog: PartitionLog, mem: MemoryStorage, batch_bytes_max: int) -> None:
+    def __init__(self, path: str, plog: PartitionLog, mem: MemoryStorage, batch_bytes_max: int,
+                 fs: FileSystem = OS_FS) -> None:
+        self.fs = fs
         self.path = path
         self._plog = plog
         self._mem = mem
@@ -97,21 +121,26 @@ class DiskStorage:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike, bootstrap: ConfigState, *, log_config: LogConfig | None = None
+        cls, path: str | os.PathLike, bootstrap: ConfigState, *, log_config: LogConfig | None = None,
+        fs: FileSystem = OS_FS, now_ms: Callable[[], int] | None = None, log_fields: dict | None = None,
     ) -> "DiskStorage":
+        """Open (creating it, fsynced into its parent) the metadata directory
+        `path`. `fs`: the file layer; `now_ms`: the log's clock (both for
+        tests and the simulator); `log_fields`: extra log context (node)."""
         path = os.fspath(path)
-        os.makedirs(path, exist_ok=True)
-        log = logger.bind(raft_dir=path)
+        makedirs_durable(fs, path)
+        log = logger.bind(raft_dir=path, **(log_fields or {}))
         config = log_config or LogConfig(batch_bytes_max=64 << 20, retention_ms=-1, retention_bytes=-1)
-        snapshot = cls._load_newest_snapshot(path, log)
-        hard_state = cls._load_hard_state(path, log)
-        plog = PartitionLog.open(os.path.join(path, LOG_DIR_NAME), config)
+        snapshot = cls._load_newest_snapshot(path, log, fs)
+        hard_state = cls._load_hard_state(path, log, fs)
+        plog = PartitionLog.open(os.path.join(path, LOG_DIR_NAME), config, fs=fs, now_ms=now_ms)
         if plog.log_end_offset == 0:
             plog.delete_before(1)  # offsets are Raft indexes, which start at 1
         mem = MemoryStorage(bootstrap, hard_state)
         if not snapshot.is_empty:
             mem.apply_snapshot(snapshot)
         snap_index = snapshot.meta.index
+        cls._drop_suffix_not_following(plog, snapshot, log)
         if plog.log_start_offset > snap_index + 1:
             raise StorageError(
                 f"raft log starts at {plog.log_start_offset} but the snapshot covers only up to {snap_index}"
@@ -120,7 +149,8 @@ class DiskStorage:
             plog.delete_before(snap_index + 1)
         else:
             mem.append(read_entries(plog, snap_index + 1))
-        self = cls(path, plog, mem, config.batch_bytes_max - 1024)
+        self = cls(path, plog, mem, config.batch_bytes_max - 1024, fs)
+        self._log = log
         log.info(
             "raft_storage_opened",
             snapshot_index=snap_index,
@@ -131,19 +161,37 @@ class DiskStorage:
         return self
 
     @staticmethod
-    def _load_hard_state(path: str, log) -> HardState:
+    def _drop_suffix_not_following(plog: PartitionLog, snapshot: Snapshot, log) -> None:
+        """Drop the log after the snapshot unless it continues it: the
+        stored entry at the snapshot index must have the snapshot's term (or
+        the log was compacted by us up to it, which only our own, consistent,
+        snapshots do)."""
+        snap_index = snapshot.meta.index
+        if snapshot.is_empty or plog.log_end_offset <= snap_index + 1 or plog.log_start_offset > snap_index:
+            return
+        try:
+            _, term, _ = read_batch_head(plog, snap_index)
+        except OffsetOutOfRangeError:
+            term = None
+        if term == snapshot.meta.term:
+            return
+        log.warning("raft_log_truncated", from_index=snap_index + 1, last_index=plog.log_end_offset - 1,
+                    reason=f"the log has term {term} at the snapshot index {snap_index}, the snapshot "
+                    f"{snapshot.meta.term}: the suffix does not follow the snapshot")
+        plog.truncate_to(snap_index + 1)
+
+    @staticmethod
+    def _load_hard_state(path: str, log, fs: FileSystem = OS_FS) -> HardState:
         file = os.path.join(path, HARD_STATE_NAME)
         try:
-            with open(file, "rb") as f:
-                blob = f.read()
+            blob = fs.read_file(file, STATE_FILE_BYTES_MAX)
         except FileNotFoundError:
             return HardState()
         term, vote = decode_hard_state(blob, file)
         commit = 0
         commit_file = os.path.join(path, COMMIT_NAME)
         try:
-            with open(commit_file, "rb") as f:
-                commit = decode_commit(f.read(), commit_file)
+            commit = decode_commit(fs.read_file(commit_file, STATE_FILE_BYTES_MAX), commit_file)
         except FileNotFoundError:
             pass
         except Exception as exc:  # not fsynced by design: a damaged one means "unknown"
@@ -151,9 +199,9 @@ class DiskStorage:
         return HardState(term, vote, commit)
 
     @staticmethod
-    def _snapshot_files(path: str) -> list[tuple[int, str]]:
+    def _snapshot_files(path: str, fs: FileSystem = OS_FS) -> list[tuple[int, str]]:
         out = []
-        for name in os.listdir(path):
+        for name in fs.listdir(path):
             if name.startswith(SNAPSHOT_PREFIX) and name.endswith(SNAPSHOT_SUFFIX):
                 digits = name[len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
                 if digits.isdigit():
@@ -161,11 +209,10 @@ class DiskStorage:
         return sorted(out)
 
     @classmethod
-    def _load_newest_snapshot(cls, path: str, log) -> Snapshot:
-        for index, file in reversed(cls._snapshot_files(path)):
+    def _load_newest_snapshot(cls, path: str, log, fs: FileSystem = OS_FS) -> Snapshot:
+        for index, file in reversed(cls._snapshot_files(path, fs)):
             try:
-                with open(file, "rb") as f:
-                    snap = decode_snapshot(f.read(), file)
+                snap = decode_snapshot(fs.read_file(file, SNAPSHOT_FILE_BYTES_MAX), file)
                 if snap.meta.index != index:
                     raise StorageError(f"{file}: holds index {snap.meta.index}")
                 return snap
@@ -210,9 +257,7 @@ class DiskStorage:
             raise StorageError(f"gap: appending {first} after last {self._mem.last_index()}")
         if first < self._plog.log_end_offset:
             self._log_conflict(entries[0])
-            new_end = self._truncate_log(first)
-            if new_end < first:  # the cut fell inside a batch: rewrite its head
-                self._write(self._mem.entries(new_end, first))
+            self._truncate_log(first)
         self._mem.append(entries)
         self._write(entries)
 
@@ -233,12 +278,21 @@ class DiskStorage:
             f"{first.index} has term {ours}",
         )
 
-    def _truncate_log(self, offset: int) -> int:
-        """Drop log entries from `offset` on (durable when it returns); the
-        next append lands at the new end (PartitionLog guarantees it, see
-        tests/unit/test_partition_log.py). Returns the new log end, below
-        `offset` if the cut fell inside a batch."""
-        return self._plog.truncate_to(offset)
+    def _truncate_log(self, offset: int) -> None:
+        """Drop log entries from `offset` on, keeping every entry before it:
+        crash-atomic and durable when it returns (module docstring). The kept
+        head of the batch holding `offset` is re-encoded from that batch as
+        read from disk, so it is exactly what was stored, whatever the memory
+        mirror has trimmed. The next append lands at `offset`."""
+        plog = self._plog
+        head = None
+        if plog.log_start_offset < offset < plog.log_end_offset:
+            base, _, kept = read_batch_head(plog, offset)
+            if base < offset:
+                head = encode_entries(kept)
+        new_end = plog.truncate_to(offset, head=head)
+        if new_end != offset and offset > plog.log_start_offset:
+            raise StorageError(f"log truncated to {new_end}, not {offset}")
 
     def _write(self, entries: list[Entry]) -> None:
         """One batch per same-term run of at most batch_bytes_max (the
@@ -273,7 +327,7 @@ class DiskStorage:
         old = self._mem.hard_state
         if (old.term, old.vote) != (hard_state.term, hard_state.vote):
             blob = encode_hard_state(hard_state.term, hard_state.vote)
-            atomic_write(os.path.join(self.path, HARD_STATE_NAME), blob)
+            atomic_write(os.path.join(self.path, HARD_STATE_NAME), blob, fs=self.fs)
         if old.commit != hard_state.commit:
             self._write_commit(hard_state.commit)
         self._mem.set_hard_state(hard_state)
@@ -285,20 +339,20 @@ class DiskStorage:
         record = encode_commit(commit)
         if self._commit_fd is None:
             file = os.path.join(self.path, COMMIT_NAME)
-            atomic_write(file, record, durable=False)
-            self._commit_fd = os.open(file, os.O_WRONLY)
-        elif os.pwrite(self._commit_fd, record, 0) != len(record):
+            atomic_write(file, record, durable=False, fs=self.fs)
+            self._commit_fd = self.fs.open(file, os.O_WRONLY)
+        elif self.fs.pwrite(self._commit_fd, record, 0) != len(record):
             raise StorageError("short write of the commit index")
 
     def _write_snapshot_file(self, snap: Snapshot) -> None:
         name = f"{SNAPSHOT_PREFIX}{snap.meta.index:020d}{SNAPSHOT_SUFFIX}"
-        atomic_write(os.path.join(self.path, name), encode_snapshot(snap))
+        atomic_write(os.path.join(self.path, name), encode_snapshot(snap), fs=self.fs)
 
     def _remove_snapshots_before(self, index: int) -> None:
-        for old, file in self._snapshot_files(self.path):
+        for old, file in self._snapshot_files(self.path, self.fs):
             if old < index:
                 try:
-                    os.unlink(file)
+                    self.fs.remove(file)
                 except FileNotFoundError:
                     pass
 
@@ -309,7 +363,7 @@ class DiskStorage:
         self._write_snapshot_file(snapshot)
         start = snapshot.meta.index + 1
         if start < self._plog.log_end_offset:
-            self._truncate_log(start)
+            self._plog.truncate_to(start)  # nothing before `start` is kept: no head to rewrite
         self._plog.delete_before(start)
         self._mem.apply_snapshot(snapshot)
         self._remove_snapshots_before(snapshot.meta.index)
@@ -326,6 +380,6 @@ class DiskStorage:
 
     def close(self) -> None:
         if self._commit_fd is not None:
-            os.close(self._commit_fd)
+            self.fs.close(self._commit_fd)
             self._commit_fd = None
         self._plog.close()

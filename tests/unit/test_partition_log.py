@@ -357,21 +357,26 @@ def test_mutable_input_is_copied_before_buffering(tmp_path):
 def test_write_failure_takes_log_offline_and_reopen_recovers(tmp_path, monkeypatch):
     """Goal: an I/O error while writing raises LogDirError, stops the log (no half-written
     batch is ever served), and a reopen serves exactly the batches written before."""
-    import rafka.log.segment as segment_module
     from rafka.log.errors import LogDirError
+    from rafka.log.fs import OsFs
 
+    class FullDisk(OsFs):
+        failing = False
+
+        def writev(self, fd, parts):
+            if self.failing:
+                raise OSError(28, "No space left on device")
+            return super().writev(fd, parts)
+
+    fs = FullDisk()
     cfg = LogConfig(write_buffer_bytes_max=0)  # every append writes at once
-    log = PartitionLog.open(tmp_path / "p", cfg)
+    log = PartitionLog.open(tmp_path / "p", cfg, fs=fs)
     for i in range(3):
         log.append(batch(i))
 
-    def failing_writev(fd, parts):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(segment_module.os, "writev", failing_writev)
+    fs.failing = True
     with pytest.raises(LogDirError):
         log.append(batch(3))
-    monkeypatch.undo()
     with pytest.raises(LogClosedError):
         log.read(0, 100)
     with PartitionLog.open(tmp_path / "p", cfg) as again:
