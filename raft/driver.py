@@ -91,7 +91,7 @@ class RaftDriver:
         self.tick_ms = tick_ms
         self.node_id = node_id
         self.limits = limits or DriverLimits()
-        self.log = (logger or structlog.get_logger("rafka.raft")).bind(node_id=node_id)
+        self.logger = (logger or structlog.get_logger("rafka.raft")).bind(node_id=node_id)
         self._send_ch, self._recv_ch = trio.open_memory_channel(self.limits.inbox_max)
         self._waiters = PendingWaiters(
             core, node_id, self.limits.pending_proposals_max, self.limits.pending_reads_max
@@ -182,7 +182,7 @@ class RaftDriver:
         if not snap.is_empty:
             self.state_machine.restore(snap.data)
         self._running = True
-        self.log.info("raft_driver_started", term=self.core.term, commit=self.core.log.committed)
+        self.logger.info("raft_driver_started", term=self.core.term, commit=self.core.log.committed)
         task_status.started()
         tick_s = self.tick_ms / 1000
         next_tick = trio.current_time() + tick_s
@@ -253,7 +253,7 @@ class RaftDriver:
         if rd.snapshot is not None:
             self.state_machine.restore(rd.snapshot.data)
             self._snapshot_index = rd.snapshot.meta.index
-            self.log.info("raft_snapshot_restored", term=self.core.term, snapshot_index=rd.snapshot.meta.index)
+            self.logger.info("raft_snapshot_restored", term=self.core.term, snapshot_index=rd.snapshot.meta.index)
         self._waiters.apply_committed(rd.committed_entries, self.state_machine)
         self._waiters.on_read_states(rd.read_states)
         self.core.advance(rd)
@@ -288,12 +288,12 @@ class RaftDriver:
     def _log_event(self, name: str, fields: dict) -> None:
         """A decision the core reported (votes). Real votes at info; pre-votes,
         which a partitioned node repeats every election timeout, at debug."""
-        emit = self.log.debug if fields.get("pre_vote") else self.log.info
+        emit = self.logger.debug if fields.get("pre_vote") else self.logger.info
         emit(f"raft_{name}", **fields)
 
     def _on_soft_state(self, rd: Ready) -> None:
         ss = rd.soft_state
-        self.log.info(
+        self.logger.info(
             "raft_role_changed", term=ss.term, role=ss.role.value, leader_id=ss.leader_id, reason=ss.reason
         )
         self._waiters.on_soft_state(ss)
@@ -316,4 +316,4 @@ class RaftDriver:
         else:
             write()
         self._snapshot_index = applied
-        self.log.info("raft_snapshot_taken", term=self.core.term, snapshot_index=applied, compacted_to=compact_to)
+        self.logger.info("raft_snapshot_taken", term=self.core.term, snapshot_index=applied, compacted_to=compact_to)

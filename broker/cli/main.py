@@ -23,16 +23,15 @@ from rafka.broker.cli.errors import CliError
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9192"
 
-# Command modules, in the order they appear in --help. A module missing from
-# the tree (not built yet) is skipped so the CLI stays usable.
+# Command modules, in the order they appear in --help. Only built commands
+# are listed; a module that fails to import is a bug and fails loudly (it is
+# never dropped, which would turn it into "invalid choice").
 COMMAND_MODULES = (
     "rafka.broker.cli.format_cmd",
     "rafka.broker.cli.node_cmd",
     "rafka.broker.cli.quorum_cmd",
     "rafka.broker.cli.brokers_cmd",
     "rafka.broker.cli.topics_cmd",
-    "rafka.broker.cli.produce_cmd",
-    "rafka.broker.cli.consume_cmd",
     "rafka.broker.cli.dumplog_cmd",
 )
 
@@ -77,13 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(subparsers, common)
+        importlib.import_module(name).register(subparsers, common)
     return parser
 
 

@@ -1,6 +1,6 @@
 """`DriverRaftHandle`: the controller service's view of a `raft.driver.RaftDriver`.
 
-Why an adapter: the controller service (broker/controller_service.py) is
+Why an adapter: the controller service (broker/controller/service.py) is
 written against the small `RaftHandle` protocol so it can be tested with a
 fake; this module maps that protocol onto the real driver.
 
@@ -11,9 +11,7 @@ fake; this module maps that protocol onto the real driver.
   appended) unless this node leads term T, then hands the entry to the
   driver with `expected_term=T`, so the term is checked again inside the
   driver loop right before the append: an entry decided in term T can only
-  ever be appended in term T. (A driver without `expected_term` leaves a
-  window of one trip through its inbox, during which this node would have
-  to lose *and* win an election.)
+  ever be appended in term T.
 - `read_barrier()` is the driver's ReadIndex; on the leader it also waits
   until every entry already in its log at call time is applied, so a
   proposal whose outcome was unknown is settled (committed by this term's
@@ -21,8 +19,6 @@ fake; this module maps that protocol onto the real driver.
 """
 
 from __future__ import annotations
-
-import inspect
 
 import trio
 
@@ -44,11 +40,6 @@ class DriverRaftHandle:
         self.propose_timeout_s = propose_timeout_ms / 1000
         self.read_timeout_s = read_timeout_ms / 1000
         self.applied_poll_s = applied_poll_ms / 1000
-        try:
-            params = inspect.signature(driver.propose).parameters
-        except (TypeError, ValueError):
-            params = {}
-        self._driver_checks_term = "expected_term" in params
 
     def leadership(self) -> Leadership:
         core = self.driver.core
@@ -58,9 +49,10 @@ class DriverRaftHandle:
         lead = self.leadership()
         if not lead.is_leader or lead.term != term:
             raise NotLeaderError(lead.leader_id, f"not the leader of term {term} (now term {lead.term})")
-        if self._driver_checks_term:
-            return await self.driver.propose(data, timeout_s=self.propose_timeout_s, expected_term=term)
-        return await self.driver.propose(data, timeout_s=self.propose_timeout_s)
+        # The driver appends only while this node still leads `term`, checked
+        # atomically with the append (a check here alone would race a
+        # leadership change between the check and the append).
+        return await self.driver.propose(data, timeout_s=self.propose_timeout_s, expected_term=term)
 
     async def read_barrier(self) -> None:
         core = self.driver.core

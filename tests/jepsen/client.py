@@ -16,11 +16,6 @@ import trio
 from rafka.netproto.errors import ErrorCode, RafkaError
 
 
-class AdminApiMissing(RuntimeError):
-    """The node's admin API (cluster client or admin requests) is not in the
-    tree yet; integration runs are skipped with this reason."""
-
-
 async def node_status(host: str, port: int, cluster_id: str | None,
                       timeout_s: float) -> dict | None:
     """A node's QuorumStatus as a dict, or None when it does not answer in
@@ -45,13 +40,8 @@ async def metadata_status(host: str, port: int, cluster_id: str | None,
                           timeout_s: float) -> dict | None:
     """A node's applied metadata offset and image digest
     ({"metadata_offset", "digest", ...}), or None when it does not answer.
-    Uses MetadataStatusRequest when the node offers it, else the
-    state_machine summary of QuorumStatus."""
-    try:
-        from rafka.broker.metadata.messages import MetadataStatusRequest
-    except ImportError:
-        status = await node_status(host, port, cluster_id, timeout_s)
-        return None if status is None else dict(status.get("state_machine") or {})
+    """
+    from rafka.broker.metadata.messages import MetadataStatusRequest
     from rafka.netproto.connection import open_connection
     from rafka.netproto.limits import NetLimits
     from rafka.netproto.schema import to_wire
@@ -64,24 +54,6 @@ async def metadata_status(host: str, port: int, cluster_id: str | None,
         except (RafkaError, OSError, trio.BrokenResourceError):
             return None
     return None
-
-
-def admin_api_problem() -> str | None:
-    """Why the admin API cannot be used yet (None when it can)."""
-    try:
-        _admin_modules()
-    except ImportError as exc:
-        return f"admin API not available yet: {exc}"
-    return None
-
-
-def _admin_modules() -> tuple[Any, Any]:
-    try:
-        from rafka.broker.controller import requests as admin_requests
-        from rafka.netproto.cluster_client import open_cluster_client
-    except ImportError as exc:
-        raise ImportError(str(exc)) from None
-    return open_cluster_client, admin_requests
 
 
 # Errors after which another node may do better. The request was refused or
@@ -198,7 +170,9 @@ async def open_admin_client(bootstrap: list[str], cluster_id: str, *, seed: int,
                             call_timeout_s: float = 5.0) -> AsyncIterator[ClusterAdminClient]:
     import random
 
-    open_cluster_client, requests = _admin_modules()
+    from rafka.broker.controller import requests
+    from rafka.netproto.cluster_client import open_cluster_client
+
     async with open_cluster_client(bootstrap, cluster_id=cluster_id,
                                    rng=random.Random(seed)) as client:
         # per-attempt deadline well inside the op's, so a silent node is left

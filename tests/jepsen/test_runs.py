@@ -5,15 +5,12 @@ Bounded: the default suite runs one short run of each nemesis kind (about
 the same runs at 30 s each are marked slow (RAFKA_SLOW=1). Each run
 is a `scripts/jepsen.py` subprocess with a hard timeout, so its nodes are
 cleaned up by the runner even when the test fails. A failing run's seed and
-directory are in the assertion message.
-
-Skipped only while the node command or its admin API is missing from the
-tree.
+directory are in the assertion message. Never skipped: a missing part of
+the node is a failure.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -21,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.jepsen.client import admin_api_problem
 from tests.jepsen.nemesis import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,17 +25,6 @@ SCRIPT = ROOT / "scripts" / "jepsen.py"
 RUN_TIMEOUT_S = 150  # hard bound per run (setup + workload + heal + checks)
 
 pytestmark = pytest.mark.integration
-
-
-def _missing() -> str | None:
-    spec = importlib.util.find_spec("rafka.broker.node.node")
-    if spec is None:
-        return "`rafka node start` is not available yet (broker/node.py missing)"
-    return admin_api_problem()
-
-
-MISSING = _missing()
-needs_node = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 
 def jepsen_run(tmp_path: Path, nemesis: str, seed: int, time_limit_s: float,
@@ -60,7 +45,6 @@ def jepsen_run(tmp_path: Path, nemesis: str, seed: int, time_limit_s: float,
     return results
 
 
-@needs_node
 def test_mixed_nemesis_run(tmp_path):
     """Goal: under every kind of fault, mixed on a schedule, the metadata
     stays correct: no lost or phantom topics, linearizable config registers
@@ -70,7 +54,6 @@ def test_mixed_nemesis_run(tmp_path):
     assert results["run"]["schedule"], "the nemesis must have scheduled faults"
 
 
-@needs_node
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_nemesis_short(tmp_path, kind):
     """Goal: each fault kind alone, in a short bounded run, leaves a valid
@@ -81,7 +64,6 @@ def test_each_nemesis_short(tmp_path, kind):
 
 
 @pytest.mark.slow
-@needs_node
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_nemesis(tmp_path, kind):
     """Goal: each fault kind alone, over a longer run, leaves a valid history."""
