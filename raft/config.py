@@ -18,33 +18,33 @@ class RaftConfig:
     # the election timeout.
     heartbeat_ticks: int = 1
     # Pipelining window: unacknowledged AppendEntries per member.
-    max_inflight_msgs: int = 64
+    inflight_msgs_max: int = 64
     # Bytes of entries per AppendEntries (at least one entry is always sent).
-    max_msg_bytes: int = 1 << 20
+    msg_bytes_max: int = 1 << 20
     # The leader refuses proposals while this many bytes are uncommitted.
-    max_uncommitted_bytes: int = 64 << 20
+    uncommitted_bytes_max: int = 64 << 20
     # Bytes of committed entries handed out per Ready.
-    max_committed_bytes_per_ready: int = 16 << 20
+    committed_bytes_per_ready_max: int = 16 << 20
     pre_vote: bool = True
     check_quorum: bool = True
     # Size of one snapshot chunk on the wire.
     snapshot_chunk_bytes: int = 1 << 20
     # A received snapshot larger than this is refused.
-    max_snapshot_bytes: int = 1 << 30
+    snapshot_bytes_max: int = 1 << 30
     # ReadIndex requests waiting for leadership confirmation.
-    max_pending_read_index: int = 4096
+    pending_read_index_max: int = 4096
 
     def __post_init__(self) -> None:
         positive = (
             "election_timeout_ticks",
             "heartbeat_ticks",
-            "max_inflight_msgs",
-            "max_msg_bytes",
-            "max_uncommitted_bytes",
-            "max_committed_bytes_per_ready",
+            "inflight_msgs_max",
+            "msg_bytes_max",
+            "uncommitted_bytes_max",
+            "committed_bytes_per_ready_max",
             "snapshot_chunk_bytes",
-            "max_snapshot_bytes",
-            "max_pending_read_index",
+            "snapshot_bytes_max",
+            "pending_read_index_max",
         )
         for name in positive:
             value = getattr(self, name)

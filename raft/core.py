@@ -249,7 +249,7 @@ class RaftCore(RoleMixin, ElectionMixin, ReplicationMixin, ReadIndexMixin, Membe
         if self.lead_transferee is not None:
             raise ProposalDroppedError("leadership transfer in progress")
         size = sum(map(len, datas))
-        if self.uncommitted_bytes and self.uncommitted_bytes + size > self.cfg.max_uncommitted_bytes:
+        if self.uncommitted_bytes and self.uncommitted_bytes + size > self.cfg.uncommitted_bytes_max:
             raise ProposalDroppedError("too many uncommitted bytes")
         term = self.term
         first = self.log.last_index() + 1

@@ -89,7 +89,7 @@ class MembershipMixin:
             return
         for member in sorted(config.members):
             if member not in self.prs:
-                self.prs[member] = Progress(self.log.last_index() + 1, self.cfg.max_inflight_msgs, False)
+                self.prs[member] = Progress(self.log.last_index() + 1, self.cfg.inflight_msgs_max, False)
         for member in list(self.prs):
             if member not in config.members and member != self.id:
                 del self.prs[member]

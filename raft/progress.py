@@ -5,7 +5,7 @@ States:
   AppendEntries per heartbeat interval (or per response) and back off on
   rejection.
 - REPLICATE: the log matches up to `match`; stream entries optimistically,
-  at most `max_inflight_msgs` unacknowledged messages (the pipelining window).
+  at most `inflight_msgs_max` unacknowledged messages (the pipelining window).
 - SNAPSHOT: the entries the member needs are compacted; a snapshot is being
   sent chunk by chunk (stop-and-wait), no appends meanwhile.
 
@@ -28,8 +28,8 @@ class ProgressState(str, enum.Enum):
 class Inflights:
     """The last index of each unacknowledged AppendEntries, oldest first."""
 
-    def __init__(self, max_inflight_msgs: int) -> None:
-        self.max_inflight_msgs = max_inflight_msgs
+    def __init__(self, inflight_msgs_max: int) -> None:
+        self.inflight_msgs_max = inflight_msgs_max
         self._q: deque[int] = deque()
 
     def add(self, last_index: int) -> None:
@@ -45,7 +45,7 @@ class Inflights:
             self._q.popleft()
 
     def full(self) -> bool:
-        return len(self._q) >= self.max_inflight_msgs
+        return len(self._q) >= self.inflight_msgs_max
 
     def reset(self) -> None:
         self._q.clear()
@@ -55,12 +55,12 @@ class Inflights:
 
 
 class Progress:
-    def __init__(self, next_index: int, max_inflight_msgs: int, is_learner: bool) -> None:
+    def __init__(self, next_index: int, inflight_msgs_max: int, is_learner: bool) -> None:
         self.match = 0
         self.next = next_index
         self.state = ProgressState.PROBE
         self.probe_sent = False
-        self.inflights = Inflights(max_inflight_msgs)
+        self.inflights = Inflights(inflight_msgs_max)
         self.is_learner = is_learner
         self.recent_active = False
         self.last_contact_ticks = 0

@@ -10,7 +10,7 @@ entry of its own term (its no-op), so its commit index is at least every
 earlier leader's; reads arriving before that wait in `waiting_commit`.
 
 Followers forward reads to the leader (ReadIndexRequest) and turn the answer
-into a ReadState. Both queues are bounded by `max_pending_read_index`.
+into a ReadState. Both queues are bounded by `pending_read_index_max`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class ReadIndexMixin:
         if not isinstance(ctx, bytes):
             raise ReadIndexError("read ctx must be bytes")
         if self.role == Role.LEADER:
-            if len(self.read_only) >= self.cfg.max_pending_read_index:
+            if len(self.read_only) >= self.cfg.pending_read_index_max:
                 raise ReadIndexError("too many pending reads")
             self._leader_read(ctx, self.id)
             return
@@ -77,7 +77,7 @@ class ReadIndexMixin:
         self._bcast_heartbeat()
 
     def _handle_read_index_request(self, msg: ReadIndexRequest) -> None:
-        if len(self.read_only) >= self.cfg.max_pending_read_index:
+        if len(self.read_only) >= self.cfg.pending_read_index_max:
             return  # dropped; the follower's caller times out
         self._leader_read(msg.request_ctx, msg.src)
 

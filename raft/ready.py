@@ -67,7 +67,7 @@ class ReadyMixin:
             entries=list(self.log.unstable),
             snapshot=self.log.unstable_snapshot,
             messages=msgs,
-            committed_entries=self.log.next_committed(self.cfg.max_committed_bytes_per_ready),
+            committed_entries=self.log.next_committed(self.cfg.committed_bytes_per_ready_max),
             read_states=self.read_states,
             events=list(self.events),
         )

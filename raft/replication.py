@@ -2,8 +2,8 @@
 heartbeat / chunked snapshot sending and response handling, and the
 follower's side of the same messages.
 
-Flow control: a member in REPLICATE gets at most `max_inflight_msgs`
-unacknowledged appends of at most `max_msg_bytes` each; a member in PROBE
+Flow control: a member in REPLICATE gets at most `inflight_msgs_max`
+unacknowledged appends of at most `msg_bytes_max` each; a member in PROBE
 gets one append per response or heartbeat; a member in SNAPSHOT gets one
 snapshot chunk per response (stop-and-wait), re-sent after an election
 timeout of silence.
@@ -46,7 +46,7 @@ class ReplicationMixin:
         prev = pr.next - 1
         try:
             prev_term = self.log.term(prev)
-            ents = self.log.entries_from(pr.next, self.cfg.max_msg_bytes)
+            ents = self.log.entries_from(pr.next, self.cfg.msg_bytes_max)
         except CompactedError:
             return self._send_snapshot(to)
         if not ents and not send_if_empty:
@@ -287,7 +287,7 @@ class ReplicationMixin:
             same = buf is not None and (buf.index, buf.term) == (msg.snapshot_index, msg.snapshot_term)
             reply(next_offset=len(buf.data) if same else 0)
             return
-        if len(buf.data) + len(msg.chunk) > self.cfg.max_snapshot_bytes:
+        if len(buf.data) + len(msg.chunk) > self.cfg.snapshot_bytes_max:
             self._snap_recv = None  # refuse; the leader retries and the operator sees it stuck
             return
         buf.data += msg.chunk

@@ -88,7 +88,7 @@ class RoleMixin:
         self.leader_id = self.id
         last = self.log.last_index()
         for member in sorted(self.voters | self.learners | {self.id}):
-            self.prs[member] = Progress(last + 1, self.cfg.max_inflight_msgs, member in self.learners)
+            self.prs[member] = Progress(last + 1, self.cfg.inflight_msgs_max, member in self.learners)
         me = self.prs[self.id]
         me.match = self.log.stable_last_index()  # only what is already durable counts
         me.become_replicate()

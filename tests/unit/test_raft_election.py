@@ -185,4 +185,4 @@ def test_bad_config_is_a_typed_error():
     with pytest.raises(RaftConfigError):
         RaftConfig(election_timeout_ticks=2, heartbeat_ticks=2)
     with pytest.raises(RaftConfigError):
-        RaftConfig(max_inflight_msgs=0)
+        RaftConfig(inflight_msgs_max=0)

@@ -59,8 +59,8 @@ def test_proposals_between_readys_share_one_append():
 
 def test_propose_batch_is_all_or_none():
     """Goal: a refused batch appends nothing: on a follower (NotLeaderError),
-    a non-bytes item, or beyond max_uncommitted_bytes."""
-    c = Cluster(3, seed=7, max_uncommitted_bytes=1000)
+    a non-bytes item, or beyond uncommitted_bytes_max."""
+    c = Cluster(3, seed=7, uncommitted_bytes_max=1000)
     leader = c.elect()
     follower = next(i for i in c.nodes if i != leader)
     with pytest.raises(NotLeaderError):

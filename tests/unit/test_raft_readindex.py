@@ -78,8 +78,8 @@ def test_new_leader_defers_reads_until_its_term_commits():
 
 def test_read_without_leader_raises_and_queue_is_bounded():
     """Goal: a read with no known leader raises NotLeaderError; the leader
-    refuses reads beyond max_pending_read_index."""
-    c = Cluster(3, seed=5, max_pending_read_index=2)
+    refuses reads beyond pending_read_index_max."""
+    c = Cluster(3, seed=5, pending_read_index_max=2)
     with pytest.raises(NotLeaderError):
         c.nodes[1].read_index(b"x")
     leader = c.elect()

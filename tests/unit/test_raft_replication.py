@@ -120,9 +120,9 @@ def test_figure8_old_term_entry_not_committed_by_counting_replicas():
 
 
 def test_inflight_window_bounds_unacknowledged_appends():
-    """Goal: with max_inflight_msgs=2 the leader has at most 2 unacknowledged
+    """Goal: with inflight_msgs_max=2 the leader has at most 2 unacknowledged
     AppendEntries to a replicating follower; the rest flow after acks."""
-    c = Cluster(3, seed=3, max_inflight_msgs=2, max_msg_bytes=150)
+    c = Cluster(3, seed=3, inflight_msgs_max=2, msg_bytes_max=150)
     leader = c.elect()
     c.tick(n=2)
     follower = next(i for i in c.nodes if i != leader)
@@ -140,12 +140,12 @@ def test_inflight_window_bounds_unacknowledged_appends():
 
 
 def test_uncommitted_bytes_limit_refuses_proposals():
-    """Goal: the leader refuses proposals beyond max_uncommitted_bytes while
+    """Goal: the leader refuses proposals beyond uncommitted_bytes_max while
     followers do not acknowledge, and accepts again once entries commit."""
     from rafka.raft.errors import ProposalDroppedError
     import pytest
 
-    c = Cluster(3, seed=3, max_uncommitted_bytes=1000)
+    c = Cluster(3, seed=3, uncommitted_bytes_max=1000)
     leader = c.elect()
     c.isolate(leader)
     core = c.nodes[leader]
