@@ -23,7 +23,7 @@ class ControllerConfig:
     # leader. Turn off once followers fetch and the leader expands the ISR.
     rejoin_isr_on_unfence: bool = True
     # Periodic preferred-leader election (Kafka's auto.leader.rebalance).
-    preferred_election_interval_ms: int = 30_000
+    preferred_election_interval_ms: int = 5_000
     preferred_elections_per_tick_max: int = 1000
     # Safety net: leaderless partitions re-tried per tick.
     leaderless_elections_per_tick_max: int = 1000

@@ -53,7 +53,7 @@ class RaftSettings:
     heartbeat_interval_ms: int = 100
     tick_ms: int = 50
     # Proposals waiting for commit on this node (the driver's limit).
-    proposals_in_flight_max: int = 4096
+    pending_proposals_max: int = 4096
     # Peer messages and local requests queued for the Raft loop.
     inbound_messages_max: int = 1024
 
@@ -66,7 +66,7 @@ class BrokerSettings:
     # replicas (Kafka's leader.imbalance.check.interval.seconds, 300 s
     # there). It also does so at once whenever a broker is unfenced, so this
     # is only the safety net; small clusters can afford a short one.
-    leader_imbalance_check_interval_ms: int = 5000
+    preferred_election_interval_ms: int = 5000
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,17 @@ def _positive_int(section: dict, key: str, default: int, what: str) -> int:
     return value
 
 
+# Settings that were renamed (one name per setting, from node.toml to the
+# code that reads it): an old file gets a one-line hint, not a silent default.
+RENAMED_KEYS = {
+    "proposals_in_flight_max": "pending_proposals_max",
+    "leader_imbalance_check_interval_ms": "preferred_election_interval_ms",
+}
+
+
 def _no_unknown_keys(section: dict, what: str) -> None:
+    for old in sorted(set(section) & set(RENAMED_KEYS)):
+        raise ConfigError(f"{what}: {old} is now called {RENAMED_KEYS[old]}")
     if section:
         names = ", ".join(sorted(section))
         raise ConfigError(f"{what}: unknown key(s): {names}")
@@ -152,7 +162,7 @@ def _raft_settings(raw: Any) -> RaftSettings:
     election = _positive_int(raw, "election_timeout_ms", d.election_timeout_ms, "raft")
     heartbeat = _positive_int(raw, "heartbeat_interval_ms", d.heartbeat_interval_ms, "raft")
     tick = _positive_int(raw, "tick_ms", d.tick_ms, "raft")
-    in_flight = _positive_int(raw, "proposals_in_flight_max", d.proposals_in_flight_max, "raft")
+    in_flight = _positive_int(raw, "pending_proposals_max", d.pending_proposals_max, "raft")
     inbound = _positive_int(raw, "inbound_messages_max", d.inbound_messages_max, "raft")
     _no_unknown_keys(raw, "raft")
     if heartbeat >= election:
@@ -170,7 +180,7 @@ def _broker_settings(raw: Any) -> BrokerSettings:
     session = _positive_int(raw, "session_timeout_ms", d.session_timeout_ms, "broker")
     heartbeat = _positive_int(raw, "heartbeat_interval_ms", d.heartbeat_interval_ms, "broker")
     imbalance = _positive_int(
-        raw, "leader_imbalance_check_interval_ms", d.leader_imbalance_check_interval_ms, "broker"
+        raw, "preferred_election_interval_ms", d.preferred_election_interval_ms, "broker"
     )
     _no_unknown_keys(raw, "broker")
     if heartbeat >= session:

@@ -122,7 +122,7 @@ class MetadataServices:
             rng=rng,
             controller_config=ControllerConfig(
                 session_timeout_ms=broker.session_timeout_ms,
-                preferred_election_interval_ms=broker.leader_imbalance_check_interval_ms,
+                preferred_election_interval_ms=broker.preferred_election_interval_ms,
             ),
             lifecycle_config=LifecycleConfig(
                 heartbeat_interval_ms=broker.heartbeat_interval_ms,

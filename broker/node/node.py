@@ -181,7 +181,7 @@ class Node:
                     node_id=self.node_id,
                     limits=DriverLimits(
                         inbox_max=self.config.raft.inbound_messages_max,
-                        pending_proposals_max=self.config.raft.proposals_in_flight_max,
+                        pending_proposals_max=self.config.raft.pending_proposals_max,
                     ),
                 )
                 async with trio.open_nursery() as nursery:

@@ -103,12 +103,12 @@ def test_ready_heartbeats_full_stop_and_preferred_leaders_after_restart(tmp_path
         path = data_dir / f"node-{i}" / "node.toml"
         text = path.read_text()
         assert "[raft]" in text and "[broker]" in text
-        path.write_text(text.replace("leader_imbalance_check_interval_ms = 5000",
-                                     "leader_imbalance_check_interval_ms = 600000"))
+        path.write_text(text.replace("preferred_election_interval_ms = 5000",
+                                     "preferred_election_interval_ms = 600000"))
     proc, reader = quorum_up(data_dir, base)
     try:
         reader.wait_line("ready ", timeout_s=60)
-        assert "leader_imbalance_check_interval_ms = 600000" in (data_dir / "node-1" / "node.toml").read_text()
+        assert "preferred_election_interval_ms = 600000" in (data_dir / "node-1" / "node.toml").read_text()
         d = wait_preferred(bootstrap, timeout_s=20)
         assert len(d["partitions"]) == TOPIC_PARTITIONS
         assert sorted(p["leader"] for p in d["partitions"]) == [1, 1, 2, 2, 3, 3]

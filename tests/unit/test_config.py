@@ -110,7 +110,9 @@ def test_render_config_round_trips(tmp_path):
         ({"raft": {"tick_ms": -5}}, "raft.tick_ms"),
         ({"raft": {"tick_ms": 50, "bogus": 1}}, "raft"),
         ({"broker": {"session_timeout_ms": 100, "heartbeat_interval_ms": 200}}, "broker"),
-        ({"broker": {"leader_imbalance_check_interval_ms": 0}}, "broker.leader_imbalance_check_interval_ms"),
+        ({"broker": {"preferred_election_interval_ms": 0}}, "broker.preferred_election_interval_ms"),
+        ({"broker": {"leader_imbalance_check_interval_ms": 5000}}, "broker: leader_imbalance_check_interval_ms is now"),
+        ({"raft": {"proposals_in_flight_max": 10}}, "raft: proposals_in_flight_max is now"),
         ({"surprise": 1}, "config"),
     ],
 )

@@ -13,7 +13,7 @@ def test_render_config_writes_broker_and_raft_tables(tmp_path):
     """Goal: every [broker] and [raft] setting given to render_config is what
     `node start` reads back (no hand-appended tables needed)."""
     broker = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 300,
-              "leader_imbalance_check_interval_ms": 700}
+              "preferred_election_interval_ms": 700}
     text = render_config(
         node_id=2,
         data_dir="d",
