@@ -20,13 +20,14 @@ from pathlib import Path
 
 from rafka.broker.cli.errors import CliError
 from rafka.broker.node.config import NODE_ID_MAX
-from rafka.broker.node.quorum_up import PEER_PORT_OFFSET, QuorumLayout, run_quorum_up
+from rafka.broker.node.quorum_layout import CLIENT_PORT_OFFSET
+from rafka.broker.node.quorum_up import QuorumLayout, run_quorum_up
 
 __all__ = ["QuorumLayout", "register", "parse_bootstrap", "handle_up", "handle_status",
            "handle_voter_change", "port_free"]
 
 NODES_MAX = 9
-DEFAULT_BASE_PORT = 9192
+DEFAULT_BASE_PORT = 9092
 
 
 def register(subparsers, common) -> None:
@@ -40,7 +41,8 @@ def register(subparsers, common) -> None:
         "--base-port",
         type=int,
         default=DEFAULT_BASE_PORT,
-        help="node i listens for clients on base+i-1 and peers on base+100+i-1",
+        help="node i serves Kafka on base+i-1, peers on base+100+i-1 "
+        "and rafka clients on base+200+i-1 (default 9092)",
     )
     up.add_argument("--ready-timeout-s", type=float, default=60.0)
     up.add_argument("--status-interval-s", type=float, default=5.0)
@@ -127,7 +129,7 @@ def handle_up(args) -> int:
 
     if not 1 <= args.nodes <= NODES_MAX:
         raise CliError("INVALID_ARGUMENTS", f"--nodes must be 1..{NODES_MAX}", exit_code=2)
-    if not 1024 <= args.base_port <= 65535 - PEER_PORT_OFFSET - args.nodes:
+    if not 1024 <= args.base_port <= 65535 - CLIENT_PORT_OFFSET - args.nodes:
         raise CliError("INVALID_ARGUMENTS", "--base-port out of range", exit_code=2)
     layout = QuorumLayout(Path(args.dir).resolve(), args.nodes, args.base_port)
     # Held until this process exits: a second `quorum up` on the same root

@@ -59,25 +59,31 @@ class Connection:
         if scope is not None:
             scope.cancel()
 
-    async def run(self) -> None:
+    async def run(self, initial: bytes = b"") -> None:
+        """Serve until the client closes; `initial`: bytes already read."""
         async with trio.open_nursery() as nursery:
             send_ch, recv_ch = trio.open_memory_channel(self.config.requests_in_flight_max)
             nursery.start_soon(self._respond_loop, recv_ch, nursery.cancel_scope)
-            await self._read_loop(send_ch, nursery.cancel_scope)
+            await self._read_loop(send_ch, nursery.cancel_scope, initial)
 
-    async def _read_loop(self, send_ch: trio.MemorySendChannel, scope: trio.CancelScope) -> None:
+    async def _read_loop(self, send_ch: trio.MemorySendChannel, scope: trio.CancelScope,
+                         initial: bytes) -> None:
         frames = FrameBuffer(self.config.socket_request_bytes_max)
         idle_s = self.config.connections_idle_ms_max / 1000
+        pending = initial
         async with send_ch:
             while True:
-                with trio.move_on_after(idle_s) as idle:
-                    data = await self.stream.receive_some(self.config.receive_bytes_max)
-                if idle.cancelled_caught:
-                    if self.in_flight == 0:
-                        self.stats.closed_idle += 1
-                        self._close(scope, "idle", idle_ms=self.config.connections_idle_ms_max)
-                        return
-                    continue
+                if pending:
+                    data, pending = pending, b""
+                else:
+                    with trio.move_on_after(idle_s) as idle:
+                        data = await self.stream.receive_some(self.config.receive_bytes_max)
+                    if idle.cancelled_caught:
+                        if self.in_flight == 0:
+                            self.stats.closed_idle += 1
+                            self._close(scope, "idle", idle_ms=self.config.connections_idle_ms_max)
+                            return
+                        continue
                 if not data:
                     if not frames.empty:
                         self.stats.closed_malformed += 1
@@ -118,7 +124,7 @@ class Connection:
 
 
 async def serve_connection(stream: trio.SocketStream, broker: BrokerView, config: KafkaListenerConfig,
-                           stats: ConnectionStats, log) -> None:
+                           stats: ConnectionStats, log, initial: bytes = b"") -> None:
     """Serve one accepted connection until it ends; never raises."""
     try:
         peer = stream.socket.getpeername()
@@ -128,7 +134,7 @@ async def serve_connection(stream: trio.SocketStream, broker: BrokerView, config
     conn = Connection(stream, broker, config, stats, log.bind(peer=peer_text))
     try:
         async with stream:
-            await conn.run()
+            await conn.run(initial)
     except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
         conn.close_reason = conn.close_reason or f"socket: {group.exceptions[0]!r}"
     if conn.close_reason is not None:

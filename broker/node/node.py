@@ -43,7 +43,9 @@ import sys
 import structlog
 import trio
 
-from rafka.broker.node.config import NodeConfig
+from rafka.broker.kafka.listener import KafkaListener
+from rafka.broker.node.config import HostPort, NodeConfig
+from rafka.broker.node.kafka_view import NodeKafkaView
 from rafka.broker.node.bench import BenchHandler, BenchStateMachine
 from rafka.broker.node.messages import (
     CLIENT_TYPES,
@@ -142,6 +144,8 @@ class Node:
         self.log = log.bind(node_id=self.node_id)
         self.client_port: int | None = None
         self.peer_port: int | None = None
+        self.kafka_port: int | None = None
+        self.kafka: KafkaListener | None = None
         self.book = AddressBook(
             {i: (hp.host, hp.port) for i, hp in config.voters.items()},
             {i: str(hp) for i, hp in config.client_addresses.items()},
@@ -186,13 +190,16 @@ class Node:
                 )
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self.driver.run)
+                    registered = await self._listen_kafka(nursery)
                     if self.with_services:
                         # A non-voter gets a dormant controller too: it only
                         # activates on the Raft leader, which it can become
                         # only once promoted to voter.
                         roles = tuple(dict.fromkeys((*self.config.roles, "controller")))
+                        # Brokers register (and Metadata returns) their
+                        # advertised Kafka address when they serve Kafka.
                         self.services = MetadataServices.for_node(
-                            dataclasses.replace(self.config, roles=roles),
+                            dataclasses.replace(self.config, roles=roles, advertised_client=registered),
                             self.driver,
                             self.state_machine,
                             self._forward,
@@ -222,6 +229,7 @@ class Node:
                         cluster_id=self.cluster_id,
                         client_port=self.client_port,
                         peer_port=self.peer_port,
+                        kafka_port=self.kafka_port,
                         voters=sorted(self.config.voters),
                         observer=not self.config.is_voter,
                         bench=self.bench,
@@ -233,6 +241,31 @@ class Node:
                     task_status.started()
         finally:
             storage.close()
+
+    async def _listen_kafka(self, nursery):
+        """Bind the Kafka listener (when configured) before the broker
+        registers; returns the address to register: the advertised Kafka
+        address (its port the bound one when configured as 0), else the
+        advertised client address."""
+        hp = self.config.kafka_listener
+        if hp is None:
+            return self.config.advertised_client
+        self.kafka = KafkaListener(NodeKafkaView(self, self.config.kafka), hp.host, hp.port,
+                                   legacy_target=self._legacy_client_target)
+        try:
+            self.kafka_port = await nursery.start(self.kafka.run)
+        except OSError as exc:
+            raise NodeStartError("PORT_IN_USE", f"cannot listen on {hp} (kafka): {exc.strerror or exc}") from None
+        adv = self.config.advertised_kafka or hp
+        return HostPort(adv.host, adv.port or self.kafka_port)
+
+    def _legacy_client_target(self):
+        """Where the Kafka port relays rafka client-protocol connections
+        (broker/kafka/legacy_bridge.py): this node's client listener."""
+        if self.client_port is None:
+            return None
+        host = self.config.client_listener.host
+        return ("127.0.0.1" if host in ("0.0.0.0", "", "::") else host, self.client_port)
 
     async def _listen(self, nursery, handler, hp, accepts, kind) -> int:
         try:

@@ -1,8 +1,10 @@
 """Where each node of a local quorum (`rafka quorum up`) lives, and the
 locks and formatting that make DIR safe to (re)use.
 
-Node i: DIR/node-i/ (data, logs, node.toml, node.out), client port
-base+i-1, peer port base+100+i-1. DIR/.lock is held by the running `quorum
+Node i: DIR/node-i/ (data, logs, node.toml, node.out), Kafka port
+base+i-1 (base 9092 by default, so a Kafka client's default bootstrap
+works), peer port base+100+i-1, and, until the rafka client listener
+retires, client port base+200+i-1. DIR/.lock is held by the running `quorum
 up`; a node directory held by a running node is never reformatted.
 """
 
@@ -16,11 +18,13 @@ from rafka.broker.node.datadir_lock import DataDirLock, DataDirLockedError, chec
 from rafka.broker.node.meta_properties import MetaPropertiesError, format_dir, new_cluster_id, read
 
 PEER_PORT_OFFSET = 100
+CLIENT_PORT_OFFSET = 200
 
 
 class QuorumLayout:
     """Where node i of a local quorum lives: DIR/node-i/ (data, logs,
-    node.toml, node.out), client port base+i-1, peer port base+100+i-1."""
+    node.toml, node.out), Kafka port base+i-1, peer port base+100+i-1,
+    client port base+200+i-1."""
 
     def __init__(self, root: Path, nodes: int, base_port: int) -> None:
         self.root = root
@@ -33,8 +37,14 @@ class QuorumLayout:
     def config_path(self, i: int) -> Path:
         return self.node_dir(i) / "node.toml"
 
-    def client_port(self, i: int) -> int:
+    def kafka_port(self, i: int) -> int:
         return self.base_port + i - 1
+
+    def kafka_address(self, i: int) -> str:
+        return f"127.0.0.1:{self.kafka_port(i)}"
+
+    def client_port(self, i: int) -> int:
+        return self.base_port + CLIENT_PORT_OFFSET + i - 1
 
     def peer_port(self, i: int) -> int:
         return self.base_port + PEER_PORT_OFFSET + i - 1
@@ -43,11 +53,13 @@ class QuorumLayout:
         return f"127.0.0.1:{self.client_port(i)}"
 
     def all_ports(self) -> list[int]:
-        return [self.client_port(i) for i in self.ids] + [self.peer_port(i) for i in self.ids]
+        return ([self.kafka_port(i) for i in self.ids] + [self.peer_port(i) for i in self.ids]
+                + [self.client_port(i) for i in self.ids])
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(self.client_address(i) for i in self.ids)
+        """What `ready bootstrap=` prints: the Kafka addresses."""
+        return ",".join(self.kafka_address(i) for i in self.ids)
 
     def lock_root(self) -> DataDirLock:
         """Create the root and lock it (DIR/.lock) for this `quorum up`."""
@@ -101,6 +113,7 @@ class QuorumLayout:
                 data_dir=".",
                 client=self.client_address(i),
                 peer=f"127.0.0.1:{self.peer_port(i)}",
+                kafka=self.kafka_address(i),
                 voters=voters,
                 client_addresses=clients,
                 raft=raft,

@@ -76,6 +76,7 @@ class ProcessCluster:
         broker: dict | None = None,
         bench: bool = False,
         observers: int = 0,
+        kafka: bool = False,
     ) -> None:
         self.root = root
         self.voter_ids = list(range(1, n + 1))
@@ -92,6 +93,8 @@ class ProcessCluster:
         ports = free_ports(2 * total)
         self.client_ports = dict(zip(self.ids, ports[:total]))
         self.peer_ports = dict(zip(self.ids, ports[total:]))
+        # With kafka=True every node also serves the Kafka protocol.
+        self.kafka_ports = dict(zip(self.ids, free_ports(total))) if kafka else {}
 
     # --- layout -----------------------------------------------------------
     def node_dir(self, i: int) -> Path:
@@ -106,6 +109,14 @@ class ProcessCluster:
     @property
     def bootstrap(self) -> str:
         return ",".join(self.client_address(i) for i in self.ids)
+
+    def kafka_address(self, i: int) -> str:
+        return f"127.0.0.1:{self.kafka_ports[i]}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """bootstrap.servers for a Kafka client (needs kafka=True)."""
+        return ",".join(self.kafka_address(i) for i in self.ids)
 
     async def setup(self) -> None:
         """Format every node, start proxies if asked, write the configs."""
@@ -135,6 +146,7 @@ class ProcessCluster:
                     raft=self.raft,
                     broker=self.broker,
                     roles=("controller", "broker") if i in self.voter_ids else ("broker",),
+                    kafka=self.kafka_address(i) if self.kafka_ports else None,
                 )
             )
 

@@ -19,12 +19,13 @@ pytestmark = pytest.mark.integration
 
 
 def pick_base_port() -> int:
-    """A base port whose client (base..base+2) and peer (base+100..) ports are free."""
+    """A base port whose Kafka (base..base+2), peer (base+100..) and client
+    (base+200..) ports are free."""
     for _ in range(50):
         (base,) = free_ports(1)
         if base > 60000:
             continue
-        wanted = [base + k for k in (0, 1, 2, 100, 101, 102)]
+        wanted = [base + k for k in (0, 1, 2, 100, 101, 102, 200, 201, 202)]
         if _all_free(wanted):
             return base
     raise RuntimeError("no free port range found")

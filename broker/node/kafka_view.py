@@ -1,0 +1,48 @@
+"""The node as the Kafka listener sees it (broker/kafka/context.BrokerView).
+
+Why a view: Kafka API handlers must not know how the node is wired; they
+read the image, ask for the Raft leader and route controller requests, all
+through this one object. Everything is read at request time, so the view
+can be built (and the listener bound) before the metadata services exist.
+"""
+
+from __future__ import annotations
+
+from rafka.broker.kafka.config import KafkaListenerConfig
+from rafka.broker.metadata.image import MetadataImage
+from rafka.netproto.errors import ErrorCode, RafkaError
+
+
+class NodeKafkaView:
+    def __init__(self, node, config: KafkaListenerConfig) -> None:
+        self._node = node
+        self.node_id = node.node_id
+        self.cluster_id = node.cluster_id
+        self.config = config
+
+    @property
+    def image(self) -> MetadataImage:
+        return self._node.state_machine.image
+
+    def leader_id(self) -> int | None:
+        driver = self._node.driver
+        return None if driver is None else driver.core.leader_id
+
+    def _api(self):
+        services = self._node.services
+        if services is None:
+            raise RafkaError(ErrorCode.NOT_CONTROLLER, f"node {self.node_id}: metadata services not started")
+        return services.api
+
+    async def route_to_controller(self, msg, timeout_s: float | None = None):
+        return await self._api().route_to_controller(msg, timeout_s)
+
+    async def barrier(self) -> None:
+        await self._api().barrier()
+
+    def quorum_status(self):
+        return self._node.driver.status()
+
+    def controller_active(self) -> bool:
+        services = self._node.services
+        return services is not None and services.service is not None and services.service.is_active()
