@@ -21,7 +21,7 @@ import sys
 
 from rafka.broker.cli.errors import CliError
 
-DEFAULT_BOOTSTRAP = "127.0.0.1:9192"
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 # Command modules, in the order they appear in --help. Only built commands
 # are listed; a module that fails to import is a bug and fails loudly (it is
