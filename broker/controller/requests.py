@@ -30,6 +30,10 @@ class CreatableTopic(Message):
     num_partitions: int
     replication_factor: int
     configs: dict[str, str] = field(default_factory=dict)
+    # Manual placement (Kafka's replica assignments): one replica list per
+    # partition, in partition order; then num_partitions and
+    # replication_factor must be -1 (they follow from the lists).
+    assignments: list[list[int]] | None = None
 
 
 @register

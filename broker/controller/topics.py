@@ -120,10 +120,15 @@ def create_topics(
             if image.topic(name) is not None:
                 raise RafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name} already exists")
             check_topic_collision(name, by_key)
-            count = validate_partition_count(t.num_partitions, config.partitions_per_topic_max)
-            rf = validate_replication_factor(
-                t.replication_factor, len(placement.eligible), config.replication_factor_max
-            )
+            manual = None
+            if t.assignments is not None:
+                manual = validate_assignments(t, image, config)
+                count, rf = len(manual), len(manual[0])
+            else:
+                count = validate_partition_count(t.num_partitions, config.partitions_per_topic_max)
+                rf = validate_replication_factor(
+                    t.replication_factor, len(placement.eligible), config.replication_factor_max
+                )
             configs = validate_configs(dict(t.configs), {}, rf)
             placement.check_total(count)
         except RafkaError as exc:
@@ -137,9 +142,35 @@ def create_topics(
             continue
         records.append(TopicRecord(name, topic_id))
         records.extend(ConfigRecord(name, k, v) for k, v in configs.items() if v is not None)
-        for p, replicas in enumerate(placement.assign(count, rf)):
+        for p, replicas in enumerate(manual if manual is not None else placement.assign(count, rf)):
             records.append(PartitionRecord(topic_id, p, replicas, replicas, replicas[0], 0, 0))
     return records, CreateTopicsResponse(results=results)
+
+
+def validate_assignments(t, image: MetadataImage, config: ControllerConfig) -> list[tuple[int, ...]]:
+    """Manual replica lists: one per partition, all of one length, distinct
+    brokers each, every broker registered (Kafka's rule); INVALID_REQUEST
+    when a partition count or replication factor is given as well."""
+    if t.num_partitions != -1 or t.replication_factor != -1:
+        raise RafkaError(ErrorCode.INVALID_REQUEST,
+                         "give either replica assignments or partitions and replication factor, not both")
+    lists = [tuple(a) for a in t.assignments]
+    validate_partition_count(len(lists), config.partitions_per_topic_max)
+    rf = len(lists[0])
+    for p, replicas in enumerate(lists):
+        if len(replicas) != rf or rf < 1:
+            raise RafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                             f"partition {p} has {len(replicas)} replicas, partition 0 has {rf}")
+        if len(set(replicas)) != len(replicas):
+            raise RafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"partition {p} repeats a broker: {replicas}")
+        unknown = [b for b in replicas if b not in image.brokers]
+        if unknown:
+            raise RafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                             f"partition {p} names unregistered broker(s) {unknown}")
+    if rf > config.replication_factor_max:
+        raise RafkaError(ErrorCode.INVALID_REPLICATION_FACTOR,
+                         f"replication factor {rf} above the limit {config.replication_factor_max}")
+    return lists
 
 
 def delete_topics(

@@ -6,9 +6,31 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rafka.broker.kafka.apis import api_versions, metadata
+from rafka.broker.kafka.apis import (
+    alter_configs,
+    api_versions,
+    create_partitions,
+    create_topics,
+    delete_topics,
+    describe_cluster,
+    describe_configs,
+    describe_quorum,
+    incremental_alter_configs,
+    metadata,
+)
 
-MODULES: tuple[ModuleType, ...] = (api_versions, metadata)
+MODULES: tuple[ModuleType, ...] = (
+    api_versions,
+    metadata,
+    create_topics,
+    delete_topics,
+    create_partitions,
+    describe_configs,
+    alter_configs,
+    incremental_alter_configs,
+    describe_cluster,
+    describe_quorum,
+)
 
 API_TABLE: dict[int, ModuleType] = {m.API_KEY: m for m in MODULES}
 

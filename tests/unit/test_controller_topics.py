@@ -211,3 +211,23 @@ def test_names_differing_only_in_dot_and_underscore_collide(c):
     assert codes == [0, ErrorCode.INVALID_TOPIC_EXCEPTION, 0]
     assert c.image.topic("x.y") is None and c.image.topic("x_y") is not None
     assert c.create_topic("a.b", 1, 1).error_code == ErrorCode.TOPIC_ALREADY_EXISTS
+
+
+def test_manual_replica_assignments(c):
+    """Goal: a topic created with replica assignments gets exactly those
+    replica lists (first replica leading); bad lists are refused with
+    Kafka's errors and create nothing."""
+    ok = rq.CreatableTopic("manual", -1, -1, assignments=[[3, 1], [2, 3]])
+    resp = c.handle(rq.CreateTopicsRequest([ok]))
+    assert resp.results[0].error_code == 0
+    t = c.image.topic("manual")
+    assert [(s.replicas, s.leader) for s in t.partitions] == [((3, 1), 3), ((2, 3), 2)]
+    bad = [
+        (rq.CreatableTopic("b1", 2, -1, assignments=[[1]]), ErrorCode.INVALID_REQUEST),
+        (rq.CreatableTopic("b2", -1, -1, assignments=[[1, 2], [3]]), ErrorCode.INVALID_REPLICA_ASSIGNMENT),
+        (rq.CreatableTopic("b3", -1, -1, assignments=[[1, 1]]), ErrorCode.INVALID_REPLICA_ASSIGNMENT),
+        (rq.CreatableTopic("b4", -1, -1, assignments=[[1, 9]]), ErrorCode.INVALID_REPLICA_ASSIGNMENT),
+    ]
+    resp = c.handle(rq.CreateTopicsRequest([t for t, _ in bad]))
+    assert [r.error_code for r in resp.results] == [code for _, code in bad]
+    assert all(c.image.topic(f"b{i}") is None for i in range(1, 5))

@@ -1,0 +1,34 @@
+"""DescribeCluster (key 60), versions 0-1: the unfenced brokers at their
+advertised Kafka addresses, the cluster id and a live controller id (the
+same as Metadata's). Only the broker endpoint type is served."""
+
+from __future__ import annotations
+
+from rafka.broker.kafka.apis.metadata import controller_id, live_brokers
+from rafka.broker.kafka.context import RequestContext
+from rafka.broker.kafka.shape import get
+
+API_KEY = 60
+MIN_VERSION = 0
+MAX_VERSION = 1
+
+BROKERS_ENDPOINT = 1
+UNSUPPORTED_ENDPOINT_TYPE = 115
+
+
+async def handle(ctx: RequestContext, request) -> dict:
+    image = ctx.broker.image
+    endpoint_type = get(request, "endpoint_type", BROKERS_ENDPOINT)
+    body = {
+        "throttle_time": 0,
+        "endpoint_type": endpoint_type,
+        "cluster_id": ctx.broker.cluster_id,
+        "controller_id": controller_id(image, ctx.broker.leader_id(), ctx.broker.node_id),
+        "brokers": [{"broker_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
+                    for b in live_brokers(image)],
+        "cluster_authorized_operations": -2147483648,
+    }
+    if endpoint_type != BROKERS_ENDPOINT:
+        body.update(error_code=UNSUPPORTED_ENDPOINT_TYPE,
+                    error_message=f"endpoint type {endpoint_type} is not served (brokers only)", brokers=[])
+    return body

@@ -1,0 +1,70 @@
+"""DescribeQuorum (key 55), versions 0-2: the metadata quorum
+(`__cluster_metadata`, partition 0) as this node's Raft status sees it:
+leader, term (leader epoch), commit index (high watermark), and per voter
+and observer its log end offset — exact on the leader, -1 where a
+follower does not know. v2 adds each voter's Kafka listener."""
+
+from __future__ import annotations
+
+from rafka.broker.kafka.context import RequestContext
+from rafka.netproto.errors import ErrorCode
+
+API_KEY = 55
+MIN_VERSION = 0
+MAX_VERSION = 2
+
+METADATA_TOPIC = "__cluster_metadata"
+
+
+def _status_value(st, name, default=None):
+    return st.get(name, default) if isinstance(st, dict) else getattr(st, name, default)
+
+
+def _replica(st, node_id: int) -> dict:
+    me = _status_value(st, "node_id")
+    peers = _status_value(st, "peers") or {}
+    if node_id == me:
+        leo = _status_value(st, "last_index", -1)
+    elif node_id in peers:
+        p = peers[node_id]
+        leo = p.get("match_index", -1) if isinstance(p, dict) else p.match_index
+    else:
+        leo = -1
+    return {"replica_id": node_id, "log_end_offset": leo, "last_fetch_timestamp": -1,
+            "last_caught_up_timestamp": -1}
+
+
+def partition_body(st) -> dict:
+    leader = _status_value(st, "leader_id")
+    return {
+        "partition_index": 0,
+        "error_code": ErrorCode.NONE,
+        "leader_id": -1 if leader is None else leader,
+        "leader_epoch": _status_value(st, "term", 0),
+        "high_watermark": _status_value(st, "commit_index", 0),
+        "current_voters": [_replica(st, v) for v in sorted(_status_value(st, "voters", []) or [])],
+        "observers": [_replica(st, v) for v in sorted(_status_value(st, "learners", []) or [])],
+    }
+
+
+async def handle(ctx: RequestContext, request) -> dict:
+    st = ctx.broker.quorum_status()
+    image = ctx.broker.image
+    topics = []
+    for t in request.topics:
+        parts = []
+        for p in t.partitions:
+            if t.topic_name == METADATA_TOPIC and p.partition_index == 0:
+                parts.append(partition_body(st))
+            else:
+                parts.append({"partition_index": p.partition_index,
+                              "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                              "error_message": f"{t.topic_name}-{p.partition_index} is not the metadata quorum"})
+        topics.append({"topic_name": t.topic_name, "partitions": parts})
+    voters = _status_value(st, "voters", []) or []
+    nodes = []
+    for v in sorted(voters):
+        b = image.brokers.get(v)
+        listeners = [{"name": "KAFKA", "host": b.host, "port": b.port}] if b is not None else []
+        nodes.append({"node_id": v, "listeners": listeners})
+    return {"error_code": ErrorCode.NONE, "topics": topics, "nodes": nodes}
