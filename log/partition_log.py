@@ -47,7 +47,7 @@ RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
 _STAMP_BYTES = 16
 RELATIVE_OFFSET_MAX = 2**31 - 1
 
-logger = structlog.get_logger("rafka.log")
+_module_logger = structlog.get_logger("rafka.log")
 
 
 class AppendInfo(NamedTuple):
@@ -110,14 +110,15 @@ class PartitionLog:
 
     @classmethod
     def open(cls, path, config: LogConfig = LogConfig(), *, now_ms: Callable[[], int] | None = None,
-             fs: FileSystem = OS_FS) -> "PartitionLog":
+             fs: FileSystem = OS_FS, logger=None) -> "PartitionLog":
         """Open (creating if needed, fsynced into its parent) the log in
         directory `path`, recovering it as described in log/recovery.py.
         Everything kept is fsynced and the recovery point is the log end
-        offset when this returns. `fs`: the file layer (log/fs.py)."""
+        offset when this returns. `fs`: the file layer (log/fs.py);
+        `logger`: a structlog logger carrying the caller's context (node)."""
         dir_path = os.fspath(path)
         now_ms = now_ms or _wall_clock_ms
-        log = logger.bind(log_dir=dir_path)
+        log = (logger or _module_logger).bind(log_dir=dir_path)
         owner: list[PartitionLog] = []
         state = recover_log(
             dir_path,

@@ -98,6 +98,7 @@ def truncate_log(plog, offset: int, head=None) -> int:
         return _truncate_with_head(plog, seg, position, new_end, offset, head)
     i = plog._segments.index(seg)
     _sync_segments(plog._segments[:i])
+    _scan_from(plog, seg)
     for later in plog._segments[i + 1 :]:
         later.delete()
     del plog._segments[i + 1 :]
@@ -113,6 +114,16 @@ def truncate_log(plog, offset: int, head=None) -> int:
     plog._log.warning("log_truncated", offset=new_end, requested_offset=offset, old_end_offset=old_end,
                       offsets_cut=old_end - new_end)
     return new_end
+
+
+def _scan_from(plog, seg: Segment) -> None:
+    """Lower the persisted recovery point to `seg`'s base before cutting it:
+    a reopen then verifies `seg` and everything after it instead of trusting
+    index files (and a `next segment` base) that describe the old content.
+    Without it a crash between the cut and the directory fsync could bring
+    back a later segment and make the cut segment claim offsets it lost."""
+    if plog._recovery_point > seg.base_offset:
+        plog._write_recovery_point(seg.base_offset)
 
 
 def _sync_segments(segments) -> None:
@@ -161,8 +172,7 @@ def _truncate_with_head(plog, seg: Segment, position: int, batch_base: int, offs
     fs = plog.fs
     i = plog._segments.index(seg)
     _sync_segments(plog._segments[:i])
-    if plog._recovery_point > seg.base_offset:
-        plog._write_recovery_point(seg.base_offset)
+    _scan_from(plog, seg)
     for later in plog._segments[i + 1 :]:
         later.delete()
     del plog._segments[i + 1 :]

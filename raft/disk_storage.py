@@ -101,7 +101,7 @@ SNAPSHOT_SUFFIX = ".snap"
 STATE_FILE_BYTES_MAX = 4096
 SNAPSHOT_FILE_BYTES_MAX = 1 << 30
 
-logger = structlog.get_logger("rafka.raft.storage")
+_module_logger = structlog.get_logger("rafka.raft.storage")
 
 
 class DiskStorage:
@@ -116,24 +116,27 @@ class DiskStorage:
         self._plog = plog
         self._mem = mem
         self._batch_bytes_max = batch_bytes_max
-        self._log = logger.bind(raft_dir=path)
+        self._log = _module_logger.bind(raft_dir=path)
         self._commit_fd: int | None = None
 
     @classmethod
     def open(
         cls, path: str | os.PathLike, bootstrap: ConfigState, *, log_config: LogConfig | None = None,
         fs: FileSystem = OS_FS, now_ms: Callable[[], int] | None = None, log_fields: dict | None = None,
+        logger=None,
     ) -> "DiskStorage":
         """Open (creating it, fsynced into its parent) the metadata directory
         `path`. `fs`: the file layer; `now_ms`: the log's clock (both for
-        tests and the simulator); `log_fields`: extra log context (node)."""
+        tests and the simulator); `log_fields`: extra log context (node);
+        `logger`: the structlog logger to bind (default: rafka.raft.storage)."""
         path = os.fspath(path)
         makedirs_durable(fs, path)
-        log = logger.bind(raft_dir=path, **(log_fields or {}))
+        log = (logger or _module_logger).bind(raft_dir=path, **(log_fields or {}))
         config = log_config or LogConfig(batch_bytes_max=64 << 20, retention_ms=-1, retention_bytes=-1)
         snapshot = cls._load_newest_snapshot(path, log, fs)
         hard_state = cls._load_hard_state(path, log, fs)
-        plog = PartitionLog.open(os.path.join(path, LOG_DIR_NAME), config, fs=fs, now_ms=now_ms)
+        plog = PartitionLog.open(os.path.join(path, LOG_DIR_NAME), config, fs=fs, now_ms=now_ms,
+                                 logger=(logger or _module_logger).bind(**(log_fields or {})))
         if plog.log_end_offset == 0:
             plog.delete_before(1)  # offsets are Raft indexes, which start at 1
         mem = MemoryStorage(bootstrap, hard_state)

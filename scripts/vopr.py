@@ -3,7 +3,9 @@
 
     python scripts/vopr.py --seed 42 [--trace]       replay one seed
     python scripts/vopr.py --seeds 5000 [--start K]  soak seeds K..K+N-1
-    options: --nodes 3|5 (default: alternate by seed), --events N,
+    options: --storage memory|disk (disk: the real DiskStorage over a file
+             layer that loses what was not fsynced at every crash),
+             --nodes 3|5 (default: alternate by seed), --events N,
              --time-limit S (soak: stop starting new seeds after S seconds),
              --trace-lines N
 
@@ -31,6 +33,7 @@ def make_config(args, seed: int) -> SimConfig:
         nodes=nodes,
         events_max=args.events,
         trace_events_max=args.trace_lines,
+        storage=args.storage,
     )
 
 
@@ -82,7 +85,7 @@ def soak(args) -> int:
             print(f"{done} seeds, {len(failures)} failures, {done / elapsed:.1f} seeds/s", flush=True)
     elapsed = max(time.monotonic() - started, 1e-9)
     print(
-        f"seeds={done} start={args.start} failures={len(failures)} lin_unknown={unknown} "
+        f"storage={args.storage} seeds={done} start={args.start} failures={len(failures)} lin_unknown={unknown} "
         f"seconds={elapsed:.1f} seeds/s={done / elapsed:.1f} events/s={events / elapsed:.0f}"
     )
     if failures:
@@ -98,6 +101,8 @@ def main(argv=None) -> int:
     group.add_argument("--seeds", type=int, help="soak this many seeds")
     parser.add_argument("--start", type=int, default=0, help="first seed of a soak")
     parser.add_argument("--nodes", type=int, choices=(3, 5), default=None)
+    parser.add_argument("--storage", choices=("memory", "disk"), default="memory",
+                        help="memory: MemoryStorage is the disk; disk: DiskStorage over tests/sim/crashfs.py")
     parser.add_argument("--events", type=int, default=SimConfig.events_max, help="events of the fault phase")
     parser.add_argument("--trace", action="store_true", help="print every event of a replay")
     parser.add_argument("--trace-lines", type=int, default=SimConfig.trace_events_max,

@@ -31,7 +31,7 @@ from tests.sim.client_driver import ClientDriver
 from tests.sim.clients import History, Workload
 from tests.sim.invariants import InvariantViolation, SafetyChecker
 from tests.sim.network import NetworkConfig, SimNetwork
-from tests.sim.node import SimNode
+from tests.sim.node import SimDisk, SimNode
 from tests.sim.trace import Trace
 
 TICK, DELIVER, CLIENT, DEADLINE, FAULT, RESTART, CRASH, ISOLATE, FLIP = (
@@ -49,8 +49,8 @@ class SimConfig:
     tick_ms: int = 10
     election_timeout_ticks: int = 10
     heartbeat_ticks: int = 2
-    max_msg_bytes: int = 4096
-    max_inflight_msgs: int = 16
+    msg_bytes_max: int = 4096
+    inflight_msgs_max: int = 16
     # Draw timing and size settings per seed (see Simulation._draw_profile),
     # so the sweep covers tight and loose timeouts, small and large messages.
     randomize_profile: bool = True
@@ -68,13 +68,18 @@ class SimConfig:
     trace_events_max: int = 300
     linearizability_timeout_s: float = 10.0
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    # "memory": MemoryStorage is the disk; "disk": the real DiskStorage over
+    # a CrashFs per node (tests/sim/node.py), losing what was not fsynced
+    storage: str = "memory"
+    disk_segment_bytes_max: int = 4096  # small, so rolls and multi-segment truncations happen
+    disk_torn_rate: float = 0.3
 
     def raft_config(self) -> RaftConfig:
         return RaftConfig(
             election_timeout_ticks=self.election_timeout_ticks,
             heartbeat_ticks=self.heartbeat_ticks,
-            max_inflight_msgs=self.max_inflight_msgs,
-            max_msg_bytes=self.max_msg_bytes,
+            inflight_msgs_max=self.inflight_msgs_max,
+            msg_bytes_max=self.msg_bytes_max,
             snapshot_chunk_bytes=256,
         )
 
@@ -163,27 +168,37 @@ class Simulation:
         rng = self.rng
         election = rng.choice([4, 6, 10, 15])
         net = dataclasses.replace(cfg.network, delay_max_ms=rng.choice([10, 30, 60]))
-        return dataclasses.replace(
+        drawn = dataclasses.replace(
             cfg,
             election_timeout_ticks=election,
             heartbeat_ticks=rng.choice([1, 2]) if election > 4 else 1,
-            max_msg_bytes=rng.choice([64, 256, 4096]),
-            max_inflight_msgs=rng.choice([1, 2, 16]),
+            msg_bytes_max=rng.choice([64, 256, 4096]),
+            inflight_msgs_max=rng.choice([1, 2, 16]),
             clients=rng.choice([3, 6]),
             fault_interval_ms=rng.choice([(50, 400), (20, 200)]),
             network=net,
         )
+        if cfg.storage == "disk":  # drawn last: memory-storage seeds replay unchanged
+            drawn = dataclasses.replace(drawn, disk_segment_bytes_max=rng.choice([512, 4096, 1 << 20]))
+        return drawn
 
     def describe_profile(self) -> str:
         c = self.cfg
         return (f"seed={self.seed} nodes={c.nodes} election_timeout_ticks={c.election_timeout_ticks} "
-                f"heartbeat_ticks={c.heartbeat_ticks} tick_ms={c.tick_ms} max_msg_bytes={c.max_msg_bytes} "
-                f"max_inflight_msgs={c.max_inflight_msgs} delay_max_ms={c.network.delay_max_ms} "
+                f"heartbeat_ticks={c.heartbeat_ticks} tick_ms={c.tick_ms} msg_bytes_max={c.msg_bytes_max} "
+                f"inflight_msgs_max={c.inflight_msgs_max} delay_max_ms={c.network.delay_max_ms} "
                 f"clients={c.clients} fault_interval_ms={c.fault_interval_ms}")
 
     def add_node(self, nid: int, voters: frozenset[int]) -> SimNode:
+        disk = None
+        if self.cfg.storage == "disk":
+            from rafka.log.config import LogConfig
+
+            log_config = LogConfig(segment_bytes_max=self.cfg.disk_segment_bytes_max, batch_bytes_max=64 << 20,
+                                   retention_ms=-1, retention_bytes=-1, index_interval_bytes=256)
+            disk = SimDisk(nid, log_config, torn_rate=self.cfg.disk_torn_rate)
         node = SimNode.bootstrap(
-            nid, voters, raft_config=self.raft_config, rng=self.rng, checker=self.checker,
+            nid, voters, disk=disk, raft_config=self.raft_config, rng=self.rng, checker=self.checker,
             trace=self.trace, now=lambda: self.now_ms,
         )
         node.on_apply = self.clients.on_apply
@@ -236,6 +251,12 @@ class Simulation:
             # an invariant asserted inside the core (or the simulator) broke
             detail = f"{exc} at {_where(exc)}"
             raise SimFailure(self.seed, "assertion", detail, self.trace.render()) from exc
+        except SimFailure:
+            raise
+        except Exception as exc:
+            # e.g. a storage error inside persist: the real driver would die there
+            detail = f"{type(exc).__name__}: {exc} at {_where(exc)}"
+            raise SimFailure(self.seed, "exception", detail, self.trace.render()) from exc
         leaders = len(self.checker.leader_of_term)
         return SimResult(self.seed, self.cfg.nodes, self.events, self.now_ms, leaders,
                          self.history.counts(), dict(self.faults), dict(self.trace.tally),

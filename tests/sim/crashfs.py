@@ -79,6 +79,7 @@ class CrashFs:
         self.crashes = 0
         self.journal: deque[str] = deque(maxlen=journal_max)
         self._armed: int | None = None
+        self._trigger: tuple[str, int] | None = None
         self._dead = False
 
     # ---- crash control -------------------------------------------------------
@@ -87,13 +88,21 @@ class CrashFs:
         """Crash on the `after_ops`-th mutating call from now (1 = the next)."""
         assert after_ops >= 1
         self._armed = after_ops
+        self._trigger = None
+
+    def arm_after(self, trigger: str, after_ops: int) -> None:
+        """Crash on the `after_ops`-th mutating call after the next call
+        whose journal line starts with `trigger` (e.g. "ftruncate": a crash
+        right after a cut, the window a truncation must survive)."""
+        self._trigger = (trigger, after_ops)
 
     def disarm(self) -> None:
         self._armed = None
+        self._trigger = None
 
     @property
     def armed(self) -> bool:
-        return self._armed is not None
+        return self._armed is not None or self._trigger is not None
 
     def crash(self, rng: random.Random | None = None, *, torn: bool = False) -> None:
         """Power loss: every open descriptor is gone and the tree becomes
@@ -102,6 +111,7 @@ class CrashFs:
         self.crashes += 1
         self._fds.clear()
         self._armed = None
+        self._trigger = None
         self._dead = False
         self.journal.append(f"CRASH torn={torn}")
         seen: set[int] = set()
@@ -147,6 +157,9 @@ class CrashFs:
                 raise SimulatedCrash(what)
         self.ops += 1
         self.journal.append(what)
+        if self._trigger is not None and what.startswith(self._trigger[0]):
+            self._armed = self._trigger[1]
+            self._trigger = None
 
     # ---- paths ---------------------------------------------------------------
 

@@ -122,6 +122,14 @@ def _fault_crash(sim) -> None:
     if sim.rng.random() < 0.5:
         # a supervisor restarts it soon: short outages race with elections
         bounce_ms = sim.rng.randint(1, sim.cfg.tick_ms * sim.cfg.election_timeout_ticks)
+    if node.disk is not None and sim.cfg.crash_points and sim.rng.random() < 0.4:
+        # disk storage only: the crash lands inside the file layer, at the
+        # n-th file operation from now (in append, sync, a truncation, ...)
+        if bounce_ms is not None:
+            node.bounce_ms = bounce_ms
+        where = node.disk.arm(sim.rng)
+        _log(sim, node.node_id, f"arm crash inside the file layer at {where}")
+        return
     point = None
     if sim.cfg.crash_points and sim.rng.random() < 0.5:
         point = sim.rng.choice(CRASH_POINTS)
@@ -160,6 +168,8 @@ def _fault_snapshot(sim) -> None:
     # compacting the leader is what forces snapshot installs on laggards
     node = leader if leader is not None and sim.rng.random() < 0.5 else sim.rng.choice(alive)
     node.take_snapshot(keep_entries=sim.rng.choice([0, 0, 2, 10]))
+    if not node.alive:  # on disk, an armed crash may fire inside the snapshot's writes
+        sim._lost(node)
 
 
 def _fault_transfer(sim) -> None:
@@ -217,6 +227,8 @@ def heal_all(sim) -> None:
     _fault_calm(sim)
     for node in sim.nodes.values():
         node.crash_point = None
+        if node.disk is not None:
+            node.disk.fs.disarm()
         if not node.alive:
             restart(sim, node)
     _log(sim, None, "heal all: network healed, every node running")

@@ -21,10 +21,19 @@ advance — and an armed crash point stops it early:
 - "after_vote": like after_send, but only on a Ready that casts a new vote
   (the moment a lost vote would let the node vote twice in one term).
 
-The storage object IS the disk: the core only reads it and only this module
-writes it, so a crash simply drops the core (and its un-persisted unstable
-tail); a restart builds a new RaftCore on the same storage and restores the
-KV state machine from the stored snapshot.
+Storage, two kinds (SimConfig.storage):
+- "memory": the MemoryStorage object IS the disk: the core only reads it and
+  only this module writes it, so a crash simply drops the core (and its
+  un-persisted unstable tail);
+- "disk": the real raft.disk_storage.DiskStorage (and its log/ PartitionLog)
+  over tests.sim.crashfs.CrashFs. A crash also crashes the node's file
+  system (what was not fsynced is lost; a third of crashes keep a torn mix
+  instead, see crashfs) and reopens the storage, which runs the real
+  recovery. A crash can also be armed inside the file layer ("fs:N": the
+  N-th file operation from now never happens), so it lands inside append,
+  sync, a conflict truncation, a snapshot install or a compaction.
+A restart builds a new RaftCore on the storage and restores the KV state
+machine from the stored snapshot.
 
 Invariants: while `core` is None the node is down and takes no input; every
 write to storage is reported to the SafetyChecker (log matching, commit); a
@@ -43,6 +52,7 @@ from rafka.raft.core import RaftCore
 from rafka.raft.errors import CompactedError, UnavailableError
 from rafka.raft.storage import MemoryStorage
 from rafka.raft.types import ConfigState, Entry, EntryKind, Ready, Role
+from tests.sim.crashfs import CrashFs, SimulatedCrash
 from tests.sim.invariants import COMPACTED, InvariantViolation, SafetyChecker
 from tests.sim.kv import KvStateMachine, describe
 from tests.sim.trace import Trace
@@ -63,6 +73,7 @@ class SimNode:
     trace: Trace
     storage: MemoryStorage
     now: Callable[[], int]
+    disk: "SimDisk | None" = None  # set when the node runs on DiskStorage
     core: RaftCore | None = None
     kv: KvStateMachine = field(default_factory=KvStateMachine)
     incarnation: int = 0
@@ -73,6 +84,9 @@ class SimNode:
     restored_index: int = 0  # index of the snapshot the KV was restored from at start
     _last_vote: tuple = (0, None)
     _fired: str = ""  # the crash point that fired last (for the trace)
+    _durable_floor: tuple = (0, 0)  # see _check_storage_durable
+    _durable_vote: tuple = (0, None)
+    _vote_in_flight: tuple | None = None
     # called with the node when it becomes leader (after its Ready is handled)
     on_new_leader: Callable | None = None
     # hooks the cluster installs: on_apply(node, entry, outcome), on_read_state(node, rs)
@@ -80,10 +94,17 @@ class SimNode:
     on_read_state: Callable | None = None
 
     @classmethod
-    def bootstrap(cls, node_id: int, voters: frozenset[int], **kw) -> "SimNode":
+    def bootstrap(cls, node_id: int, voters: frozenset[int], disk: "SimDisk | None" = None, **kw) -> "SimNode":
         """A node formatted with the initial configuration (or an empty one
-        for a node that will join as a learner)."""
-        node = cls(node_id=node_id, storage=MemoryStorage(ConfigState(voters)), **kw)
+        for a node that will join as a learner), on memory or disk storage."""
+        if disk is not None:
+            disk.bootstrap = ConfigState(voters)
+            storage = disk.open()
+        else:
+            storage = MemoryStorage(ConfigState(voters))
+        node = cls(node_id=node_id, storage=storage, disk=disk, **kw)
+        hs = storage.hard_state
+        node._durable_vote = (hs.term, hs.vote)
         node.start()
         return node
 
@@ -118,6 +139,14 @@ class SimNode:
         self.crash_point = None
         self.checker.on_not_leader(self.node_id)
         self.trace.add(self.now(), self.node_id, "crash", why)
+        if self.disk is not None:
+            torn = self.disk.power_loss(self.rng)
+            self.storage = self.disk.open()
+            self.trace.add(self.now(), self.node_id, "disk",
+                           f"power loss{' (torn)' if torn else ''}, reopened: {self._brief()}")
+            self._check_storage_durable()
+            self._durable_vote = (self.storage.hard_state.term, self.storage.hard_state.vote)
+            self._vote_in_flight = None
 
     def _brief(self) -> str:
         hs, _ = self.storage.initial_state()
@@ -149,6 +178,9 @@ class SimNode:
         except NodeCrashed:
             self.trace.tally["crash-point " + self._fired] += 1
             self.crash(f"at crash point {self._fired}")
+        except SimulatedCrash as exc:
+            self.trace.tally["crash-point fs"] += 1
+            self.crash(f"inside the file layer, before {exc}")
         if self.core is not None:
             self._observe_role()
 
@@ -176,16 +208,24 @@ class SimNode:
             self._maybe_crash("after_early_send")
         if rd.snapshot is not None:
             self.storage.apply_snapshot(rd.snapshot)
+            self._durable_floor = (rd.snapshot.meta.index, rd.snapshot.meta.term)
         entries = rd.entries
+        if entries and entries[0].index <= self._durable_floor[0]:
+            self._lower_floor(entries[0].index - 1)  # a conflict: our suffix may go
         if armed and self.crash_point == "torn" and entries:
             entries = entries[: self.rng.randrange(len(entries))]
         if entries:
             self.storage.append(entries)
             self._check_appended(entries)
         if armed:
-            self._maybe_crash("torn")
+            self._maybe_crash("torn")  # on disk: the torn prefix was never synced
+        self.storage.sync()
+        if entries or rd.snapshot is not None:
+            self._raise_floor()
         if rd.hard_state is not None:
+            self._vote_in_flight = (rd.hard_state.term, rd.hard_state.vote)
             self.storage.set_hard_state(rd.hard_state)
+            self._durable_vote, self._vote_in_flight = self._vote_in_flight, None
             self._last_vote = (rd.hard_state.term, rd.hard_state.vote)
             self._check_commit(rd.hard_state.commit)
         if armed:
@@ -211,6 +251,46 @@ class SimNode:
         core.advance(rd)
         if core.role == Role.LEADER:
             self._check_leader_durable()
+
+    # -- storage durability (disk storage) ----------------------------------------
+    #
+    # `_durable_floor` = (index, term): every entry up to index was synced and
+    # not since cut by a conflict, so no crash may lose it (a snapshot covering
+    # it counts); `_durable_vote` = the last (term, vote) written. Checked after
+    # every power loss: "storage durability" (what fsync promised survives).
+
+    def _term_or_snapshot(self, index: int) -> int:
+        snap = self.storage.snapshot().meta
+        if index <= snap.index:
+            return snap.term if index == snap.index else COMPACTED
+        return self.storage.term(index)
+
+    def _lower_floor(self, index: int) -> None:
+        if index < self._durable_floor[0]:
+            self._durable_floor = (index, self._term_or_snapshot(index))
+
+    def _raise_floor(self) -> None:
+        last = self.storage.last_index()
+        self._durable_floor = (last, self._term_or_snapshot(last))
+
+    def _check_storage_durable(self) -> None:
+        index, term = self._durable_floor
+        s = self.storage
+        snap = s.snapshot().meta
+        if s.last_index() < index:
+            raise InvariantViolation(
+                "storage durability",
+                f"n{self.node_id} synced entries up to {index} but after a power loss has only "
+                f"[{s.first_index()}..{s.last_index()}] (snapshot {snap.index})")
+        if index > snap.index and term != COMPACTED and s.term(index) != term:
+            raise InvariantViolation(
+                "storage durability",
+                f"n{self.node_id} synced entry {index} of term {term}, after a power loss it has term {s.term(index)}")
+        hs = s.hard_state
+        if (hs.term, hs.vote) not in (self._durable_vote, self._vote_in_flight):  # in flight: old or new
+            raise InvariantViolation(
+                "storage durability",
+                f"n{self.node_id} wrote term/vote {self._durable_vote}, after a power loss has {(hs.term, hs.vote)}")
 
     def _check_leader_durable(self) -> None:
         """A leader counts its own log toward commit only once it is on disk:
@@ -283,7 +363,66 @@ class SimNode:
         if index <= self.storage.snapshot().meta.index:
             return None
         snap = core.compact(index, self.kv.snapshot())
-        self.storage.create_snapshot(snap)
-        self.storage.compact(max(self.storage.first_index() - 1, index - keep_entries))
+        try:
+            self.storage.create_snapshot(snap)
+            self.storage.compact(max(self.storage.first_index() - 1, index - keep_entries))
+        except SimulatedCrash as exc:
+            self.trace.tally["crash-point fs"] += 1
+            self.crash(f"inside the file layer, before {exc}")
+            return None
         self.trace.add(self.now(), self.node_id, "snapshot", f"index={index} keep={keep_entries}")
         return index
+
+
+@dataclass
+class SimDisk:
+    """One node's disk: a CrashFs holding its metadata directory, and how to
+    (re)open DiskStorage on it. `torn_rate`: the share of power losses that
+    keep a torn mix of unsynced pages instead of losing them all."""
+
+    node_id: int
+    log_config: object  # a rafka.log.config.LogConfig
+    torn_rate: float = 0.3
+    fs: CrashFs = field(default_factory=CrashFs)
+    bootstrap: ConfigState = field(default_factory=ConfigState)
+    path: str = "/data/metadata"
+
+    def open(self):
+        from rafka.raft.disk_storage import DiskStorage
+
+        return DiskStorage.open(self.path, self.bootstrap, log_config=self.log_config, fs=self.fs,
+                                now_ms=lambda: 0, log_fields={"node_id": self.node_id}, logger=_quiet_logger())
+
+    def power_loss(self, rng: random.Random) -> bool:
+        torn = rng.random() < self.torn_rate
+        self.fs.crash(rng, torn=torn)
+        return torn
+
+    def arm(self, rng: random.Random, ops_max: int = 40) -> str:
+        """Arm a crash inside the file layer: at a random operation soon, or
+        a few operations after the next cut (ftruncate), the window in which
+        a truncation that rewrites kept entries must already be safe."""
+        if rng.random() < 0.5:
+            n = rng.randint(1, ops_max)
+            self.fs.arm(n)
+            return f"operation {n}"
+        n = rng.randint(1, 6)
+        self.fs.arm_after("ftruncate", n)
+        return f"operation {n} after the next cut"
+
+
+_QUIET = None
+
+
+def _quiet_logger():
+    """A structlog logger that drops everything: thousands of simulated opens
+    and truncations must not print (the trace says what happened)."""
+    global _QUIET
+    if _QUIET is None:
+        import logging
+
+        import structlog
+
+        _QUIET = structlog.wrap_logger(structlog.PrintLogger(),
+                                       wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+    return _QUIET

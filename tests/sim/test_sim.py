@@ -268,7 +268,7 @@ def test_figure8_old_term_entries_are_not_committed_by_counting():
     isolated node; if the tail were committed at that moment, the isolated
     node could win the next election and overwrite it (leader completeness /
     state-machine safety would fail)."""
-    cfg = SimConfig(nodes=5, clients=0, randomize_profile=False, max_msg_bytes=64, max_inflight_msgs=1)
+    cfg = SimConfig(nodes=5, clients=0, randomize_profile=False, msg_bytes_max=64, inflight_msgs_max=1)
     sim = Simulation(8, cfg)
     sim.network.faulty = False
     sim.in_fault_phase = False
