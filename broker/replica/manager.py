@@ -1,0 +1,505 @@
+"""ReplicaManager: the partitions this broker hosts, following the image.
+
+The trio shell around the pure cores (roles.py, leader_state.py,
+producer_state.py, produce_validation.py):
+
+- follows the MetadataImage through a listener on the metadata state
+  machine (only the touched topics are diffed); becomes leader/follower
+  with the image's leader epoch, stops serving partitions it no longer
+  hosts, applies topic config alters to open logs, and renames a deleted
+  topic's directories aside at once (removal runs in the background);
+- `append` (leader only): validate, idempotence check, stamp offsets and
+  the leader epoch, append; acks=all waits until the HW passes the batch;
+- one flusher group-commits fsyncs across partitions; only durable offsets
+  count for the HW (write.caching topics: appended offsets);
+- `fetch`: the one read path for consumers (below the HW) and followers
+  (to the log end; their fetch reports their durable log end, which moves
+  the HW); long polls wake on progress, never on a timer;
+- a periodic ISR check sends AlterPartition for shrink/expand decisions.
+
+Fetchers (broker/replica/fetcher.py) call `follower_state`,
+`follower_append` and `truncate` for the partitions this broker follows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import structlog
+import trio
+
+from rafka.broker.controller.requests import AlterPartitionRequest
+from rafka.broker.replica import reads
+from rafka.broker.replica.log_dirs import LogDirs, partition_dir_name, remove_tree
+from rafka.broker.replica.partition import Partition
+from rafka.broker.replica.produce_validation import iter_headers, stamp_log_append_time, validate_produce_batch
+from rafka.broker.replica.roles import (
+    PartitionKey,
+    PartitionRole,
+    RoleChanges,
+    apply_changes,
+    diff_roles,
+    touched_topic_ids,
+)
+from rafka.broker.replica.settings import ReplicaConfig, log_config, topic_settings
+from rafka.broker.replica.types import CONSUMER_REPLICA_ID, AppendResult, FetchPartition, FetchResult
+from rafka.log.errors import LogError
+from rafka.log.partition_log import PartitionLog
+from rafka.netproto.errors import ErrorCode, RafkaError
+
+log = structlog.get_logger("rafka.replica")
+
+AlterPartitionCall = Callable[[AlterPartitionRequest], Awaitable]
+
+
+class _Waiter:
+    __slots__ = ("event", "error")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.error: RafkaError | None = None
+
+
+def now_ms() -> int:
+    return int(trio.current_time() * 1000)
+
+
+class ReplicaManager:
+    def __init__(self, node_id: int, log_dirs: list[Path], metadata, config: ReplicaConfig | None = None, *,
+                 alter_partition: AlterPartitionCall | None = None,
+                 broker_epoch: Callable[[], int | None] = lambda: None) -> None:
+        self.node_id = node_id
+        self.metadata = metadata  # has .image and .listeners
+        self.config = config or ReplicaConfig()
+        self.dirs = LogDirs(log_dirs)
+        self.alter_partition = alter_partition
+        self.broker_epoch = broker_epoch
+        self.partitions: dict[PartitionKey, Partition] = {}
+        self.by_name: dict[tuple[str, int], Partition] = {}
+        self.roles: dict[PartitionKey, PartitionRole] = {}
+        self.log = log.bind(node_id=node_id)
+        self._touched: set[str] | None = None  # None: diff everything (start-up)
+        self._image_event = trio.Event()
+        self._progress = trio.Event()
+        self._dirty: set[PartitionKey] = set()
+        self._dirty_event = trio.Event()
+        self._deletes_send, self._deletes_recv = trio.open_memory_channel(self.config.deletes_pending_max)
+        self._nursery: trio.Nursery | None = None
+        # Follower hooks, set by the fetcher manager (item: replication).
+        self.on_follow: Callable[[Partition], None] = lambda p: None
+        self.on_unfollow: Callable[[PartitionKey], None] = lambda key: None
+        self.role_changes_applied = 0
+
+    # ------------------------------------------------------------ lifecycle
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        self.metadata.listeners.append(self._on_metadata)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for path in self.dirs.leftover_deletes():
+                    self._deletes_send.send_nowait(path)
+                await self._sync_roles()
+                nursery.start_soon(self._follow_image)
+                nursery.start_soon(self._flusher)
+                nursery.start_soon(self._isr_loop)
+                nursery.start_soon(self._deleter)
+                nursery.start_soon(self._retention_loop)
+                task_status.started()
+        finally:
+            if self._on_metadata in self.metadata.listeners:
+                self.metadata.listeners.remove(self._on_metadata)
+            for p in list(self.partitions.values()):
+                try:
+                    p.log.close()
+                except LogError:
+                    pass
+
+    def _on_metadata(self, offset: int, records) -> None:
+        """Metadata listener (called by the Raft apply loop; must not raise)."""
+        if not records:
+            return
+        if self._touched is not None:
+            self._touched |= touched_topic_ids(self.metadata.image, records)
+            # A removed topic's id is still in current roles: keep it.
+        self._image_event.set()
+
+    async def _follow_image(self) -> None:
+        while True:
+            await self._image_event.wait()
+            self._image_event = trio.Event()
+            await self._sync_roles()
+
+    async def _sync_roles(self) -> None:
+        touched, self._touched = self._touched, set()
+        image = self.metadata.image
+        changes = diff_roles(self.roles, image, self.node_id, touched)
+        configs = {tid for tid in (touched or ()) if tid in image.topics_by_id}
+        if changes:
+            await self._apply(changes)
+            apply_changes(self.roles, changes)
+            self.role_changes_applied += 1
+        for tid in configs:
+            self._refresh_configs(tid)
+        self._notify()
+
+    async def _apply(self, changes: RoleChanges) -> None:
+        image = self.metadata.image
+        for role in changes.stopped:
+            await self._stop(role)
+        for topic_id, name in changes.deleted_topics:
+            self.log.info("replica.topic_deleted", topic=name, topic_id=topic_id)
+        for role in changes.become_leader:
+            p = await self._get_or_open(role, image)
+            if p is None:
+                continue
+            p.become_leader(role, self.node_id, now_ms(), self.config.lag_time_max_ms,
+                            self.config.ack_waiters_max)
+            self.on_unfollow(role.key)
+            self.log.info("replica.became_leader", topic=role.topic, partition=role.partition,
+                          leader_epoch=role.leader_epoch, isr=list(role.isr),
+                          log_end_offset=p.log.log_end_offset, high_watermark=p.high_watermark)
+        for role in changes.become_follower:
+            p = await self._get_or_open(role, image)
+            if p is None:
+                continue
+            self._fail(p.become_follower(role), ErrorCode.NOT_LEADER_OR_FOLLOWER, "leadership moved")
+            self.log.info("replica.became_follower", topic=role.topic, partition=role.partition,
+                          leader_epoch=role.leader_epoch, leader=role.leader,
+                          log_end_offset=p.log.log_end_offset)
+            self.on_unfollow(role.key)
+            if role.leader is not None and role.leader != self.node_id:
+                self.on_follow(p)
+        for role in changes.updated:
+            p = self.partitions.get(role.key)
+            if p is None:
+                continue
+            old = p.role
+            p.role = role
+            if p.leader is not None:
+                if role.replicas != old.replicas:
+                    p.become_leader(role, self.node_id, now_ms(), self.config.lag_time_max_ms,
+                                    self.config.ack_waiters_max)
+                elif p.leader.apply_isr(role.isr, role.partition_epoch):
+                    self._release(p)
+                self.log.info("replica.isr_updated", topic=role.topic, partition=role.partition,
+                              leader_epoch=role.leader_epoch, isr=list(role.isr),
+                              partition_epoch=role.partition_epoch)
+
+    async def _get_or_open(self, role: PartitionRole, image) -> Partition | None:
+        p = self.partitions.get(role.key)
+        if p is not None:
+            return p
+        t = image.topics_by_id.get(role.topic_id)
+        configs = dict(t.configs) if t is not None else {}
+        path = self.dirs.locate(role.topic, role.partition)
+        try:
+            plog = await trio.to_thread.run_sync(
+                lambda: PartitionLog.open(path, log_config(configs), logger=self.log.bind(
+                    topic=role.topic, partition=role.partition)))
+        except (LogError, OSError) as exc:
+            self.log.error("replica.open_failed", topic=role.topic, partition=role.partition,
+                           leader_epoch=role.leader_epoch, error=str(exc))
+            return None
+        p = Partition(role, plog, topic_settings(configs), self.config.producers_max)
+        await trio.to_thread.run_sync(p.rebuild_producers, self.config.producer_state_scan_bytes_max)
+        self.partitions[role.key] = p
+        self.by_name[(role.topic, role.partition)] = p
+        return p
+
+    async def _stop(self, role: PartitionRole) -> None:
+        p = self.partitions.pop(role.key, None)
+        self.on_unfollow(role.key)
+        if p is None:
+            return
+        self.by_name.pop((role.topic, role.partition), None)
+        self._dirty.discard(role.key)
+        self._fail(p.become_follower(role), ErrorCode.NOT_LEADER_OR_FOLLOWER, "partition no longer hosted")
+        deleted = role.topic_id not in self.metadata.image.topics_by_id
+        path = Path(p.log.dir_path)
+        try:
+            await trio.to_thread.run_sync(p.log.close)
+        except LogError as exc:
+            self.log.warning("replica.close_failed", topic=role.topic, partition=role.partition, error=str(exc))
+        self.log.info("replica.stopped", topic=role.topic, partition=role.partition,
+                      leader_epoch=role.leader_epoch, deleted=deleted)
+        if deleted:
+            aside = self.dirs.rename_aside(path, role.topic_id)
+            if aside is not None:
+                try:
+                    self._deletes_send.send_nowait(aside)
+                except trio.WouldBlock:
+                    self.log.warning("replica.delete_deferred", path=str(aside))  # removed on next start
+
+    def _refresh_configs(self, topic_id: str) -> None:
+        t = self.metadata.image.topics_by_id.get(topic_id)
+        if t is None:
+            return
+        settings = topic_settings(t.configs)
+        cfg = log_config(t.configs)
+        for p in self.partitions.values():
+            if p.role.topic_id == topic_id and (p.settings != settings or p.log.config != cfg):
+                p.settings = settings
+                # PartitionLog reads `config` on every append and retention
+                # run (log/config.py: a frozen dataclass replaced on change).
+                p.log.config = cfg
+                self.log.info("replica.configs_applied", topic=p.topic, partition=p.index,
+                              leader_epoch=p.role.leader_epoch)
+
+    # --------------------------------------------------------------- lookup
+    def partition(self, topic: str, partition: int) -> Partition:
+        p = self.by_name.get((topic, partition))
+        if p is None:
+            t = self.metadata.image.topic(topic)
+            if t is None or not 0 <= partition < len(t.partitions):
+                raise RafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"{topic}-{partition} does not exist")
+            raise RafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, f"{topic}-{partition} is not hosted here")
+        return p
+
+    # --------------------------------------------------------------- append
+    async def append(self, topic: str, partition: int, batch: bytes, *, acks: int, timeout_s: float,
+                     leader_epoch: int | None = None) -> AppendResult:
+        """Append one producer batch on the leader. acks: 0, 1 or -1 (all).
+        Raises RafkaError (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS with
+        nothing appended, CORRUPT_MESSAGE, ..., REQUEST_TIMED_OUT)."""
+        if acks not in (0, 1, -1):
+            raise RafkaError(ErrorCode.INVALID_REQUIRED_ACKS, f"acks {acks}")
+        p = self.partition(topic, partition)
+        leader = p.check_leader(leader_epoch)
+        h = validate_produce_batch(batch, max_message_bytes=p.settings.max_message_bytes)
+        if acks == -1:
+            leader.check_min_isr(p.settings.min_insync_replicas)
+        dup = p.producers.check(h)
+        if dup is not None:
+            return AppendResult(dup.first_offset, dup.last_offset, -1, p.log.log_start_offset, duplicate=True)
+        append_time = -1
+        if p.settings.log_append_time:
+            buf = bytearray(batch)
+            append_time = _wall_ms()
+            stamp_log_append_time(buf, append_time)
+            batch = bytes(buf)
+        try:
+            info = p.log.append(batch, leader_epoch=p.role.leader_epoch)
+        except LogError as exc:
+            raise RafkaError(ErrorCode.KAFKA_STORAGE_ERROR, str(exc)) from None
+        p.producers.record(dataclasses.replace(h, base_offset=info.base_offset), info.base_offset)
+        if p.settings.write_caching:
+            if leader.update_leader(p.log.log_end_offset):
+                self._release(p)
+        self._mark_dirty(p)
+        self._notify()
+        result = AppendResult(info.base_offset, info.last_offset, append_time, p.log.log_start_offset)
+        if acks != -1:
+            return result
+        waiter = _Waiter()
+        if leader.add_waiter(info.last_offset, waiter):
+            return result
+        with trio.move_on_after(timeout_s):
+            await waiter.event.wait()
+        if not waiter.event.is_set():
+            raise RafkaError(ErrorCode.REQUEST_TIMED_OUT,
+                             f"{topic}-{partition}: offset {info.last_offset} not replicated within {timeout_s}s")
+        if waiter.error is not None:
+            raise waiter.error
+        return result
+
+    def _release(self, p: Partition) -> None:
+        if p.leader is None:
+            return
+        for w in p.leader.released():
+            w.event.set()
+
+    @staticmethod
+    def _fail(waiters, code: ErrorCode, why: str) -> None:
+        for w in waiters:
+            w.error = RafkaError(code, why)
+            w.event.set()
+
+    def _notify(self) -> None:
+        self._progress.set()
+        self._progress = trio.Event()
+
+    def _mark_dirty(self, p: Partition) -> None:
+        self._dirty.add(p.role.key)
+        self._dirty_event.set()
+
+    # -------------------------------------------------------------- flusher
+    async def _flusher(self) -> None:
+        """Group commit: one pass fsyncs every partition appended since the
+        last pass (in a worker thread); then durable offsets move HWs."""
+        while True:
+            await self._dirty_event.wait()
+            self._dirty_event = trio.Event()
+            keys, self._dirty = self._dirty, set()
+            parts = [self.partitions[k] for k in keys if k in self.partitions]
+            results = await trio.to_thread.run_sync(_flush_all, parts)
+            for p, durable, error in results:
+                if error is not None:
+                    self.log.error("replica.flush_failed", topic=p.topic, partition=p.index,
+                                   leader_epoch=p.role.leader_epoch, error=error)
+                    continue
+                p.durable_offset = durable
+                if p.leader is not None and not p.settings.write_caching and p.leader.update_leader(durable):
+                    self._release(p)
+            self._notify()
+
+    async def flushed(self, p: Partition) -> int:
+        """Wait until the flusher has made p's current log end durable."""
+        target = p.log.log_end_offset
+        self._mark_dirty(p)
+        while p.durable_offset < target and self.partitions.get(p.role.key) is p:
+            ev = self._progress
+            await ev.wait()
+        return p.durable_offset
+
+    # ------------------------------------------------------------------ ISR
+    async def _isr_loop(self) -> None:
+        interval = min(self.config.lag_time_max_ms / 2, 1000) / 1000
+        while True:
+            await trio.sleep(interval)
+            now = now_ms()
+            for p in list(self.partitions.values()):
+                if p.leader is None:
+                    continue
+                new = p.leader.isr_change(now)
+                if new is not None:
+                    self._nursery.start_soon(self._send_alter, p, new)
+
+    async def _send_alter(self, p: Partition, new_isr: tuple[int, ...]) -> None:
+        leader = p.leader
+        role = p.role
+        epoch = self.broker_epoch()
+        if self.alter_partition is None or epoch is None or leader is None:
+            if leader is not None:
+                leader.alter_failed()
+            return
+        req = AlterPartitionRequest(node_id=self.node_id, broker_epoch=epoch, topic=role.topic,
+                                    partition=role.partition, leader_epoch=role.leader_epoch,
+                                    partition_epoch=leader.partition_epoch, new_isr=list(new_isr))
+        self.log.info("replica.alter_partition", topic=role.topic, partition=role.partition,
+                      leader_epoch=role.leader_epoch, isr=list(leader.isr), new_isr=list(new_isr),
+                      partition_epoch=leader.partition_epoch)
+        try:
+            with trio.fail_after(self.config.alter_partition_timeout_ms / 1000):
+                resp = await self.alter_partition(req)
+        except (RafkaError, trio.TooSlowError, OSError, Exception) as exc:  # noqa: BLE001 - retried next tick
+            self.log.warning("replica.alter_partition_failed", topic=role.topic, partition=role.partition,
+                             leader_epoch=role.leader_epoch, error=str(exc))
+            if p.leader is leader:
+                leader.alter_failed()
+            return
+        if p.leader is leader and leader.pending_isr is not None and resp.partition_epoch <= leader.partition_epoch:
+            leader.alter_failed()  # nothing to commit (already so): no image update will clear it
+
+    # ------------------------------------------------------------- deletes
+    async def _deleter(self) -> None:
+        async for path in self._deletes_recv:
+            await trio.to_thread.run_sync(remove_tree, path)
+            self.log.info("replica.dir_removed", path=str(path))
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await trio.sleep(self.config.retention_check_interval_ms / 1000)
+            for p in list(self.partitions.values()):
+                try:
+                    deleted = await trio.to_thread.run_sync(p.log.enforce_retention)
+                except LogError as exc:
+                    self.log.warning("replica.retention_failed", topic=p.topic, partition=p.index, error=str(exc))
+                    continue
+                if deleted:
+                    self.log.info("replica.retention", topic=p.topic, partition=p.index,
+                                  leader_epoch=p.role.leader_epoch, segments_deleted=deleted,
+                                  log_start_offset=p.log.log_start_offset)
+
+    # ---------------------------------------------------------------- fetch
+    async def fetch(self, partitions: list[FetchPartition], *, replica_id: int = CONSUMER_REPLICA_ID,
+                    max_wait_ms: int = 0, min_bytes: int = 1, max_bytes: int = 50 * 1024 * 1024
+                    ) -> list[FetchResult]:
+        """The one read path. Consumers (replica_id -1) read below the HW;
+        a follower (replica_id = its node id) reads to the log end and its
+        `durable_log_end_offset` counts toward the HW. Long polls wait for
+        `min_bytes` up to `max_wait_ms`, woken by appends and HW moves."""
+        follower = replica_id >= 0
+        if follower:
+            now = now_ms()
+            for fp in partitions:
+                p = self.by_name.get((fp.topic, fp.partition))
+                if p is not None and p.leader is not None and fp.durable_log_end_offset >= 0:
+                    if p.leader.update_follower(replica_id, fp.durable_log_end_offset, now):
+                        self._release(p)
+                        self._notify()
+        deadline = trio.current_time() + max_wait_ms / 1000
+        while True:
+            progress = self._progress
+            results, total, errors = self._read_all(partitions, follower, max_bytes)
+            if total >= min_bytes or errors or max_wait_ms <= 0 or trio.current_time() >= deadline:
+                return results
+            with trio.move_on_at(deadline):
+                await progress.wait()
+
+    def _read_all(self, partitions, follower: bool, max_bytes: int):
+        results = []
+        total = 0
+        errors = False
+        for fp in partitions:
+            try:
+                p = self.partition(fp.topic, fp.partition)
+                res = reads.read_partition(p, fp, follower=follower, budget=max(max_bytes - total, 0),
+                                           min_one=total == 0)
+            except RafkaError as exc:
+                errors = True
+                res = FetchResult(fp.topic, fp.partition, int(exc.code), exc.message)
+            total += len(res.records)
+            results.append(res)
+        return results, total, errors
+
+    def list_offset(self, topic: str, partition: int, timestamp: int, current_leader_epoch: int = -1):
+        return reads.list_offset(self.partition(topic, partition), timestamp, current_leader_epoch,
+                                 self.config.producer_state_scan_bytes_max)
+
+    def offset_for_leader_epoch(self, topic: str, partition: int, leader_epoch: int,
+                                current_leader_epoch: int = -1) -> tuple[int, int]:
+        return reads.offset_for_leader_epoch(self.partition(topic, partition), leader_epoch, current_leader_epoch)
+
+    # ------------------------------------------------------------ follower
+    def follower_append(self, p: Partition, data: bytes, leader_hw: int) -> None:
+        """Append batches fetched from the leader (offsets and epochs kept)."""
+        if data:
+            p.log.append(data, assign_offsets=False)
+            for h in iter_headers(data):
+                p.producers.record(h, h.base_offset)
+            self._mark_dirty(p)
+        p.set_follower_hw(leader_hw)
+        self._notify()
+
+    async def truncate(self, p: Partition, offset: int) -> int:
+        """Truncate a follower's log to `offset` (KIP-101/279); producer
+        state is rebuilt from what is left."""
+        old = p.log.log_end_offset
+        new_end = await trio.to_thread.run_sync(p.log.truncate_to, offset)
+        p.durable_offset = min(p.durable_offset, new_end)
+        await trio.to_thread.run_sync(p.rebuild_producers, self.config.producer_state_scan_bytes_max)
+        if new_end != old:
+            self.log.info("replica.truncated", topic=p.topic, partition=p.index,
+                          leader_epoch=p.role.leader_epoch, from_offset=old, to_offset=new_end)
+        return new_end
+
+    def follower_durable_offset(self, p: Partition) -> int:
+        return p.log.log_end_offset if p.settings.write_caching else p.durable_offset
+
+
+def _wall_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def _flush_all(parts: list[Partition]) -> list[tuple[Partition, int, str | None]]:
+    out = []
+    for p in parts:
+        try:
+            out.append((p, p.log.flush(), None))
+        except (LogError, OSError) as exc:
+            out.append((p, p.durable_offset, str(exc)))
+    return out
