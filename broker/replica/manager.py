@@ -69,13 +69,16 @@ def now_ms() -> int:
 class ReplicaManager:
     def __init__(self, node_id: int, log_dirs: list[Path], metadata, config: ReplicaConfig | None = None, *,
                  alter_partition: AlterPartitionCall | None = None,
-                 broker_epoch: Callable[[], int | None] = lambda: None) -> None:
+                 broker_epoch: Callable[[], int | None] = lambda: None,
+                 peer_call=None) -> None:
         self.node_id = node_id
         self.metadata = metadata  # has .image and .listeners
         self.config = config or ReplicaConfig()
         self.dirs = LogDirs(log_dirs)
         self.alter_partition = alter_partition
         self.broker_epoch = broker_epoch
+        self.peer_call = peer_call  # (node_id, msg, timeout_s) -> response: fetchers' path to leaders
+        self.fetchers = None
         self.partitions: dict[PartitionKey, Partition] = {}
         self.by_name: dict[tuple[str, int], Partition] = {}
         self.roles: dict[PartitionKey, PartitionRole] = {}
@@ -98,6 +101,10 @@ class ReplicaManager:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                if self.peer_call is not None:
+                    from rafka.broker.replica.fetcher import FetcherManager
+
+                    self.fetchers = FetcherManager(self, self.peer_call, nursery)
                 for path in self.dirs.leftover_deletes():
                     self._deletes_send.send_nowait(path)
                 await self._sync_roles()
@@ -344,14 +351,15 @@ class ReplicaManager:
                     self._release(p)
             self._notify()
 
-    async def flushed(self, p: Partition) -> int:
-        """Wait until the flusher has made p's current log end durable."""
-        target = p.log.log_end_offset
-        self._mark_dirty(p)
-        while p.durable_offset < target and self.partitions.get(p.role.key) is p:
-            ev = self._progress
-            await ev.wait()
-        return p.durable_offset
+    async def wait_durable(self, parts: list[Partition]) -> None:
+        """Wait until the flusher made each partition's current log end
+        durable (one group commit covers them all)."""
+        targets = [(p, p.log.log_end_offset) for p in parts]
+        for p in parts:
+            self._mark_dirty(p)
+        for p, target in targets:
+            while p.durable_offset < target and self.partitions.get(p.role.key) is p:
+                await self._progress.wait()
 
     # ------------------------------------------------------------------ ISR
     async def _isr_loop(self) -> None:
