@@ -18,9 +18,11 @@ class ControllerConfig:
     cluster_partitions_max: int = 1_000_000
     topics_per_request_max: int = 1000
     replication_factor_max: int = 64
-    # No data replication yet: a broker that comes back is "caught up" as
-    # soon as it is unfenced and re-joins the ISR of partitions that have a
-    # leader. Turn off once followers fetch and the leader expands the ISR.
+    # True: a broker that comes back re-joins the ISR of partitions that
+    # have a leader as soon as it is unfenced (for controller-only tests
+    # without data). Nodes run with False (broker/node/metadata_services.py):
+    # a follower re-joins only through its leader's AlterPartition, once it
+    # has caught up (broker/replica).
     rejoin_isr_on_unfence: bool = True
     # Periodic preferred-leader election (Kafka's auto.leader.rebalance).
     preferred_election_interval_ms: int = 5_000

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rafka.broker.kafka.config import KafkaListenerConfig
+from rafka.broker.replica.settings import ReplicaConfig
 
 from rafka.netproto import addresses
 from rafka.netproto.addresses import AddressError, HostPort
@@ -90,6 +91,14 @@ class NodeConfig:
     kafka_listener: HostPort | None = None
     advertised_kafka: HostPort | None = None
     kafka: KafkaListenerConfig = field(default_factory=KafkaListenerConfig)
+    # Data partitions: the [replica] table (limits, replica.lag.time.max.ms
+    # as lag_time_max_ms) and the log dirs (default DATA_DIR/data).
+    replica: ReplicaConfig = field(default_factory=ReplicaConfig)
+    log_dirs: tuple[Path, ...] = ()
+
+    @property
+    def partition_log_dirs(self) -> list[Path]:
+        return list(self.log_dirs) or [self.data_dir / "data"]
 
     @property
     def is_voter(self) -> bool:
@@ -207,6 +216,22 @@ def _kafka_settings(raw: Any) -> KafkaListenerConfig:
     return KafkaListenerConfig(**values)
 
 
+def _replica_settings(raw: Any, base_dir: Path) -> tuple[ReplicaConfig, tuple[Path, ...]]:
+    """The [replica] table: every ReplicaConfig limit (positive ints) and
+    `log_dirs` (paths; relative ones against the config file's folder)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("replica: expected a table")
+    raw = dict(raw)
+    dirs_raw = raw.pop("log_dirs", [])
+    if not isinstance(dirs_raw, list) or not all(isinstance(d, str) and d for d in dirs_raw):
+        raise ConfigError("replica.log_dirs: expected a list of paths")
+    dirs = tuple(Path(d if Path(d).is_absolute() else base_dir / d).resolve() for d in dirs_raw)
+    d = ReplicaConfig()
+    values = {f.name: _positive_int(raw, f.name, getattr(d, f.name), "replica") for f in fields(ReplicaConfig)}
+    _no_unknown_keys(raw, "replica")
+    return ReplicaConfig(**values), dirs
+
+
 def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None) -> NodeConfig:
     """Validate a parsed TOML document; relative paths resolve against base_dir."""
     doc = dict(doc)
@@ -279,6 +304,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     raft = _raft_settings(doc.pop("raft", {}))
     broker = _broker_settings(doc.pop("broker", {}))
     kafka = _kafka_settings(doc.pop("kafka", {}))
+    replica, log_dirs = _replica_settings(doc.pop("replica", {}), base_dir)
     _no_unknown_keys(doc, "config")
     return NodeConfig(
         node_id=node_id,
@@ -296,6 +322,8 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         kafka_listener=kafka_listener,
         advertised_kafka=advertised_kafka,
         kafka=kafka,
+        replica=replica,
+        log_dirs=log_dirs,
     )
 
 
@@ -347,6 +375,7 @@ def render_config(
     rack: str | None = None,
     roles: tuple[str, ...] = VALID_ROLES,
     kafka: str | None = None,
+    replica: dict[str, int] | None = None,
 ) -> str:
     """Write a node.toml text (used by `rafka quorum up` and test fixtures).
 
@@ -370,7 +399,7 @@ def render_config(
     lines += ["", "[listeners]", f"client = {_quote(client)}", f"peer = {_quote(peer)}"]
     if kafka is not None:
         lines.append(f"kafka = {_quote(kafka)}")
-    for name, table in (("raft", raft), ("broker", broker)):
+    for name, table in (("raft", raft), ("broker", broker), ("replica", replica)):
         if table is None:
             continue
         lines += ["", f"[{name}]"]

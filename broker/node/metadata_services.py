@@ -123,6 +123,9 @@ class MetadataServices:
             controller_config=ControllerConfig(
                 session_timeout_ms=broker.session_timeout_ms,
                 preferred_election_interval_ms=broker.preferred_election_interval_ms,
+                # Brokers replicate data: only a partition leader's
+                # AlterPartition puts a caught-up replica back in the ISR.
+                rejoin_isr_on_unfence=False,
             ),
             lifecycle_config=LifecycleConfig(
                 heartbeat_interval_ms=broker.heartbeat_interval_ms,

@@ -67,6 +67,9 @@ from rafka.broker.node.shutdown import (
     shut_down_broker_role,
 )
 from rafka.broker.node.state_machine import NodeStateMachine
+from rafka.broker.replica.manager import ReplicaManager
+from rafka.broker.replica import test_api as replica_test_api
+from rafka.broker.replica.peer_api import ReplicaPeerApi
 from rafka.broker.node.status import status_from_driver
 from rafka.netproto.connection import NotSentError
 from rafka.netproto.errors import ErrorCode, RafkaError
@@ -151,6 +154,8 @@ class Node:
             {i: str(hp) for i, hp in config.client_addresses.items()},
         )
         self.membership: MembershipService | None = None
+        # Data partitions (broker role with metadata services): broker/replica.
+        self.replicas: ReplicaManager | None = None
 
     def _raft_config(self) -> RaftConfig:
         r = self.config.raft
@@ -207,6 +212,11 @@ class Node:
                         )
                         self.client_handlers = dict(self.services.client_handlers())
                         self.peer_handlers = dict(self.services.peer_handlers())
+                        if "broker" in self.config.roles:
+                            self.replicas = self._replica_manager()
+                            self.peer_handlers.update(ReplicaPeerApi(self.replicas).peer_handlers())
+                            if replica_test_api.enabled():  # integration tests only (env flag)
+                                self.peer_handlers.update(replica_test_api.ReplicaTestApi(self.replicas).peer_handlers())
                     self.membership = MembershipService.for_node(
                         self.config, self.driver, self.book, call_peer=pool.call, forward=self._forward,
                     )
@@ -237,10 +247,29 @@ class Node:
                     )
                     if self.services is not None:
                         await nursery.start(self.services.run)
+                    if self.replicas is not None:
+                        await nursery.start(self.replicas.run)
                     await nursery.start(self.membership.run)
                     task_status.started()
         finally:
             storage.close()
+
+    def _replica_manager(self) -> ReplicaManager:
+        """The broker's data partitions: AlterPartition goes to the active
+        controller (forwarded like any controller request); fetchers reach
+        leaders through the peer pool (`_forward`)."""
+        services = self.services
+
+        def broker_epoch():
+            return None if services.lifecycle is None else services.lifecycle.broker_epoch
+
+        return ReplicaManager(
+            self.node_id, self.config.partition_log_dirs,
+            getattr(self.state_machine, "metadata", self.state_machine),  # NodeStateMachine wraps it
+            self.config.replica,
+            alter_partition=services.api.route_to_controller, broker_epoch=broker_epoch,
+            peer_call=self._forward,
+        )
 
     async def _listen_kafka(self, nursery):
         """Bind the Kafka listener (when configured) before the broker

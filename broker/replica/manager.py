@@ -51,6 +51,7 @@ from rafka.netproto.errors import ErrorCode, RafkaError
 
 log = structlog.get_logger("rafka.replica")
 
+IMAGE_CHECK_INTERVAL_S = 2.0
 AlterPartitionCall = Callable[[AlterPartitionRequest], Awaitable]
 
 
@@ -133,13 +134,23 @@ class ReplicaManager:
         self._image_event.set()
 
     async def _follow_image(self) -> None:
+        image = self.metadata.image
         while True:
-            await self._image_event.wait()
+            with trio.move_on_after(IMAGE_CHECK_INTERVAL_S):
+                await self._image_event.wait()
+            if self.metadata.image is not image:
+                # A snapshot was installed (restore replaces the image and
+                # calls no listener): diff everything.
+                image = self.metadata.image
+                self._touched = None
+            elif not self._image_event.is_set():
+                continue
             self._image_event = trio.Event()
             await self._sync_roles()
 
     async def _sync_roles(self) -> None:
         touched, self._touched = self._touched, set()
+        # (None: a full diff; the listener then fills a fresh set)
         image = self.metadata.image
         changes = diff_roles(self.roles, image, self.node_id, touched)
         configs = {tid for tid in (touched or ()) if tid in image.topics_by_id}
