@@ -66,6 +66,7 @@ BROKER_REQUESTS = (
     rq.BrokerHeartbeatRequest,
     rq.ControlledShutdownRequest,
     rq.AlterPartitionRequest,
+    rq.AllocateProducerIdsRequest,
 )
 READ_REQUESTS = (rq.DescribeTopicRequest, rq.ListTopicsRequest, rq.ListBrokersRequest)
 

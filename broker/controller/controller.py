@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from rafka.broker.controller import brokers, describe, elections, topics
+from rafka.broker.controller import brokers, describe, elections, producer_ids, topics
 from rafka.broker.controller import requests as rq
 from rafka.broker.controller.config import ControllerConfig
 from rafka.broker.controller.decision_log import log_decision
@@ -129,6 +129,8 @@ class Controller:
             records, resp = elections.elect_leaders(image, req, cfg)
         elif isinstance(req, rq.AlterPartitionRequest):
             records, resp = elections.alter_partition(image, req)
+        elif isinstance(req, rq.AllocateProducerIdsRequest):
+            records, resp = producer_ids.allocate_producer_ids(image, req)
         else:
             raise RafkaError(ErrorCode.INVALID_REQUEST, f"the controller does not serve {req.TYPE}")
         if records:

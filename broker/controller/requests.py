@@ -329,6 +329,24 @@ class AlterPartitionResponse(Message):
     partition_epoch: int
 
 
+@register
+@dataclass(frozen=True)
+class AllocateProducerIdsRequest(Message):
+    """A broker asking for a block of producer ids (KRaft's AllocateProducerIds)."""
+
+    TYPE = "controller.AllocateProducerIdsRequest"
+    node_id: int
+    broker_epoch: int
+
+
+@register
+@dataclass(frozen=True)
+class AllocateProducerIdsResponse(Message):
+    TYPE = "controller.AllocateProducerIdsResponse"
+    producer_id_start: int
+    producer_id_len: int
+
+
 CONTROLLER_REQUESTS = (
     CreateTopicsRequest,
     DeleteTopicsRequest,
@@ -342,5 +360,6 @@ CONTROLLER_REQUESTS = (
     ControlledShutdownRequest,
     ElectLeadersRequest,
     AlterPartitionRequest,
+    AllocateProducerIdsRequest,
 )
 READ_ONLY_REQUESTS = (DescribeTopicRequest, ListTopicsRequest, ListBrokersRequest)

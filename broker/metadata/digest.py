@@ -56,4 +56,6 @@ def image_digest(image: MetadataImage) -> bytes:
         [broker_row(image.brokers[n]) for n in sorted(image.brokers)],
         [[name, topic_digest(image.topics_by_name[name])] for name in sorted(image.topics_by_name)],
     ]
+    if image.next_producer_id:  # absent until used: older digests unchanged
+        body.append(image.next_producer_id)
     return hashlib.sha256(msgpack.packb(body, use_bin_type=True)).digest()

@@ -88,6 +88,8 @@ class MetadataImage:
     def __init__(self) -> None:
         self.offset = -1
         self.last_broker_epoch = 0
+        # First producer id not yet handed out (ProducerIdsRecord).
+        self.next_producer_id = 0
         self.brokers: dict[int, BrokerRegistration] = {}
         self.topics_by_id: dict[str, TopicImage] = {}
         self.topics_by_name: dict[str, TopicImage] = {}
@@ -264,6 +266,12 @@ class MetadataImage:
         del self.topics_by_id[t.topic_id]
         del self.topics_by_name[t.name]
 
+    def _producer_ids(self, rec: r.ProducerIdsRecord, offset: int) -> None:
+        if rec.next_producer_id <= self.next_producer_id:
+            raise MetadataApplyError(
+                f"producer id block ends at {rec.next_producer_id}, not above {self.next_producer_id}")
+        self.next_producer_id = rec.next_producer_id
+
     def _config(self, rec: r.ConfigRecord, offset: int) -> None:
         t = self.topics_by_name.get(rec.topic)
         if t is None:
@@ -310,6 +318,7 @@ class MetadataImage:
         c = MetadataImage()
         c.offset = self.offset
         c.last_broker_epoch = self.last_broker_epoch
+        c.next_producer_id = self.next_producer_id
         c.brokers = dict(self.brokers)
         for t in self.topics_by_id.values():
             nt = TopicImage(t.name, t.topic_id)
@@ -367,4 +376,5 @@ _HANDLERS = {
     r.PartitionChangeRecord: MetadataImage._partition_change,
     r.RemoveTopicRecord: MetadataImage._remove_topic,
     r.ConfigRecord: MetadataImage._config,
+    r.ProducerIdsRecord: MetadataImage._producer_ids,
 }

@@ -223,6 +223,19 @@ class BrokerShutdownRecord(Record):
     broker_epoch: int
 
 
+@_record
+@dataclass(frozen=True, slots=True)
+class ProducerIdsRecord(Record):
+    """KRaft's ProducerIdsRecord: broker `broker_id` was given the producer
+    id block ending just below `next_producer_id`; the next block starts
+    there. Ids are never handed out twice, across controller failovers."""
+
+    TYPE_ID: ClassVar[int] = 15
+    broker_id: int
+    broker_epoch: int
+    next_producer_id: int
+
+
 def record_types() -> dict[int, type[Record]]:
     return dict(_REGISTRY)
 

@@ -7,7 +7,8 @@ second. A snapshot records the log offset it covers; applying resumes at the
 next entry.
 
 Format (msgpack map): {"format": 2, "offset", "last_broker_epoch",
-"brokers": [broker rows], "topics": [topic blob (bin), ...]}, each blob the
+"brokers": [broker rows], "topics": [topic blob (bin), ...]}
+and "next_producer_id" once producer ids were handed out, each blob the
 cached canonical encoding of one topic (`digest.topic_blob`: [name,
 topic_id, [[key, value]...], [partition rows]]), so writing a snapshot
 re-encodes only topics changed since the last one. Any malformed
@@ -43,6 +44,8 @@ def encode_snapshot(image: MetadataImage) -> bytes:
         "brokers": [broker_row(image.brokers[n]) for n in sorted(image.brokers)],
         "topics": [topic_blob(image.topics_by_name[n]) for n in sorted(image.topics_by_name)],
     }
+    if image.next_producer_id:
+        doc["next_producer_id"] = image.next_producer_id
     return msgpack.packb(doc, use_bin_type=True)
 
 
@@ -67,6 +70,7 @@ def _build(doc: dict) -> MetadataImage:
     image = MetadataImage()
     image.offset = _int(doc["offset"])
     image.last_broker_epoch = _int(doc["last_broker_epoch"])
+    image.next_producer_id = _int(doc.get("next_producer_id", 0))
     for row in doc["brokers"]:
         if len(row) != 9:
             raise SnapshotError(f"broker row has {len(row)} fields")
