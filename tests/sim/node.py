@@ -207,6 +207,7 @@ class SimNode:
         if armed and early and rd.entries:
             self._maybe_crash("after_early_send")
         if rd.snapshot is not None:
+            self._lower_floor(rd.snapshot.meta.index)  # an install replaces the log after it
             self.storage.apply_snapshot(rd.snapshot)
             self._durable_floor = (rd.snapshot.meta.index, rd.snapshot.meta.term)
         entries = rd.entries
