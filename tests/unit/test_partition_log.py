@@ -439,3 +439,25 @@ def test_append_after_truncate_survives_crash_without_close(tmp_path):
     with PartitionLog.open(path, SMALL) as reopened:
         assert reopened.log_end_offset == 2
         assert [v for _, v in read_all(reopened)] == [b"v0-0", b"v9-0"]
+
+
+def test_roll_reason_is_the_one_roll_rule():
+    """Goal: the roll rule lives in one pure function (append and _roll both
+    use it): size first, then age, a full index, then offset overflow."""
+    from rafka.log.partition_log import RELATIVE_OFFSET_MAX, roll_reason
+
+    class Seg:
+        size = 100
+        rolling_base_ms = 0
+        base_offset = 10
+        index = [0] * 3
+
+    cfg = LogConfig(segment_bytes_max=150, segment_ms_max=1000, index_bytes_max=8 * 4)
+    seg = Seg()
+    assert roll_reason(seg, 40, 20, 999, cfg) is None
+    assert roll_reason(seg, 51, 20, 0, cfg) == "size"
+    assert roll_reason(seg, 40, 20, 1000, cfg) == "age"
+    seg.index = [0] * 4
+    assert roll_reason(seg, 40, 20, 0, cfg) == "index_full"
+    seg.index = []
+    assert roll_reason(seg, 40, 10 + RELATIVE_OFFSET_MAX + 1, 0, cfg) == "offset_range"
