@@ -119,7 +119,8 @@ class Connection:
                     self.log.exception("kafka.handler_failed")
                     return
                 self.stats.requests += 1
-                await self.stream.send_all(response)
+                if response:  # empty: a request answered with nothing (acks=0 produce)
+                    await self.stream.send_all(response)
                 self.in_flight -= 1
 
 

@@ -13,6 +13,10 @@ from rafka.broker.kafka.header import RequestHeader
 from rafka.broker.metadata.image import MetadataImage
 
 
+# A handler's answer meaning "send nothing back" (Produce with acks=0).
+NO_RESPONSE: Any = object()
+
+
 class BrokerView(Protocol):
     node_id: int
     cluster_id: str
@@ -33,6 +37,14 @@ class BrokerView(Protocol):
 
     def quorum_status(self) -> dict:
         """The Raft driver's status() of this node."""
+
+    @property
+    def replicas(self) -> Any:
+        """The broker's ReplicaManager (None before it exists)."""
+
+    @property
+    def producer_ids(self) -> Any:
+        """The broker's ProducerIdAllocator (InitProducerId)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from kio.schema.errors import ErrorCode
 from rafka.broker.kafka import registry
 from rafka.broker.kafka.apis import api_versions
 from rafka.broker.kafka.codec import decode_body, encode_response
-from rafka.broker.kafka.context import BrokerView, RequestContext
+from rafka.broker.kafka.context import NO_RESPONSE, BrokerView, RequestContext
 from rafka.broker.kafka.errors import KafkaApiError, UnsupportedRequest, kafka_error
 from rafka.broker.kafka.header import RequestHeader, parse_request_header
 from rafka.broker.kafka.schemas import API_VERSIONS_KEY, request_schema, response_header_version, response_schema
@@ -29,7 +29,8 @@ from rafka.netproto.errors import RafkaError
 
 
 async def respond(frame: bytes, broker: BrokerView) -> tuple[RequestHeader, bytes]:
-    """(header, response frame) for one request frame."""
+    """(header, response frame) for one request frame; an empty frame
+    when the handler answered NO_RESPONSE (the connection sends nothing)."""
     header, offset = parse_request_header(frame)
     key, version = header.api_key, header.api_version
     module = registry.served(key, version)
@@ -43,6 +44,8 @@ async def respond(frame: bytes, broker: BrokerView) -> tuple[RequestHeader, byte
         data = error_body(resp_schema, exc.code, exc.message)
     except RafkaError as exc:
         data = error_body(resp_schema, kafka_error(int(exc.code)), exc.message)
+    if data is NO_RESPONSE:
+        return header, b""  # acks=0 produce: nothing goes back
     return header, encode_response(header.correlation_id, response_header_version(key, version),
                                    fit(resp_schema, data))
 

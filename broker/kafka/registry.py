@@ -15,11 +15,21 @@ from rafka.broker.kafka.apis import (
     describe_cluster,
     describe_configs,
     describe_quorum,
+    fetch,
     incremental_alter_configs,
+    init_producer_id,
+    list_offsets,
     metadata,
+    offset_for_leader_epoch,
+    produce,
 )
 
 MODULES: tuple[ModuleType, ...] = (
+    produce,
+    fetch,
+    list_offsets,
+    offset_for_leader_epoch,
+    init_producer_id,
     api_versions,
     metadata,
     create_topics,

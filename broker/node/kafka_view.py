@@ -19,6 +19,7 @@ class NodeKafkaView:
         self.node_id = node.node_id
         self.cluster_id = node.cluster_id
         self.config = config
+        self._producer_ids = None
 
     @property
     def image(self) -> MetadataImage:
@@ -46,3 +47,24 @@ class NodeKafkaView:
     def controller_active(self) -> bool:
         services = self._node.services
         return services is not None and services.service is not None and services.service.is_active()
+
+    @property
+    def replicas(self):
+        """The broker's ReplicaManager (None until the node built it)."""
+        return self._node.replicas
+
+    @property
+    def producer_ids(self):
+        """InitProducerId's allocator, made on first use: blocks come from
+        the active controller, asked with this broker's epoch."""
+        if self._producer_ids is None:
+            services = self._node.services
+            if services is None:
+                return None
+            from rafka.broker.replica.producer_ids import ProducerIdAllocator
+
+            def broker_epoch():
+                return None if services.lifecycle is None else services.lifecycle.broker_epoch
+
+            self._producer_ids = ProducerIdAllocator(self.node_id, self.route_to_controller, broker_epoch)
+        return self._producer_ids

@@ -53,10 +53,10 @@ async def test_api_versions_of_unserved_version_gets_v0_body_with_error_35():
 
 
 async def test_unserved_api_gets_unsupported_version_in_its_own_shape():
-    frame = b"\x00\x00\x00\x09\x00\x00\x00\x05\xff\xff\x00"  # Produce v9 (flexible header)
+    frame = b"\x00\x32\x00\x00\x00\x00\x00\x05\xff\xff\x00"  # DescribeUserScramCredentials v0 (flexible)
     _, resp = await dispatch.respond(frame, FakeBroker())
-    corr, out = parse_response(0, 9, resp[4:], 1)
-    assert corr == 5 and out.responses == ()
+    corr, out = parse_response(50, 0, resp[4:], 1)
+    assert corr == 5 and out.results == () and out.error_code == ErrorCode.unsupported_version
 
 
 async def test_unknown_api_key_cannot_be_answered():
