@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "rafka.broker.cli.quorum_cmd",
     "rafka.broker.cli.brokers_cmd",
     "rafka.broker.cli.topics_cmd",
+    "rafka.broker.cli.produce_cmd",
+    "rafka.broker.cli.consume_cmd",
     "rafka.broker.cli.dumplog_cmd",
 )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sys
 
+from rafka.broker.cli.consume_cmd import partitions_of
 from rafka.broker.cli.errors import CliError
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -72,6 +73,14 @@ def handle_produce(args) -> int:
         raise CliError("INVALID_ARGUMENTS", str(exc), exit_code=2) from None
     config["queue.buffering.max.messages"] = QUEUED_RECORDS_MAX
     producer = Producer(config)
+    # A missing topic or partition fails at once with Kafka's error name
+    # (librdkafka alone would wait out the message timeout).
+    try:
+        partitions = partitions_of(producer, args.topic)
+    except KafkaException as exc:
+        raise CliError("KAFKA_ERROR", str(exc)) from None
+    if args.partition is not None and args.partition not in partitions:
+        raise CliError("UNKNOWN_TOPIC_OR_PARTITION", f"{args.topic} has no partition {args.partition}")
     deliveries = Deliveries()
     sent = 0
     interrupted = False

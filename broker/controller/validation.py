@@ -144,6 +144,8 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
         ConfigDef("message.timestamp.type", _choice("CreateTime", "LogAppendTime"), "CreateTime",
                   "which timestamp a record keeps"),
         ConfigDef("index.interval.bytes", _long(0, INT32_MAX), "4096", "offset index density"),
+        ConfigDef("write.caching", _bool, "false",
+                  "acknowledge acks=all once in the ISR replicas' memory, before fsync (Redpanda's name)"),
     )
 }
 
