@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rafka.broker.kafka.config import KafkaListenerConfig
+from rafka.broker.group.config import GroupConfig
 from rafka.broker.replica.settings import ReplicaConfig
 
 from rafka.netproto import addresses
@@ -94,6 +95,9 @@ class NodeConfig:
     # Data partitions: the [replica] table (limits, replica.lag.time.max.ms
     # as lag_time_max_ms) and the log dirs (default DATA_DIR/data).
     replica: ReplicaConfig = field(default_factory=ReplicaConfig)
+    # The group coordinator: the [group] table (offsets_topic_num_partitions,
+    # session timeout bounds, initial_rebalance_delay_ms, retention, limits).
+    group: GroupConfig = field(default_factory=GroupConfig)
     log_dirs: tuple[Path, ...] = ()
 
     @property
@@ -232,6 +236,24 @@ def _replica_settings(raw: Any, base_dir: Path) -> tuple[ReplicaConfig, tuple[Pa
     return ReplicaConfig(**values), dirs
 
 
+def _group_settings(raw: Any) -> GroupConfig:
+    """The [group] table: every GroupConfig field (non-negative ints;
+    only initial_rebalance_delay_ms may be 0)."""
+    if not isinstance(raw, dict):
+        raise ConfigError("group: expected a table")
+    raw = dict(raw)
+    d = GroupConfig()
+    values = {}
+    for f in fields(GroupConfig):
+        value = raw.pop(f.name, getattr(d, f.name))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (
+                value == 0 and f.name != "initial_rebalance_delay_ms"):
+            raise ConfigError(f"group.{f.name}: expected a positive integer, got {value!r}")
+        values[f.name] = value
+    _no_unknown_keys(raw, "group")
+    return GroupConfig(**values)
+
+
 def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None) -> NodeConfig:
     """Validate a parsed TOML document; relative paths resolve against base_dir."""
     doc = dict(doc)
@@ -305,6 +327,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     broker = _broker_settings(doc.pop("broker", {}))
     kafka = _kafka_settings(doc.pop("kafka", {}))
     replica, log_dirs = _replica_settings(doc.pop("replica", {}), base_dir)
+    group = _group_settings(doc.pop("group", {}))
     _no_unknown_keys(doc, "config")
     return NodeConfig(
         node_id=node_id,
@@ -323,6 +346,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         advertised_kafka=advertised_kafka,
         kafka=kafka,
         replica=replica,
+        group=group,
         log_dirs=log_dirs,
     )
 
@@ -376,6 +400,7 @@ def render_config(
     roles: tuple[str, ...] = VALID_ROLES,
     kafka: str | None = None,
     replica: dict[str, int] | None = None,
+    group: dict[str, int] | None = None,
 ) -> str:
     """Write a node.toml text (used by `rafka quorum up` and test fixtures).
 
@@ -399,7 +424,7 @@ def render_config(
     lines += ["", "[listeners]", f"client = {_quote(client)}", f"peer = {_quote(peer)}"]
     if kafka is not None:
         lines.append(f"kafka = {_quote(kafka)}")
-    for name, table in (("raft", raft), ("broker", broker), ("replica", replica)):
+    for name, table in (("raft", raft), ("broker", broker), ("replica", replica), ("group", group)):
         if table is None:
             continue
         lines += ["", f"[{name}]"]

@@ -54,6 +54,12 @@ class NodeKafkaView:
         return self._node.replicas
 
     @property
+    def groups(self):
+        """The broker's group coordinator (broker/group/service.py; None
+        until the node started it)."""
+        return getattr(self._node, "groups", None)
+
+    @property
     def producer_ids(self):
         """InitProducerId's allocator, made on first use: blocks come from
         the active controller, asked with this broker's epoch."""

@@ -68,6 +68,7 @@ from rafka.broker.node.shutdown import (
 )
 from rafka.broker.node.state_machine import NodeStateMachine
 from rafka.broker.replica.manager import ReplicaManager
+from rafka.broker.group.service import GroupService
 from rafka.broker.replica import test_api as replica_test_api
 from rafka.broker.replica.peer_api import ReplicaPeerApi
 from rafka.broker.node.status import status_from_driver
@@ -156,6 +157,8 @@ class Node:
         self.membership: MembershipService | None = None
         # Data partitions (broker role with metadata services): broker/replica.
         self.replicas: ReplicaManager | None = None
+        # The group coordinator (broker/group), on the replicas it leads.
+        self.groups: GroupService | None = None
 
     def _raft_config(self) -> RaftConfig:
         r = self.config.raft
@@ -249,6 +252,10 @@ class Node:
                         await nursery.start(self.services.run)
                     if self.replicas is not None:
                         await nursery.start(self.replicas.run)
+                        self.groups = GroupService(
+                            self.node_id, self.replicas, self.replicas.metadata, self.config.group,
+                            route_to_controller=self.services.api.route_to_controller)
+                        await nursery.start(self.groups.run)
                     await nursery.start(self.membership.run)
                     task_status.started()
         finally:
