@@ -16,11 +16,13 @@ from kio.serial import entity_reader, entity_writer
 
 from rafka.broker.kafka.errors import MalformedRequest
 from rafka.broker.kafka.header import encode_response_header
+from rafka.broker.kafka.precheck import check_body
 
 _SIZE = struct.Struct(">i")
 
 
 def decode_body(schema: type, frame: bytes, offset: int):
+    check_body(schema, frame, offset)  # bound every length before kio allocates
     try:
         entity, size = entity_reader(schema)(frame, offset)
     except Exception as exc:  # noqa: BLE001 - kio's native decoder raises several types
