@@ -91,9 +91,9 @@ def produce(raw: RawKafka, batch: bytes, **kw) -> tuple[int, int]:
     return int(p.error_code), p.base_offset
 
 
-def latest(raw: RawKafka) -> int:
+def latest(raw: RawKafka, topic: str = TOPIC) -> int:
     resp = raw.call(ListOffsetsRequest(replica_id=-1, isolation_level=0, topics=(
-        ListOffsetsTopic(name=TOPIC, partitions=(ListOffsetsPartition(partition_index=0, timestamp=-1),)),)))
+        ListOffsetsTopic(name=topic, partitions=(ListOffsetsPartition(partition_index=0, timestamp=-1),)),)))
     p = resp.topics[0].partitions[0]
     assert int(p.error_code) == 0
     return p.offset
