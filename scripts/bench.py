@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-SUBCOMMANDS = ("log", "raft", "failover", "controller")
+SUBCOMMANDS = ("log", "raft", "failover", "controller", "kafka-requests")
 
 
 def main(argv=None) -> int:
@@ -25,9 +25,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="name", required=True)
     for name in SUBCOMMANDS:
         try:
-            module = importlib.import_module(f"bench_{name}")
+            module = importlib.import_module(f"bench_{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"bench_{name}":
+            if exc.name == f"bench_{name.replace('-', '_')}":
                 continue
             raise
         p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
