@@ -21,6 +21,7 @@ from rafka.broker.replica.types import FetchPartition
 from rafka.log.batch import parse_header
 from rafka.log.errors import LogError
 from rafka.log.records import decode_batch
+from rafka.netproto.errors import RafkaError
 
 WRITES_PENDING_MAX = 10_000
 RECORDS_PER_BATCH_MAX = 5_000
@@ -62,7 +63,15 @@ class Shard:
             try:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self.writer.run)
-                    await self._load()
+                    try:
+                        await self._load()
+                    except (GroupError, RafkaError) as exc:
+                        # The leadership moved while loading (or the partition
+                        # went): stop; the service starts a new shard if we
+                        # lead again.
+                        self.log.info("group.partition_load_stopped", error=str(exc))
+                        nursery.cancel_scope.cancel()
+                        return
                     self.loaded = True
                     self.log.info("group.partition_loaded", groups=len(self.core.groups),
                                   offsets=offset_rules.total_offsets(self.core))

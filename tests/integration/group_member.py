@@ -1,0 +1,135 @@
+"""A consumer-group member in its own process (so a test can kill -9 it):
+subscribes to a topic with a real client, prints one JSON line per event
+to stdout ({"assigned": [partitions]} after each assignment change,
+{"record": [partition, offset, value]} per record after committing it
+synchronously), and closes (LeaveGroup) on SIGTERM.
+
+usage: python -m tests.integration.group_member CLIENT BOOTSTRAP TOPIC GROUP
+       [--strategy S] [--instance-id I] [--session-ms N]
+CLIENT: confluent | kafka-python | aiokafka
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+STOP = False
+
+
+def emit(obj) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _stop(*_):
+    global STOP
+    STOP = True
+
+
+def run_confluent(a) -> None:
+    from confluent_kafka import Consumer
+
+    conf = {"bootstrap.servers": a.bootstrap, "group.id": a.group, "auto.offset.reset": "earliest",
+            "enable.auto.commit": False, "session.timeout.ms": a.session_ms, "heartbeat.interval.ms": 300,
+            "partition.assignment.strategy": a.strategy or "range", "log_level": 3}
+    if a.instance_id:
+        conf["group.instance.id"] = a.instance_id
+    c = Consumer(conf)
+    owned: set[int] = set()
+
+    def on_assign(consumer, parts):
+        owned.update(p.partition for p in parts)
+        if a.strategy == "cooperative-sticky":
+            consumer.incremental_assign(parts)
+        emit({"assigned": sorted(owned)})
+
+    def on_revoke(consumer, parts):
+        owned.difference_update(p.partition for p in parts)
+        if a.strategy == "cooperative-sticky":
+            consumer.incremental_unassign(parts)
+        emit({"assigned": sorted(owned)})
+
+    c.subscribe([a.topic], on_assign=on_assign, on_revoke=on_revoke)
+    while not STOP:
+        m = c.poll(0.2)
+        if m is None or m.error():
+            continue
+        c.commit(message=m, asynchronous=False)
+        emit({"record": [m.partition(), m.offset(), m.value().decode()]})
+    c.close()
+
+
+def run_kafka_python(a) -> None:
+    from kafka import KafkaConsumer, ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=a.bootstrap, group_id=a.group, auto_offset_reset="earliest",
+                      enable_auto_commit=False, session_timeout_ms=a.session_ms, heartbeat_interval_ms=300)
+
+    class L(ConsumerRebalanceListener):
+        def on_partitions_assigned(self, assigned):
+            emit({"assigned": sorted(tp.partition for tp in c.assignment())})
+
+        def on_partitions_revoked(self, revoked):
+            pass
+
+    c.subscribe([a.topic], listener=L())
+    while not STOP:
+        for tp, msgs in c.poll(timeout_ms=200).items():
+            for m in msgs:
+                c.commit({TopicPartition(a.topic, m.partition): OffsetAndMetadata(m.offset + 1, "", -1)})
+                emit({"record": [m.partition, m.offset, m.value.decode()]})
+    c.close()
+
+
+def run_aiokafka(a) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+    async def main():
+        c = AIOKafkaConsumer(bootstrap_servers=a.bootstrap, group_id=a.group, auto_offset_reset="earliest",
+                             enable_auto_commit=False, session_timeout_ms=a.session_ms,
+                             heartbeat_interval_ms=300)
+
+        class L(ConsumerRebalanceListener):
+            async def on_partitions_assigned(self, assigned):
+                emit({"assigned": sorted(tp.partition for tp in c.assignment())})
+
+            async def on_partitions_revoked(self, revoked):
+                pass
+
+        await c.start()
+        c.subscribe([a.topic], listener=L())
+        try:
+            while not STOP:
+                batches = await c.getmany(timeout_ms=200)
+                for tp, msgs in batches.items():
+                    for m in msgs:
+                        await c.commit({TopicPartition(a.topic, m.partition): m.offset + 1})
+                        emit({"record": [m.partition, m.offset, m.value.decode()]})
+        finally:
+            await c.stop()
+
+    asyncio.run(main())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("client")
+    p.add_argument("bootstrap")
+    p.add_argument("topic")
+    p.add_argument("group")
+    p.add_argument("--strategy")
+    p.add_argument("--instance-id")
+    p.add_argument("--session-ms", type=int, default=3000)
+    a = p.parse_args()
+    signal.signal(signal.SIGTERM, _stop)
+    {"confluent": run_confluent, "kafka-python": run_kafka_python, "aiokafka": run_aiokafka}[a.client](a)
+    emit({"closed": True})
+
+
+if __name__ == "__main__":
+    main()
