@@ -17,7 +17,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-SUBCOMMANDS = ("log", "raft", "failover", "controller", "kafka-requests")
+SUBCOMMANDS = ("log", "raft", "failover", "controller", "kafka-requests", "produce", "consume",
+               "partition-failover")
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,178 @@
+"""produce: acks=all throughput of a three-node cluster (`quorum up` layout) vs the disk's limit for RF=3.
+
+A 6-partition, replication-factor-3 topic; confluent-kafka producers with
+acks=all (default batching, linger 5 ms, no compression):
+
+1. 1 KiB records, `--mib` MiB in total, as fast as the producer goes:
+   MiB/s (payload bytes / time from the first send to the last ack);
+2. 100 B records, `--small-records` of them: records/s;
+3. at half the 1 KiB record rate of (1), paced for `--latency-s`: the p99
+   of each record's send-to-ack latency.
+
+Baseline, same run: the same payload bytes written three times (three
+files, one per replica, three writer threads) with the brokers' fsync
+cadence: one fsync per producer batch, of the average batch size librdkafka
+reported in (1). That is the disk limit for RF=3 on this machine; the ratio
+is (1) over it. Last line:
+`produce: X MiB/s, Y records/s (100 B), p99 Z ms at half load (ratio R vs disk limit for RF=3)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kafka_bench_cluster import QuorumUp, create_topic  # noqa: E402
+
+MIB = 1024 * 1024
+PARTITIONS = 6
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mib", type=int, default=100, help="payload MiB of 1 KiB records")
+    p.add_argument("--small-records", type=int, default=200_000, help="100 B records for the records/s figure")
+    p.add_argument("--latency-s", type=float, default=10.0, help="seconds of paced produce at half load")
+    p.add_argument("--dir", default=None, help="data root (default: a temp dir)")
+
+
+def producer(bootstrap: str, stats: list | None = None):
+    from confluent_kafka import Producer
+
+    conf = {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5, "log_level": 3,
+            "queue.buffering.max.kbytes": 512 * 1024, "queue.buffering.max.messages": 1_000_000}
+    if stats is not None:
+        conf["statistics.interval.ms"] = 500
+        conf["stats_cb"] = stats.append
+    return Producer(conf)
+
+
+def blast(bootstrap: str, topic: str, size: int, count: int, stats: list | None = None) -> float:
+    """Send `count` records of `size` bytes as fast as possible; seconds to the last ack."""
+    p = producer(bootstrap, stats)
+    value = os.urandom(size)
+    failed = []
+
+    def cb(err, _msg):
+        if err is not None:
+            failed.append(err)
+
+    start = time.monotonic()
+    for i in range(count):
+        while True:
+            try:
+                p.produce(topic, value=value, key=b"%d" % i, on_delivery=cb)
+                break
+            except BufferError:
+                p.poll(0.01)
+        if i % 1000 == 0:
+            p.poll(0)
+    left = p.flush(300)
+    elapsed = time.monotonic() - start
+    if left or failed:
+        raise RuntimeError(f"{left} unacknowledged, {len(failed)} failed ({failed[:1]})")
+    p.poll(0.6)  # one more statistics callback
+    return elapsed
+
+
+def paced_p99_ms(bootstrap: str, topic: str, size: int, rate: float, seconds: float) -> float:
+    """p99 send-to-ack latency (ms) at `rate` records/s for `seconds`."""
+    p = producer(bootstrap)
+    value = os.urandom(size)
+    latencies: list[float] = []
+    failed = []
+
+    def cb(err, msg):
+        if err is not None:
+            failed.append(err)
+        else:
+            latencies.append(msg.latency())
+
+    start = time.monotonic()
+    sent = 0
+    while True:
+        now = time.monotonic()
+        if now - start >= seconds:
+            break
+        due = int((now - start) * rate)
+        while sent < due:
+            p.produce(topic, value=value, key=b"%d" % sent, on_delivery=cb)
+            sent += 1
+        p.poll(0.001)
+    p.flush(60)
+    if failed:
+        raise RuntimeError(f"{len(failed)} failed at half load ({failed[:1]})")
+    latencies.sort()
+    return 1000 * latencies[int(0.99 * (len(latencies) - 1))]
+
+
+def avg_batch_bytes(stats: list, topic: str) -> int:
+    for raw in reversed(stats):
+        t = json.loads(raw).get("topics", {}).get(topic)
+        if t and t.get("batchsize", {}).get("avg"):
+            return int(t["batchsize"]["avg"])
+    raise RuntimeError("librdkafka reported no batch size")
+
+
+def disk_limit_mib_s(total_bytes: int, chunk: int, root: Path) -> float:
+    """MiB/s of payload when written three times (three files in parallel),
+    fsync after every `chunk` bytes."""
+    data = os.urandom(chunk)
+
+    def writer(path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            written = 0
+            while written < total_bytes:
+                written += os.write(fd, data)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    threads = [threading.Thread(target=writer, args=(root / f"replica-{i}.bin",)) for i in range(3)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    for i in range(3):
+        (root / f"replica-{i}.bin").unlink()
+    return total_bytes / MIB / elapsed
+
+
+def run(args) -> int:
+    with tempfile.TemporaryDirectory(prefix="rafka-bench-produce-") as tmp:
+        root = Path(args.dir or tmp)
+        with QuorumUp(root / "cluster") as cluster:
+            bs = cluster.bootstrap
+            create_topic(bs, "bench-1k", PARTITIONS)
+            create_topic(bs, "bench-100b", PARTITIONS)
+            create_topic(bs, "bench-latency", PARTITIONS)
+            count = args.mib * MIB // 1024
+            stats: list = []
+            elapsed = blast(bs, "bench-1k", 1024, count, stats)
+            mib_s = args.mib / elapsed
+            rec_s_1k = count / elapsed
+            print(f"1 KiB records: {count} in {elapsed:.2f}s = {mib_s:.1f} MiB/s ({rec_s_1k:.0f} records/s)",
+                  flush=True)
+            small_elapsed = blast(bs, "bench-100b", 100, args.small_records)
+            rec_s = args.small_records / small_elapsed
+            print(f"100 B records: {args.small_records} in {small_elapsed:.2f}s = {rec_s:.0f} records/s", flush=True)
+            half = rec_s_1k / 2
+            p99 = paced_p99_ms(bs, "bench-latency", 1024, half, args.latency_s)
+            print(f"half load: {half:.0f} records/s of 1 KiB for {args.latency_s:g}s, p99 {p99:.1f} ms", flush=True)
+            batch = avg_batch_bytes(stats, "bench-1k")
+        limit = disk_limit_mib_s(args.mib * MIB, batch, root)
+        print(f"disk limit for RF=3: {args.mib} MiB x 3 files, fsync every {batch} B (avg producer batch): "
+              f"{limit:.1f} MiB/s", flush=True)
+        print(f"produce: {mib_s:.1f} MiB/s, {rec_s:.0f} records/s (100 B), p99 {p99:.1f} ms at half load "
+              f"(ratio {mib_s / limit:.2f} vs disk limit for RF=3)")
+    return 0
