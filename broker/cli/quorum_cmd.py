@@ -81,15 +81,31 @@ def handle_status(args) -> int:
     from rafka.broker.node.status import render_status_table
 
     bootstrap = parse_bootstrap(args.bootstrap)
-    try:
-        status = trio.run(quorum_status, bootstrap, args.timeout_s)
-    except AdminError as exc:
-        raise CliError(exc.code, exc.message) from None
+    status = trio.run(kafka_status_or_none, bootstrap, args.timeout_s)
+    if status is None:
+        # Not Kafka listeners (an old node.toml's client addresses): the
+        # rafka client protocol, until the client listener retires.
+        try:
+            status = trio.run(quorum_status, bootstrap, args.timeout_s)
+        except AdminError as exc:
+            raise CliError(exc.code, exc.message) from None
     if args.json:
         print(json.dumps(status))
     else:
         print(render_status_table(status))
     return 0
+
+
+async def kafka_status_or_none(bootstrap: list[str], timeout_s: float) -> dict | None:
+    """The quorum status over the Kafka protocol (DescribeQuorum, asked of
+    the leader), or None when no address speaks Kafka."""
+    from rafka.broker.client.kafka_quorum import QuorumUnavailable
+    from rafka.broker.client.kafka_quorum import quorum_status as kafka_quorum_status
+
+    try:
+        return await kafka_quorum_status(bootstrap, timeout_s)
+    except QuorumUnavailable:
+        return None
 
 
 def handle_voter_change(args) -> int:

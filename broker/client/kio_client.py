@@ -69,7 +69,10 @@ class KioConnection:
         """The response to the oldest request sent and not yet received."""
         corr, key, version = self._pending.pop(0)
         frame = await self._read_frame()
-        got, body = decode_response(key, version, frame)
+        try:
+            got, body = decode_response(key, version, frame)
+        except Exception as exc:  # noqa: BLE001 - kio's decoder raises several types
+            raise KafkaWireError(f"unreadable response to api key {key} v{version}: {exc!r}") from None
         if got != corr:
             raise KafkaWireError(f"response correlation id {got}, expected {corr}")
         return body

@@ -1,6 +1,7 @@
-"""DescribeCluster (key 60), versions 0-1: the unfenced brokers at their
-advertised Kafka addresses, the cluster id and a live controller id (the
-same as Metadata's). Only the broker endpoint type is served."""
+"""DescribeCluster (key 60), versions 0-2: the unfenced brokers at their
+advertised Kafka addresses (v2 with include_fenced_brokers: every
+registered broker, with is_fenced), the cluster id and a live controller
+id (the same as Metadata's). Only the broker endpoint type is served."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rafka.broker.kafka.shape import get
 
 API_KEY = 60
 MIN_VERSION = 0
-MAX_VERSION = 1
+MAX_VERSION = 2
 
 BROKERS_ENDPOINT = 1
 UNSUPPORTED_ENDPOINT_TYPE = 115
@@ -19,13 +20,17 @@ UNSUPPORTED_ENDPOINT_TYPE = 115
 async def handle(ctx: RequestContext, request) -> dict:
     image = ctx.broker.image
     endpoint_type = get(request, "endpoint_type", BROKERS_ENDPOINT)
+    if get(request, "include_fenced_brokers", False):
+        brokers = sorted(image.brokers.values(), key=lambda b: b.node_id)
+    else:
+        brokers = live_brokers(image)
     body = {
         "throttle_time": 0,
         "endpoint_type": endpoint_type,
         "cluster_id": ctx.broker.cluster_id,
         "controller_id": controller_id(image, ctx.broker.leader_id(), ctx.broker.node_id),
-        "brokers": [{"broker_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
-                    for b in live_brokers(image)],
+        "brokers": [{"broker_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack,
+                     "is_fenced": b.fenced} for b in brokers],
         "cluster_authorized_operations": -2147483648,
     }
     if endpoint_type != BROKERS_ENDPOINT:

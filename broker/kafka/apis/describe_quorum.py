@@ -1,10 +1,14 @@
 """DescribeQuorum (key 55), versions 0-2: the metadata quorum
 (`__cluster_metadata`, partition 0) as this node's Raft status sees it:
 leader, term (leader epoch), commit index (high watermark), and per voter
-and observer its log end offset — exact on the leader, -1 where a
-follower does not know. v2 adds each voter's Kafka listener."""
+and observer its log end offset and when the leader last heard from it
+(wall-clock ms) — exact on the leader; a follower knows only itself (-1
+elsewhere), so a client wanting every member asks the leader, whose Kafka
+listener v2 lists under `nodes`."""
 
 from __future__ import annotations
+
+import time
 
 from rafka.broker.kafka.context import RequestContext
 from rafka.netproto.errors import ErrorCode
@@ -20,21 +24,30 @@ def _status_value(st, name, default=None):
     return st.get(name, default) if isinstance(st, dict) else getattr(st, name, default)
 
 
-def _replica(st, node_id: int) -> dict:
+def _replica(st, node_id: int, now_ms: int) -> dict:
     me = _status_value(st, "node_id")
     peers = _status_value(st, "peers") or {}
+    fetched = caught_up = -1
     if node_id == me:
         leo = _status_value(st, "last_index", -1)
+        fetched = caught_up = now_ms
     elif node_id in peers:
         p = peers[node_id]
         leo = p.get("match_index", -1) if isinstance(p, dict) else p.match_index
+        ticks = p.get("last_contact_ticks") if isinstance(p, dict) else p.last_contact_ticks
+        tick_ms = _status_value(st, "tick_ms", 0) or 0
+        if ticks is not None and tick_ms:
+            fetched = now_ms - ticks * tick_ms
+            if leo >= _status_value(st, "commit_index", 0):
+                caught_up = fetched
     else:
         leo = -1
-    return {"replica_id": node_id, "log_end_offset": leo, "last_fetch_timestamp": -1,
-            "last_caught_up_timestamp": -1}
+    return {"replica_id": node_id, "log_end_offset": leo, "last_fetch_timestamp": fetched,
+            "last_caught_up_timestamp": caught_up}
 
 
-def partition_body(st) -> dict:
+def partition_body(st, now_ms: int | None = None) -> dict:
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     leader = _status_value(st, "leader_id")
     return {
         "partition_index": 0,
@@ -42,8 +55,8 @@ def partition_body(st) -> dict:
         "leader_id": -1 if leader is None else leader,
         "leader_epoch": _status_value(st, "term", 0),
         "high_watermark": _status_value(st, "commit_index", 0),
-        "current_voters": [_replica(st, v) for v in sorted(_status_value(st, "voters", []) or [])],
-        "observers": [_replica(st, v) for v in sorted(_status_value(st, "learners", []) or [])],
+        "current_voters": [_replica(st, v, now_ms) for v in sorted(_status_value(st, "voters", []) or [])],
+        "observers": [_replica(st, v, now_ms) for v in sorted(_status_value(st, "learners", []) or [])],
     }
 
 
@@ -61,9 +74,9 @@ async def handle(ctx: RequestContext, request) -> dict:
                               "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                               "error_message": f"{t.topic_name}-{p.partition_index} is not the metadata quorum"})
         topics.append({"topic_name": t.topic_name, "partitions": parts})
-    voters = _status_value(st, "voters", []) or []
+    members = (_status_value(st, "voters", []) or []) + (_status_value(st, "learners", []) or [])
     nodes = []
-    for v in sorted(voters):
+    for v in sorted(members):
         b = image.brokers.get(v)
         listeners = [{"name": "KAFKA", "host": b.host, "port": b.port}] if b is not None else []
         nodes.append({"node_id": v, "listeners": listeners})

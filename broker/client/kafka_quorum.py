@@ -1,0 +1,102 @@
+"""`rafka quorum status` over the Kafka protocol: DescribeQuorum (v2) and
+Metadata (for the cluster id) with the small kio client.
+
+A follower knows only its own log end, so when the answering node is not
+the leader the question is asked again of the leader's Kafka listener
+(DescribeQuorum v2 lists it). The answer has DESIGN.md's status keys:
+cluster_id, leader_id, term, commit_index, and per voter and observer
+node_id, log_end_offset, lag (leader log end - member log end) and
+last_contact_ms (how long ago the leader heard from it).
+"""
+
+from __future__ import annotations
+
+import time
+
+import trio
+from kio.schema.describe_quorum.v2.request import DescribeQuorumRequest, PartitionData, TopicData
+from kio.schema.metadata.v12.request import MetadataRequest
+
+from rafka.broker.client.kio_client import KafkaWireError, KioConnection
+
+METADATA_TOPIC = "__cluster_metadata"
+
+
+class QuorumUnavailable(Exception):
+    """No bootstrap address answered over the Kafka protocol."""
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+async def _ask(address: str) -> tuple[str | None, object]:
+    conn = await KioConnection.connect(*_split(address), client_id="rafka-cli")
+    try:
+        await conn.send(MetadataRequest(topics=(), allow_auto_topic_creation=False,
+                                        include_topic_authorized_operations=False))
+        await conn.send(DescribeQuorumRequest(topics=(TopicData(
+            topic_name=METADATA_TOPIC, partitions=(PartitionData(partition_index=0),)),)))
+        md = await conn.receive()
+        return md.cluster_id, await conn.receive()
+    finally:
+        await conn.aclose()
+
+
+def _replica(r, leader_end: int | None, now_ms: int) -> dict:
+    end = None if r.log_end_offset < 0 else r.log_end_offset
+    return {
+        "node_id": r.replica_id,
+        "log_end_offset": end,
+        "lag": None if end is None or leader_end is None else max(0, leader_end - end),
+        "last_contact_ms": None if r.last_fetch_timestamp < 0 else max(0, now_ms - r.last_fetch_timestamp),
+    }
+
+
+def status_from(cluster_id: str | None, resp, answered_by: str) -> dict:
+    (part,) = resp.topics[0].partitions
+    leader = None if part.leader_id < 0 else part.leader_id
+    ends = {r.replica_id: r.log_end_offset for r in part.current_voters}
+    leader_end = ends.get(leader) if leader is not None and ends.get(leader, -1) >= 0 else None
+    now_ms = int(time.time() * 1000)
+    return {
+        "cluster_id": cluster_id,
+        "leader_id": leader,
+        "term": part.leader_epoch,
+        "commit_index": part.high_watermark,
+        "voters": [_replica(r, leader_end, now_ms) for r in part.current_voters],
+        "observers": [_replica(r, leader_end, now_ms) for r in part.observers],
+        "answered_by": answered_by,
+    }
+
+
+def _leader_address(resp, leader: int | None) -> str | None:
+    for node in resp.nodes:
+        if node.node_id == leader and node.listeners:
+            return f"{node.listeners[0].host}:{node.listeners[0].port}"
+    return None
+
+
+async def quorum_status(bootstrap: list[str], timeout_s: float) -> dict:
+    """The status as the leader sees it (as a follower does when the leader
+    cannot be reached). Raises QuorumUnavailable."""
+    errors = []
+    with trio.move_on_after(timeout_s):
+        for address in bootstrap:
+            try:
+                cluster_id, resp = await _ask(address)
+            except (OSError, KafkaWireError, trio.BrokenResourceError) as exc:
+                errors.append(f"{address}: {exc}")
+                continue
+            status = status_from(cluster_id, resp, address)
+            if any(v["log_end_offset"] is None for v in status["voters"]):
+                leader_addr = _leader_address(resp, status["leader_id"])
+                if leader_addr is not None and leader_addr != address:
+                    try:
+                        cluster_id, resp = await _ask(leader_addr)
+                        status = status_from(cluster_id, resp, leader_addr)
+                    except (OSError, KafkaWireError, trio.BrokenResourceError) as exc:
+                        errors.append(f"leader {leader_addr}: {exc}")
+            return status
+    raise QuorumUnavailable("; ".join(errors) or f"no answer within {timeout_s}s")
