@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import time
+
 from kio.schema.api_versions.v0.response import ApiVersionsResponse as ApiVersionsResponseV0
 from kio.schema.errors import ErrorCode
 
@@ -30,7 +32,10 @@ from rafka.netproto.errors import RafkaError
 
 async def respond(frame: bytes, broker: BrokerView) -> tuple[RequestHeader, bytes]:
     """(header, response frame) for one request frame; an empty frame
-    when the handler answered NO_RESPONSE (the connection sends nothing)."""
+    when the handler answered NO_RESPONSE (the connection sends nothing).
+    Each served request is reported to `broker.observe_request` (metrics)
+    when the view has one: the API, its latency and the error codes its
+    answer carries."""
     header, offset = parse_request_header(frame)
     key, version = header.api_key, header.api_version
     module = registry.served(key, version)
@@ -38,12 +43,16 @@ async def respond(frame: bytes, broker: BrokerView) -> tuple[RequestHeader, byte
         return header, unsupported(header)
     body = decode_body(request_schema(key, version), frame, offset)
     resp_schema = response_schema(key, version)
+    started = time.perf_counter()
     try:
         data = await module.handle(RequestContext(header, broker), body)
     except KafkaApiError as exc:
         data = error_body(resp_schema, exc.code, exc.message)
     except RafkaError as exc:
         data = error_body(resp_schema, kafka_error(int(exc.code)), exc.message)
+    observe = getattr(broker, "observe_request", None)
+    if observe is not None:
+        observe(module.__name__.rpartition(".")[2], time.perf_counter() - started, data)
     if data is NO_RESPONSE:
         return header, b""  # acks=0 produce: nothing goes back
     return header, encode_response(header.correlation_id, response_header_version(key, version),

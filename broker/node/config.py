@@ -92,6 +92,8 @@ class NodeConfig:
     kafka_listener: HostPort | None = None
     advertised_kafka: HostPort | None = None
     kafka: KafkaListenerConfig = field(default_factory=KafkaListenerConfig)
+    # Prometheus /metrics over HTTP (`listeners.metrics`; none when absent).
+    metrics_listener: HostPort | None = None
     # Data partitions: the [replica] table (limits, replica.lag.time.max.ms
     # as lag_time_max_ms) and the log dirs (default DATA_DIR/data).
     replica: ReplicaConfig = field(default_factory=ReplicaConfig)
@@ -299,6 +301,8 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     peer = parse_host_port(listeners.pop("peer"), "listeners.peer")
     kafka_raw = listeners.pop("kafka", None)
     kafka_listener = None if kafka_raw is None else parse_host_port(kafka_raw, "listeners.kafka")
+    metrics_raw = listeners.pop("metrics", None)
+    metrics_listener = None if metrics_raw is None else parse_host_port(metrics_raw, "listeners.metrics")
     _no_unknown_keys(listeners, "listeners")
 
     if "voters" not in doc:
@@ -343,6 +347,7 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         client_addresses=client_addresses,
         source=source,
         kafka_listener=kafka_listener,
+        metrics_listener=metrics_listener,
         advertised_kafka=advertised_kafka,
         kafka=kafka,
         replica=replica,
@@ -399,6 +404,7 @@ def render_config(
     rack: str | None = None,
     roles: tuple[str, ...] = VALID_ROLES,
     kafka: str | None = None,
+    metrics: str | None = None,
     replica: dict[str, int] | None = None,
     group: dict[str, int] | None = None,
 ) -> str:
@@ -424,6 +430,8 @@ def render_config(
     lines += ["", "[listeners]", f"client = {_quote(client)}", f"peer = {_quote(peer)}"]
     if kafka is not None:
         lines.append(f"kafka = {_quote(kafka)}")
+    if metrics is not None:
+        lines.append(f"metrics = {_quote(metrics)}")
     for name, table in (("raft", raft), ("broker", broker), ("replica", replica), ("group", group)):
         if table is None:
             continue

@@ -41,6 +41,10 @@ class NodeKafkaView:
     async def barrier(self) -> None:
         await self._api().barrier()
 
+    def observe_request(self, api: str, seconds: float, response) -> None:
+        """Count a served request in the node's metrics (broker/kafka/dispatch.py)."""
+        self._node.metrics.observe_request(api, seconds, response)
+
     def quorum_status(self):
         return self._node.driver.status()
 

@@ -46,6 +46,7 @@ import trio
 from rafka.broker.kafka.listener import KafkaListener
 from rafka.broker.node.config import HostPort, NodeConfig
 from rafka.broker.node.kafka_view import NodeKafkaView
+from rafka.broker.node.node_metrics import NodeMetrics
 from rafka.broker.node.bench import BenchHandler, BenchStateMachine
 from rafka.broker.node.messages import (
     CLIENT_TYPES,
@@ -159,6 +160,9 @@ class Node:
         self.replicas: ReplicaManager | None = None
         # The group coordinator (broker/group), on the replicas it leads.
         self.groups: GroupService | None = None
+        # Prometheus metrics (broker/metrics), served on listeners.metrics.
+        self.metrics = NodeMetrics(self)
+        self.metrics_port: int | None = None
 
     def _raft_config(self) -> RaftConfig:
         r = self.config.raft
@@ -199,6 +203,7 @@ class Node:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self.driver.run)
                     registered = await self._listen_kafka(nursery)
+                    await self._listen_metrics(nursery)
                     if self.with_services:
                         # A non-voter gets a dormant controller too: it only
                         # activates on the Raft leader, which it can become
@@ -217,6 +222,7 @@ class Node:
                         self.peer_handlers = dict(self.services.peer_handlers())
                         if "broker" in self.config.roles:
                             self.replicas = self._replica_manager()
+                            self.replicas.observer = self.metrics
                             self.peer_handlers.update(ReplicaPeerApi(self.replicas).peer_handlers())
                             if replica_test_api.enabled():  # integration tests only (env flag)
                                 self.peer_handlers.update(replica_test_api.ReplicaTestApi(self.replicas).peer_handlers())
@@ -243,6 +249,7 @@ class Node:
                         client_port=self.client_port,
                         peer_port=self.peer_port,
                         kafka_port=self.kafka_port,
+                        metrics_port=self.metrics_port,
                         voters=sorted(self.config.voters),
                         observer=not self.config.is_voter,
                         bench=self.bench,
@@ -294,6 +301,17 @@ class Node:
             raise NodeStartError("PORT_IN_USE", f"cannot listen on {hp} (kafka): {exc.strerror or exc}") from None
         adv = self.config.advertised_kafka or hp
         return HostPort(adv.host, adv.port or self.kafka_port)
+
+    async def _listen_metrics(self, nursery) -> None:
+        """Serve /metrics when `listeners.metrics` is configured."""
+        hp = self.config.metrics_listener
+        if hp is None:
+            return
+        try:
+            self.metrics_port = await nursery.start(
+                functools.partial(self.metrics.serve, hp.host, hp.port))
+        except OSError as exc:
+            raise NodeStartError("PORT_IN_USE", f"cannot listen on {hp} (metrics): {exc.strerror or exc}") from None
 
     def _legacy_client_target(self):
         """Where the Kafka port relays rafka client-protocol connections

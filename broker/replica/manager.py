@@ -55,6 +55,19 @@ IMAGE_CHECK_INTERVAL_S = 2.0
 AlterPartitionCall = Callable[[AlterPartitionRequest], Awaitable]
 
 
+class ReplicaObserver:
+    """What the manager reports for metrics; the default ignores it all."""
+
+    def bytes_in(self, topic: str, n: int) -> None:
+        """`n` producer batch bytes appended to `topic`."""
+
+    def bytes_out(self, topic: str, n: int) -> None:
+        """`n` record batch bytes of `topic` served to a consumer."""
+
+    def fsync_seconds(self, seconds: float) -> None:
+        """One group-commit pass took `seconds`."""
+
+
 class _Waiter:
     __slots__ = ("event", "error")
 
@@ -94,6 +107,8 @@ class ReplicaManager:
         # Follower hooks, set by the fetcher manager (item: replication).
         self.on_follow: Callable[[Partition], None] = lambda p: None
         self.on_unfollow: Callable[[PartitionKey], None] = lambda key: None
+        # Metrics hooks (broker/node/node_metrics.py sets a real one).
+        self.observer: ReplicaObserver = ReplicaObserver()
         self.role_changes_applied = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -319,6 +334,7 @@ class ReplicaManager:
             raise RafkaError(ErrorCode.REQUEST_TIMED_OUT,
                              f"{topic}-{partition}: offset {info.last_offset} not replicated within {timeout_s}s")
         if waiter.error is not None:
+        self.observer.bytes_in(topic, len(batch))
             raise waiter.error
         return result
 
@@ -370,7 +386,9 @@ class ReplicaManager:
             self._mark_dirty(p)
         for p, target in targets:
             while p.durable_offset < target and self.partitions.get(p.role.key) is p:
+            started = trio.current_time()
                 await self._progress.wait()
+            self.observer.fsync_seconds(trio.current_time() - started)
 
     # ------------------------------------------------------------------ ISR
     async def _isr_loop(self) -> None:
@@ -472,6 +490,10 @@ class ReplicaManager:
             total += len(res.records)
             results.append(res)
         return results, total, errors
+                if not follower:
+                    for res in results:
+                        if res.records:
+                            self.observer.bytes_out(res.topic, len(res.records))
 
     def list_offset(self, topic: str, partition: int, timestamp: int, current_leader_epoch: int = -1):
         return reads.list_offset(self.partition(topic, partition), timestamp, current_leader_epoch,

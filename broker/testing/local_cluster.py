@@ -36,16 +36,18 @@ class ClusterError(Exception):
 
 
 class LocalCluster:
-    def __init__(self, root: Path, nodes: int = 1) -> None:
+    def __init__(self, root: Path, nodes: int = 1, *, replica: dict | None = None) -> None:
         if not 1 <= nodes <= NODES_MAX:
             raise ValueError(f"nodes must be in 1..{NODES_MAX}, got {nodes}")
         self.root = Path(root)
         self.ids = list(range(1, nodes + 1))
         self.cluster_id = new_cluster_id()
-        ports = free_ports(3 * nodes)
+        self.replica = replica
+        ports = free_ports(4 * nodes)
         self.kafka_ports = dict(zip(self.ids, ports[:nodes]))
         self.peer_ports = dict(zip(self.ids, ports[nodes: 2 * nodes]))
-        self.client_ports = dict(zip(self.ids, ports[2 * nodes:]))
+        self.client_ports = dict(zip(self.ids, ports[2 * nodes: 3 * nodes]))
+        self.metrics_ports = dict(zip(self.ids, ports[3 * nodes:]))
         self.procs: dict[int, subprocess.Popen] = {}
 
     # ------------------------------------------------------------ layout
@@ -55,6 +57,9 @@ class LocalCluster:
 
     def kafka_address(self, i: int) -> str:
         return f"127.0.0.1:{self.kafka_ports[i]}"
+
+    def metrics_url(self, i: int) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[i]}/metrics"
 
     def node_dir(self, i: int) -> Path:
         return self.root / f"node-{i}"
@@ -66,7 +71,8 @@ class LocalCluster:
             (self.node_dir(i) / "node.toml").write_text(render_config(
                 node_id=i, data_dir=str(self.node_dir(i)), client=f"127.0.0.1:{self.client_ports[i]}",
                 peer=f"127.0.0.1:{self.peer_ports[i]}", kafka=self.kafka_address(i), voters=voters,
-                raft=TEST_RAFT, broker=TEST_BROKER,
+                metrics=f"127.0.0.1:{self.metrics_ports[i]}", raft=TEST_RAFT, broker=TEST_BROKER,
+                replica=self.replica,
             ))
 
     # ------------------------------------------------------------ processes

@@ -1,0 +1,95 @@
+"""The node's metrics: instruments, the scrape-time source, the endpoint.
+
+Why here: broker/metrics knows how to count and what to show, not how the
+node is wired. `NodeMetrics(node)` reads the node at scrape time (its Raft
+driver, metadata image and ReplicaManager, any of which may not exist yet),
+is the ReplicaManager's observer (bytes in/out, fsync latency) and the
+Kafka listener's `observe_request` hook (via the Kafka view).
+"""
+
+from __future__ import annotations
+
+from rafka.broker.metrics.cluster import ClusterCollector, HostedPartition
+from rafka.broker.metrics.http import serve_metrics
+from rafka.broker.metrics.instruments import NodeInstruments
+from rafka.broker.replica.manager import ReplicaObserver
+
+# Error names found in a response are looked for this deep (topics ->
+# partitions); record bytes are never walked.
+ERROR_SCAN_DEPTH = 3
+
+
+class NodeMetrics(ReplicaObserver):
+    def __init__(self, node) -> None:
+        self.node = node
+        self.instruments = NodeInstruments()
+        self.instruments.registry.register(ClusterCollector(self))
+
+    # ------------------------------------------------------------ source
+    def raft_status(self):
+        driver = self.node.driver
+        return None if driver is None else driver.status()
+
+    def image(self):
+        return getattr(self.node.state_machine, "image", None)
+
+    def partitions(self):
+        replicas = self.node.replicas
+        if replicas is None:
+            return []
+        out = []
+        for p in list(replicas.partitions.values()):
+            out.append(HostedPartition(
+                topic=p.topic, index=p.index, is_leader=p.leader is not None,
+                log_start_offset=p.log.log_start_offset, log_end_offset=p.log.log_end_offset,
+                high_watermark=p.high_watermark, isr_size=len(p.leader.isr) if p.leader is not None else 0,
+            ))
+        return out
+
+    # ------------------------------------------------------------ hooks
+    def observe_request(self, api: str, seconds: float, response) -> None:
+        errors = sorted(set(error_codes(response, ERROR_SCAN_DEPTH)))
+        self.instruments.requests.labels(api).inc()
+        self.instruments.request_seconds.labels(api).observe(seconds)
+        for code in errors:
+            self.instruments.request_errors.labels(api, error_name(code)).inc()
+
+    def bytes_in(self, topic: str, n: int) -> None:
+        self.instruments.bytes_in.labels(topic).inc(n)
+
+    def bytes_out(self, topic: str, n: int) -> None:
+        self.instruments.bytes_out.labels(topic).inc(n)
+
+    def fsync_seconds(self, seconds: float) -> None:
+        self.instruments.fsync_seconds.observe(seconds)
+
+    async def serve(self, host: str, port: int, *, task_status) -> None:
+        await serve_metrics(self.instruments.registry, host, port, node_id=self.node.node_id,
+                            task_status=task_status)
+
+
+def error_codes(data, depth: int):
+    """Non-zero `error_code` values in a response body (dicts and lists)."""
+    if depth < 0:
+        return
+    if isinstance(data, dict):
+        code = data.get("error_code")
+        if isinstance(code, int) and code != 0:
+            yield code
+        elif code is not None and not isinstance(code, int) and getattr(code, "value", 0):
+            yield int(code.value)
+        for value in data.values():
+            if isinstance(value, (dict, list, tuple)):
+                yield from error_codes(value, depth - 1)
+    elif isinstance(data, (list, tuple)):
+        for item in data:
+            yield from error_codes(item, depth)
+
+
+def error_name(code: int) -> str:
+    from rafka.netproto.errors import ErrorCode
+
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return f"ERROR_{code}"
