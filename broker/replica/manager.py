@@ -94,6 +94,8 @@ class ReplicaManager:
         self.peer_call = peer_call  # (node_id, msg, timeout_s) -> response: fetchers' path to leaders
         self.fetchers = None
         self.partitions: dict[PartitionKey, Partition] = {}
+        # Metrics hooks (broker/node/node_metrics.py sets a real one).
+        self.observer: ReplicaObserver = ReplicaObserver()
         self.by_name: dict[tuple[str, int], Partition] = {}
         self.roles: dict[PartitionKey, PartitionRole] = {}
         self.log = log.bind(node_id=node_id)
@@ -107,8 +109,6 @@ class ReplicaManager:
         # Follower hooks, set by the fetcher manager (item: replication).
         self.on_follow: Callable[[Partition], None] = lambda p: None
         self.on_unfollow: Callable[[PartitionKey], None] = lambda key: None
-        # Metrics hooks (broker/node/node_metrics.py sets a real one).
-        self.observer: ReplicaObserver = ReplicaObserver()
         self.role_changes_applied = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -317,6 +317,7 @@ class ReplicaManager:
         except LogError as exc:
             raise RafkaError(ErrorCode.KAFKA_STORAGE_ERROR, str(exc)) from None
         p.producers.record(dataclasses.replace(h, base_offset=info.base_offset), info.base_offset)
+        self.observer.bytes_in(topic, len(batch))
         if p.settings.write_caching:
             if leader.update_leader(p.log.log_end_offset):
                 self._release(p)
@@ -334,7 +335,6 @@ class ReplicaManager:
             raise RafkaError(ErrorCode.REQUEST_TIMED_OUT,
                              f"{topic}-{partition}: offset {info.last_offset} not replicated within {timeout_s}s")
         if waiter.error is not None:
-        self.observer.bytes_in(topic, len(batch))
             raise waiter.error
         return result
 
@@ -367,7 +367,9 @@ class ReplicaManager:
             self._dirty_event = trio.Event()
             keys, self._dirty = self._dirty, set()
             parts = [self.partitions[k] for k in keys if k in self.partitions]
+            started = trio.current_time()
             results = await trio.to_thread.run_sync(_flush_all, parts)
+            self.observer.fsync_seconds(trio.current_time() - started)
             for p, durable, error in results:
                 if error is not None:
                     self.log.error("replica.flush_failed", topic=p.topic, partition=p.index,
@@ -386,9 +388,7 @@ class ReplicaManager:
             self._mark_dirty(p)
         for p, target in targets:
             while p.durable_offset < target and self.partitions.get(p.role.key) is p:
-            started = trio.current_time()
                 await self._progress.wait()
-            self.observer.fsync_seconds(trio.current_time() - started)
 
     # ------------------------------------------------------------------ ISR
     async def _isr_loop(self) -> None:
@@ -471,6 +471,10 @@ class ReplicaManager:
             progress = self._progress
             results, total, errors = self._read_all(partitions, follower, max_bytes)
             if total >= min_bytes or errors or max_wait_ms <= 0 or trio.current_time() >= deadline:
+                if not follower:
+                    for res in results:
+                        if res.records:
+                            self.observer.bytes_out(res.topic, len(res.records))
                 return results
             with trio.move_on_at(deadline):
                 await progress.wait()
@@ -490,10 +494,6 @@ class ReplicaManager:
             total += len(res.records)
             results.append(res)
         return results, total, errors
-                if not follower:
-                    for res in results:
-                        if res.records:
-                            self.observer.bytes_out(res.topic, len(res.records))
 
     def list_offset(self, topic: str, partition: int, timestamp: int, current_leader_epoch: int = -1):
         return reads.list_offset(self.partition(topic, partition), timestamp, current_leader_epoch,
