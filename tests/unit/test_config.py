@@ -52,11 +52,12 @@ def test_documented_example_loads_with_paths_relative_to_the_file(tmp_path):
     assert cfg.node_id == 1
     assert cfg.data_dir == (tmp_path / "conf" / "rafka-data" / "node-1").resolve()
     assert cfg.voters == {
-        1: HostPort("127.0.0.1", 9292),
-        2: HostPort("127.0.0.1", 9293),
-        3: HostPort("127.0.0.1", 9294),
+        1: HostPort("127.0.0.1", 9192),
+        2: HostPort("127.0.0.1", 9193),
+        3: HostPort("127.0.0.1", 9194),
     }
-    assert cfg.client_listener == HostPort("127.0.0.1", 9192)
+    assert cfg.kafka_listener == HostPort("127.0.0.1", 9092)
+    assert cfg.client_listener == HostPort("127.0.0.1", 9292)
     assert cfg.rack == "r1"
     assert cfg.raft == RaftSettings() and cfg.broker == BrokerSettings()
 
