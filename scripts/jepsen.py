@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-s", type=_range, default=(5.0, 15.0), help="fault window LO,HI s (5,15)")
     p.add_argument("--heal-s", type=_range, default=(5.0, 15.0), help="heal window LO,HI s (5,15)")
     p.add_argument("--op-timeout", type=float, default=5.0, help="per-op client deadline s (5)")
+    p.add_argument("--partitions", type=int, default=6, help="data workloads: topic partitions (6)")
+    p.add_argument("--consumers", type=int, default=3, help="kafka workload: consumers (3)")
     p.add_argument("--check", metavar="DIR", default=None,
                    help="only re-run the checkers on DIR/history.jsonl and rewrite the verdict")
     return p
@@ -108,7 +110,8 @@ def main(argv=None) -> int:
     opts = RunOptions(out=out, workload=args.workload, nemeses=nemeses,
                       time_limit_s=args.time_limit, rate=args.rate, nodes=args.nodes, seed=seed,
                       concurrency=args.concurrency, quiet_s=args.quiet, fault_s=args.fault_s,
-                      heal_s=args.heal_s, op_timeout_s=args.op_timeout)
+                      heal_s=args.heal_s, op_timeout_s=args.op_timeout,
+                      partitions=args.partitions, consumers=args.consumers)
     out.mkdir(parents=True, exist_ok=True)
     _log_to(out / "harness.log")
     print(f"jepsen: workload={args.workload} nemesis={args.nemesis} seed={seed} out={out}",

@@ -4,7 +4,8 @@ history.
 Ops (see workload_data.py):
 - `send`: invoke value {"key", "value"}; ok value adds the acknowledged
   "partition" and "offset". Values are unique strings.
-- `poll` (a consumer) and `read` (the final reader; its invoke value has
+- `poll` (a consumer; "rebalance" in its ok value lists assignment changes
+  applied inside that poll, before its records) and `read` (the final reader; its invoke value has
   "final": true and the "partition"): ok value {"records": [[partition,
   offset, key, value], ...]} in delivery order.
 - `assign` / `revoke` (a consumer's assignment changed: a rebalance or a
@@ -39,6 +40,7 @@ import bisect
 from collections import defaultdict
 from typing import Any
 
+from tests.jepsen.checkers_metadata import check_crashes
 from tests.jepsen.history import NEMESIS, Op, pair
 
 EXAMPLES_MAX = 20
@@ -164,10 +166,10 @@ def check_polls(ops: list[Op]) -> dict:
     last: dict[tuple[Any, int], tuple[int, float]] = {}
     skips, backwards = [], []
     for o in sorted(ops, key=lambda x: x.complete_time):
-        if o.f in RESETS:
+        rebalanced = o.f == POLL and isinstance(o.result, dict) and bool(o.result.get("rebalance"))
+        if o.f in RESETS or rebalanced:
             for key in [k for k in last if k[0] == o.process]:
                 del last[key]
-            continue
         if o.f != POLL:
             continue
         for p, off, _k, _v in _records(o):
@@ -251,4 +253,7 @@ def check_all(events: list[dict], timeout_s: float = 60.0) -> dict:  # noqa: ARG
         "committed-offsets": check_committed(ops),
         "replica-divergence": check_replicas(events),
     }
+    crashes = check_crashes(events)
+    if crashes is not None:
+        out["crashes"] = crashes
     return out

@@ -51,6 +51,13 @@ class ClusterSettings:
     # argv prefix that runs a node (then "--config PATH" is appended); None
     # means the real `rafka node start`. Harness tests use a stand-in.
     node_command: tuple[str, ...] | None = None
+    # Data workloads: every node also serves Kafka behind a client proxy
+    # ("kafka->i", advertised so Metadata keeps clients behind it), with
+    # short replica/group timings so faults move ISRs and groups in a run.
+    kafka: bool = False
+    replica_lag_time_max_ms: int = 3000
+    group_session_timeout_min_ms: int = 1000
+    group_initial_rebalance_delay_ms: int = 200
 
 
 @dataclass
@@ -59,6 +66,7 @@ class NodeProc:
     dir: Path
     client_port: int
     peer_port: int
+    kafka_port: int
     proc: subprocess.Popen | None = None
     paused: bool = False
     starts: int = 0
@@ -93,10 +101,11 @@ class Cluster:
         self.cluster_id = new_cluster_id(rng)
         self.node_ids = list(range(1, settings.nodes + 1))
         self.nodes: dict[int, NodeProc] = {
-            i: NodeProc(i, self.root / f"node-{i}", *free_ports(2, HOST)) for i in self.node_ids
+            i: NodeProc(i, self.root / f"node-{i}", *free_ports(3, HOST)) for i in self.node_ids
         }
         self.peer_proxies: dict[tuple[int, int], LinkProxy] = {}
         self.client_proxies: dict[int, LinkProxy] = {}
+        self.kafka_proxies: dict[int, LinkProxy] = {}
         self._harness_killed: set[int] = set()
 
     # --- setup ---------------------------------------------------------------
@@ -111,10 +120,21 @@ class Cluster:
             c = LinkProxy(f"client->{i}", HOST, self.nodes[i].client_port)
             await nursery.start(c.serve)
             self.client_proxies[i] = c
+            if self.settings.kafka:
+                k = LinkProxy(f"kafka->{i}", HOST, self.nodes[i].kafka_port)
+                await nursery.start(k.serve)
+                self.kafka_proxies[i] = k
 
     def bootstrap(self) -> list[str]:
         """Client-side addresses (through the client proxies)."""
         return [self.client_proxies[i].address for i in self.node_ids]
+
+    def kafka_bootstrap(self) -> str:
+        """bootstrap.servers for Kafka clients (through the kafka proxies)."""
+        return ",".join(self.kafka_proxies[i].address for i in self.node_ids)
+
+    def partition_dir(self, i: int, topic: str, partition: int) -> Path:
+        return self.nodes[i].data_dir / "data" / f"{topic}-{partition}"
 
     def render_config(self, i: int) -> str:
         node = self.nodes[i]
@@ -124,6 +144,13 @@ class Cluster:
             addr = f"{HOST}:{node.peer_port}" if j == i else self.peer_proxies[(i, j)].address
             voters.append(_q(f"{j}@{addr}"))
         clients = [_q(f"{j}@{self.client_proxies[j].address}") for j in self.node_ids]
+        kafka_top, kafka_tables = [], []
+        if s.kafka:
+            kafka_top = [f"advertised_kafka = {_q(self.kafka_proxies[i].address)}"]
+            kafka_tables = [
+                "[replica]", f"lag_time_max_ms = {s.replica_lag_time_max_ms}", "",
+                "[group]", f"session_timeout_min_ms = {s.group_session_timeout_min_ms}",
+                f"initial_rebalance_delay_ms = {s.group_initial_rebalance_delay_ms}", ""]
         return "\n".join([
             f"node_id = {i}",
             'roles = ["controller", "broker"]',
@@ -131,10 +158,12 @@ class Cluster:
             f"voters = [{', '.join(voters)}]",
             f"advertised_client = {_q(self.client_proxies[i].address)}",
             f"client_addresses = [{', '.join(clients)}]",
+            *kafka_top,
             "",
             "[listeners]",
             f"client = {_q(f'{HOST}:{node.client_port}')}",
             f"peer = {_q(f'{HOST}:{node.peer_port}')}",
+            *([f"kafka = {_q(f'{HOST}:{node.kafka_port}')}"] if s.kafka else []),
             "",
             "[raft]",
             f"election_timeout_ms = {s.election_timeout_ms}",
@@ -145,6 +174,7 @@ class Cluster:
             f"session_timeout_ms = {s.session_timeout_ms}",
             f"heartbeat_interval_ms = {s.broker_heartbeat_interval_ms}",
             "",
+            *kafka_tables,
         ])
 
     def prepare(self) -> None:
@@ -249,9 +279,13 @@ class Cluster:
             proxy.set_delay(delay_ms)
 
     def heal_network(self) -> None:
-        for proxy in list(self.peer_proxies.values()) + list(self.client_proxies.values()):
+        for proxy in self._all_proxies():
             proxy.heal()
 
     def close_proxies(self) -> None:
-        for proxy in list(self.peer_proxies.values()) + list(self.client_proxies.values()):
+        for proxy in self._all_proxies():
             proxy.close()
+
+    def _all_proxies(self) -> list[LinkProxy]:
+        return [*self.peer_proxies.values(), *self.client_proxies.values(),
+                *self.kafka_proxies.values()]

@@ -21,7 +21,7 @@ from pathlib import Path
 import structlog
 import trio
 
-from tests.jepsen import checkers_metadata
+from tests.jepsen import checkers_data, checkers_metadata, workload_data
 from tests.jepsen.client import metadata_status, open_admin_client
 from tests.jepsen.cluster import Cluster, ClusterSettings
 from tests.jepsen.history import HistoryRecorder, counts, fault_windows, load
@@ -38,7 +38,12 @@ from tests.jepsen.workload_metadata import (
 
 log = structlog.get_logger("jepsen.runner")
 
-WORKLOADS = {"metadata": "concurrent topic create/delete/list and per-topic config registers"}
+WORKLOADS = {
+    "metadata": "concurrent topic create/delete/list and per-topic config registers",
+    "queue": "idempotent acks=all producers on a 6-partition RF=3 topic, a final reader",
+    "kafka": "producers plus consumers (group subscribe or manual assign) polling and committing",
+}
+DATA_WORKLOADS = ("queue", "kafka")
 SETUP_PROCESS_BASE = 1_000_000
 FINAL_PROCESS_BASE = 2_000_000
 
@@ -67,6 +72,8 @@ class RunOptions:
     checker_timeout_s: float = 60.0
     election_timeout_ms: int = 1000
     node_command: tuple[str, ...] | None = None  # None: `rafka node start`
+    partitions: int = 6  # data workloads
+    consumers: int = 3  # kafka workload
 
 
 async def run(opts: RunOptions, progress_out=None) -> dict:
@@ -83,7 +90,8 @@ async def run(opts: RunOptions, progress_out=None) -> dict:
     log.info("run_start", workload=opts.workload, seed=opts.seed, nodes=opts.nodes,
              faults=len(schedule), out=str(out))
     settings = ClusterSettings(nodes=opts.nodes, election_timeout_ms=opts.election_timeout_ms,
-                               node_command=opts.node_command)
+                               node_command=opts.node_command,
+                               kafka=opts.workload in DATA_WORKLOADS)
     cluster = Cluster(out / "cluster", settings, random.Random(rng.random()))
     gen = MetadataGenerator(random.Random(rng.random()), registers=opts.registers)
     worker_rng = random.Random(rng.random())
@@ -97,8 +105,12 @@ async def run(opts: RunOptions, progress_out=None) -> dict:
                 await cluster.start_proxies(nursery)
                 nursery.start_soon(progress.run)
                 try:
-                    await _run_cluster(opts, cluster, history, gen, worker_rng, schedule,
-                                       nemesis, progress)
+                    if opts.workload in DATA_WORKLOADS:
+                        await _run_data(opts, cluster, history, worker_rng, schedule, nemesis,
+                                        progress)
+                    else:
+                        await _run_cluster(opts, cluster, history, gen, worker_rng, schedule,
+                                           nemesis, progress)
                 finally:
                     progress.finish()
                     died = cluster.unexpected_exits()
@@ -141,6 +153,57 @@ async def _run_cluster(opts, cluster, history, gen, worker_rng, schedule, nemesi
     await final_reads(opts, cluster, history)
     progress.phase = "convergence"
     history.nemesis("node-status", await converged_status(cluster, opts.converge_timeout_s))
+    history.nemesis("node-exits", cluster.unexpected_exits())
+
+
+def data_settings(opts: RunOptions) -> workload_data.DataSettings:
+    return workload_data.DataSettings(
+        partitions=opts.partitions, replication_factor=min(3, opts.nodes),
+        min_insync_replicas=min(2, opts.nodes), producers=opts.concurrency, rate_per_s=opts.rate,
+        op_timeout_s=opts.op_timeout_s, final_timeout_s=max(opts.final_timeout_s, 60.0),
+        converge_timeout_s=max(opts.converge_timeout_s, 30.0))
+
+
+async def _run_data(opts, cluster, history, worker_rng, schedule, nemesis, progress):
+    """The queue/kafka flow: topic, producers (+ consumers), nemesis until
+    the time limit; heal, quiet, final reads, the replica view."""
+    from tests.jepsen import workload_kafka
+
+    await trio.to_thread.run_sync(cluster.prepare)
+    cluster.launch_all()
+    await wait_ready(cluster, cluster.settings.ready_timeout_s)
+    s = data_settings(opts)
+    try:
+        await workload_data.setup_topic(cluster, s)
+    except workload_data.SetupError as exc:
+        raise RunError(str(exc)) from None
+    history.reset_origin()
+    consumers = workload_kafka.ConsumerSettings(consumers=opts.consumers, op_timeout_s=opts.op_timeout_s,
+                                                partitions=opts.partitions)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_nemesis, cluster, schedule, history, nemesis)
+        for w in range(s.producers):
+            nursery.start_soon(workload_data.producer_worker, w, s, cluster, history,
+                               random.Random(worker_rng.random()))
+        if opts.workload == "kafka":
+            for c in range(opts.consumers):
+                nursery.start_soon(workload_kafka.consumer_worker, c, consumers, cluster, history,
+                                   random.Random(worker_rng.random()))
+        await trio.sleep(max(0.0, opts.time_limit_s - history.elapsed_s()))
+        nursery.cancel_scope.cancel()
+    was_faulted = nemesis.current != "none"
+    heal_all(cluster, nemesis)
+    if was_faulted:
+        history.nemesis("stop", "final heal")
+    history.nemesis("heal", "all faults healed; quiet period")
+    progress.phase = "quiet"
+    await trio.sleep(opts.quiet_s)
+    progress.phase = "final reads"
+    await workload_data.final_reads(cluster, history, s)
+    if opts.workload == "kafka":
+        await workload_kafka.final_committed(cluster, history, consumers)
+    progress.phase = "replica logs"
+    await workload_data.replica_logs(cluster, history, s)
     history.nemesis("node-exits", cluster.unexpected_exits())
 
 
@@ -212,8 +275,17 @@ async def converged_status(cluster: Cluster, timeout_s: float) -> dict:
     return {str(i): v for i, v in views.items()}
 
 
+def workload_of(events: list[dict], meta: dict) -> str:
+    """The run's workload (from its options, else from its history)."""
+    name = (meta.get("options") or {}).get("workload")
+    if name:
+        return name
+    return "queue" if any(e.get("f") == "send" for e in events) else "metadata"
+
+
 def write_verdict(out: Path, events: list[dict], meta: dict, checker_timeout_s: float = 60.0) -> dict:
-    checks = checkers_metadata.check_all(events, checker_timeout_s)
+    checkers = checkers_data if workload_of(events, meta) in DATA_WORKLOADS else checkers_metadata
+    checks = checkers.check_all(events, checker_timeout_s)
     valid = all(c.get("valid") is True for c in checks.values())
     results = {"valid": valid, "checks": checks, "counts": counts(events), "run": meta}
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
@@ -235,9 +307,10 @@ def summary_text(results: dict, events: list[dict], plot_note: str | None) -> st
                      f"time_limit_s={opts.get('time_limit_s')}")
     for name, check in results["checks"].items():
         extra = check.get("error") or ""
-        for key in ("lost", "phantoms", "resurrected"):
-            if check.get(key):
-                extra += f" {key}={check[key][:5]}"
+        for key in ("lost", "phantoms", "resurrected", "duplicated", "unexpected", "reordered",
+                    "inconsistent", "skips", "backwards", "divergent"):
+            if check.get(key) and isinstance(check[key], list):
+                extra += f" {key}={str(check[key][:3])[:300]}"
         if check.get("failure_count"):
             extra += f" failures={check['failure_count']}: {check['failures'][0].get('message', '')[:200]}"
         lines.append(f"  {name}: {check.get('valid')}{(' -' + extra) if extra else ''}")

@@ -161,6 +161,14 @@ def test_seek_or_rebalance_between_polls_allows_jumps():
     only_invalid(h)
 
 
+def test_rebalance_inside_a_poll_allows_a_jump():
+    h = H().send(1, "a", 0, 0).send(1, "b", 0, 1).send(1, "c", 0, 2)
+    h.poll(5, [(0, 2, "k", "c")])
+    h.op(5, "poll", None, result={"records": [[0, 0, "k", "a"]], "rebalance": [{"assign": [0]}]})
+    h.final(0, [(0, "a"), (1, "b"), (2, "c")]).replicas(3, {1: ("x", 3)})
+    only_invalid(h)
+
+
 def test_committed_offset_goes_backwards():
     h = H().send(1, "a", 0, 0).final(0, [(0, "a")]).replicas(1, {1: ("x", 1)})
     h.commit(5, "g", [(0, 5)]).commit(6, "g", [(0, 3)])
