@@ -36,6 +36,83 @@ def test_three_nodes_and_a_killed_broker(rafka_cluster, bootstrap_servers):
 '''
 
 
+DATA_EXAMPLE = '''
+import pytest
+from confluent_kafka import Consumer, Producer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+
+def read_all(bootstrap, topic, partitions, want):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader", "enable.auto.commit": False,
+                         "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([topic])
+        got = []
+        for _ in range(300):
+            msg = consumer.poll(0.2)
+            if msg is not None and msg.error() is None:
+                got.append(msg.value())
+            if len(got) >= want:
+                break
+        return got
+    finally:
+        consumer.close()
+
+
+def test_confluent_kafka_round_trip(bootstrap_servers, rafka_topic):
+    topic = rafka_topic(partitions=3)
+    producer = Producer({"bootstrap.servers": bootstrap_servers})
+    for i in range(50):
+        producer.produce(topic, key=str(i).encode(), value=b"v%d" % i)
+    assert producer.flush(30) == 0
+    assert sorted(read_all(bootstrap_servers, topic, 3, 50)) == sorted(b"v%d" % i for i in range(50))
+
+
+def test_kafka_python_round_trip(bootstrap_servers, rafka_topic):
+    topic = rafka_topic(partitions=1)
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers)
+    for i in range(20):
+        producer.send(topic, value=b"k%d" % i)
+    producer.flush(30)
+    producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, consumer_timeout_ms=10000)
+    consumer.assign([TopicPartition(topic, 0)])
+    consumer.seek_to_beginning()
+    got = []
+    for msg in consumer:
+        got.append(msg.value)
+        if len(got) == 20:
+            break
+    consumer.close()
+    assert got == [b"k%d" % i for i in range(20)]
+
+
+@pytest.mark.rafka(nodes=3)
+def test_acknowledged_writes_survive_a_killed_leader(rafka_cluster, bootstrap_servers, rafka_topic):
+    topic = rafka_topic(partitions=1, replication_factor=3, config={"min.insync.replicas": "2"})
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all"})
+    for i in range(30):
+        producer.produce(topic, value=b"a%d" % i)
+    assert producer.flush(30) == 0
+    leader = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "x"}).list_topics(
+        topic, timeout=10).topics[topic].partitions[0].leader
+    rafka_cluster.kill_node(leader)
+    for i in range(30, 60):
+        producer.produce(topic, value=b"a%d" % i)
+    assert producer.flush(60) == 0
+    assert read_all(bootstrap_servers, topic, 1, 60) == [b"a%d" % i for i in range(60)]
+'''
+
+
+def test_example_modules_produce_consume_and_survive_a_killed_leader(pytester):
+    """Goal: through the fixtures alone, confluent-kafka and kafka-python
+    produce and consume on a `rafka_topic`, and on three nodes every
+    acknowledged write survives a kill -9 of the partition leader mid-test."""
+    pytester.makepyfile(test_data_example=DATA_EXAMPLE)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", timeout=300)
+    result.assert_outcomes(passed=3)
+
+
 def test_plugin_fixtures_start_clusters_and_survive_a_kill(pytester):
     """Goal: through the entry point alone, `rafka_cluster` starts a
     one-node and a three-node cluster that real Kafka clients (librdkafka
