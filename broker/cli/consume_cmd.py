@@ -94,7 +94,10 @@ def handle_consume(args) -> int:
         config = consumer_config(args.bootstrap, group=args.group, from_beginning=args.from_beginning)
     except AddressError as exc:
         raise CliError("INVALID_ARGUMENTS", str(exc), exit_code=2) from None
+    from rafka.broker.cli.progress import Progress
+
     consumer = Consumer(config)
+    progress = Progress("consumed")
     seen = 0
     try:
         partitions = partitions_of(consumer, args.topic)
@@ -120,12 +123,14 @@ def handle_consume(args) -> int:
             last_record = time.monotonic()
             seen += 1
             print_record(args, msg, record_to_json)
+            progress.add(1, len(msg.value() or b"") + len(msg.key() or b""))
     except KafkaException as exc:
         err = exc.args[0] if exc.args else None
         raise CliError(error_code_name(err) if err is not None else "KAFKA_ERROR", str(exc)) from None
     except KeyboardInterrupt:
         return 130
     finally:
+        progress.done()
         consumer.close()
     return 0
 

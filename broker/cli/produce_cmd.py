@@ -81,7 +81,10 @@ def handle_produce(args) -> int:
         raise CliError("KAFKA_ERROR", str(exc)) from None
     if args.partition is not None and args.partition not in partitions:
         raise CliError("UNKNOWN_TOPIC_OR_PARTITION", f"{args.topic} has no partition {args.partition}")
+    from rafka.broker.cli.progress import Progress
+
     deliveries = Deliveries()
+    progress = Progress("produced")
     sent = 0
     interrupted = False
     try:
@@ -96,6 +99,7 @@ def handle_produce(args) -> int:
                 except BufferError:  # the local queue is full: let deliveries drain it
                     producer.poll(0.1)
             sent += 1
+            progress.add(1, len(value) + len(key or b""))
             producer.poll(0)
             if deliveries.first_error is not None:
                 break
@@ -108,6 +112,7 @@ def handle_produce(args) -> int:
     except KeyboardInterrupt:
         interrupted = True
     left = producer.flush(args.timeout_s + 5)
+    progress.done()
     if args.json:
         print(json.dumps({"topic": args.topic, "records": deliveries.acked,
                           "failed": deliveries.failed + left}))
