@@ -11,6 +11,11 @@ rejected request changes nothing.
 `alter` with both --partitions and --config first validates both changes
 (validate_only), then applies them: two entries, but a change the controller
 would reject is never half applied.
+
+Transport: the Kafka protocol (broker/client/kafka_admin.py: confluent-kafka
+for writes, kio for reads) whenever the bootstrap is a Kafka listener; the
+rafka client protocol only for addresses that are not (an old node.toml's
+client listeners), until that listener retires.
 """
 
 from __future__ import annotations
@@ -86,6 +91,36 @@ def run(args, fn):
         raise CliError(exc.code.name, exc.message) from None
 
 
+def kafka_admin(args):
+    """A KafkaAdmin when the bootstrap speaks Kafka, else None."""
+    import trio
+
+    from rafka.broker.cli.quorum_cmd import parse_bootstrap
+    from rafka.broker.client.kafka_admin import KafkaAdmin, speaks_kafka
+
+    bootstrap = parse_bootstrap(args.bootstrap)
+    if trio.run(speaks_kafka, bootstrap, min(args.timeout_s, 5.0)):
+        return KafkaAdmin(bootstrap, args.timeout_s)
+    return None
+
+
+def over_kafka(fn, *fn_args):
+    """Call a KafkaAdmin method (a coroutine function runs under trio);
+    RafkaError -> CliError."""
+    import inspect
+
+    import trio
+
+    from rafka.netproto.errors import RafkaError
+
+    try:
+        if inspect.iscoroutinefunction(fn):
+            return trio.run(fn, *fn_args)
+        return fn(*fn_args)
+    except RafkaError as exc:
+        raise CliError(exc.code.name, exc.message) from None
+
+
 def _check(result):
     from rafka.broker.client.admin_client import raise_for_result
 
@@ -94,15 +129,21 @@ def _check(result):
 
 def handle_create(args) -> int:
     configs = parse_configs(args.config)
-
-    async def go(client):
-        return _check(await client.create_topic(args.name, args.partitions, args.replication_factor, configs))
-
-    result = run(args, go)
-    if args.json:
-        print(json.dumps({"name": result.name, "topic_id": result.topic_id}))
+    ka = kafka_admin(args)
+    if ka is not None:
+        over_kafka(ka.create_topic, args.name, args.partitions, args.replication_factor, configs)
+        topic_id = over_kafka(ka.describe_topic, args.name, True)["topic_id"] if args.json else None
+        name = args.name
     else:
-        print(f"created topic {result.name} ({args.partitions} partitions, "
+        async def go(client):
+            return _check(await client.create_topic(args.name, args.partitions, args.replication_factor, configs))
+
+        result = run(args, go)
+        name, topic_id = result.name, result.topic_id
+    if args.json:
+        print(json.dumps({"name": name, "topic_id": topic_id}))
+    else:
+        print(f"created topic {name} ({args.partitions} partitions, "
               f"replication factor {args.replication_factor})")
     return 0
 
@@ -111,7 +152,8 @@ def handle_list(args) -> int:
     async def go(client):
         return await client.list_topics(consistent=args.consistent)
 
-    names = run(args, go)
+    ka = kafka_admin(args)
+    names = over_kafka(ka.list_topics, args.consistent) if ka is not None else run(args, go)
     if args.json:
         print(json.dumps(sorted(names)))
     else:
@@ -155,7 +197,9 @@ def handle_describe(args) -> int:
     async def go(client):
         return await client.describe_topic(args.name, consistent=args.consistent)
 
-    d = describe_to_dict(run(args, go))
+    ka = kafka_admin(args)
+    d = over_kafka(ka.describe_topic, args.name, args.consistent) if ka is not None \
+        else describe_to_dict(run(args, go))
     print(json.dumps(d) if args.json else render_describe(d))
     return 0
 
@@ -164,7 +208,11 @@ def handle_delete(args) -> int:
     async def go(client):
         return _check(await client.delete_topic(args.name))
 
-    run(args, go)
+    ka = kafka_admin(args)
+    if ka is not None:
+        over_kafka(ka.delete_topic, args.name)
+    else:
+        run(args, go)
     print(json.dumps({"name": args.name, "deleted": True}) if args.json else f"deleted topic {args.name}")
     return 0
 
@@ -189,7 +237,17 @@ def handle_alter(args) -> int:
         if args.partitions is not None:
             _check(await client.create_partitions(args.name, args.partitions))
 
-    run(args, go)
+    ka = kafka_admin(args)
+    if ka is not None:
+        if args.partitions is not None and changes:
+            over_kafka(ka.create_partitions, args.name, args.partitions, True)
+            over_kafka(ka.alter_configs, args.name, changes, True)
+        if changes:
+            over_kafka(ka.alter_configs, args.name, changes)
+        if args.partitions is not None:
+            over_kafka(ka.create_partitions, args.name, args.partitions)
+    else:
+        run(args, go)
     done = {"name": args.name, "partitions": args.partitions,
             "configs": {k: v for k, v in changes.items()}}
     if args.json:

@@ -131,3 +131,33 @@ async def test_describe_cluster_and_quorum():
     assert (p.leader_id, p.leader_epoch, p.high_watermark) == (2, 3, 10)
     assert [v.replica_id for v in p.current_voters] == [1, 2, 3]
     assert [n.node_id for n in out.nodes] == [1, 2, 3]
+
+
+async def test_consistent_reads_pass_a_barrier_only_when_asked():
+    """Goal: the rafka CLI's client-id suffix makes Metadata and
+    DescribeConfigs wait for a ReadIndex barrier; other clients never do;
+    a failed barrier is an answer without brokers, not stale data."""
+    from rafka.broker.kafka.header import RequestHeader, encode_request_header
+    from rafka.broker.kafka.codec import encode_body
+    from rafka.netproto.errors import ErrorCode as NE, RafkaError
+
+    class Counting(AdminBroker):
+        barriers = 0
+        fail = False
+
+        async def barrier(self):
+            self.barriers += 1
+            if self.fail:
+                raise RafkaError(NE.LEADER_NOT_AVAILABLE, "no leader")
+
+    b = Counting()
+    body = fit(request_schema(3, 12), {"topics": None})
+    for client_id, expected in (("kafka-python", 0), ("rafka-cli+consistent", 1)):
+        frame = encode_request_header(RequestHeader(3, 12, 1, client_id, 2)) + encode_body(body)
+        await dispatch.respond(frame, b)
+        assert b.barriers == expected
+    b.fail = True
+    frame = encode_request_header(RequestHeader(3, 12, 1, "rafka-cli+consistent", 2)) + encode_body(body)
+    _, resp = await dispatch.respond(frame, b)
+    out = parse_response(3, 12, resp[4:], 1)[1]
+    assert out.brokers == () and out.topics[0].error_code == ErrorCode.leader_not_available

@@ -5,6 +5,7 @@ asked) and this broker's static, read-only settings."""
 from __future__ import annotations
 
 from rafka.broker.kafka.configs import BROKER, TOPIC, broker_entries, topic_entries
+from rafka.broker.kafka.consistency import barrier_if_asked
 from rafka.broker.kafka.context import RequestContext
 from rafka.broker.kafka.shape import get
 from rafka.netproto.errors import ErrorCode
@@ -20,6 +21,7 @@ def _result(resource, code=ErrorCode.NONE, message=None, configs=()) -> dict:
 
 
 async def handle(ctx: RequestContext, request) -> dict:
+    await barrier_if_asked(ctx)
     synonyms = get(request, "include_synonyms", False)
     documentation = get(request, "include_documentation", False)
     image = ctx.broker.image

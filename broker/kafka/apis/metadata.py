@@ -20,6 +20,7 @@ import structlog
 
 from rafka.broker.controller import requests as rq
 from rafka.broker.controller.validation import validate_topic_name
+from rafka.broker.kafka.consistency import barrier_if_asked
 from rafka.broker.kafka.context import RequestContext
 from rafka.broker.kafka.shape import get
 from rafka.broker.kafka.topic_ids import ZERO, from_uuid, to_uuid
@@ -115,6 +116,14 @@ async def _named_topic(ctx: RequestContext, name: str, allow_create: bool) -> di
 
 
 async def handle(ctx: RequestContext, request) -> dict:
+    try:
+        await barrier_if_asked(ctx)
+    except RafkaError as exc:
+        # Metadata has no top-level error: a failed consistent read (rafka
+        # CLI only) is an answer without brokers whose one topic carries it.
+        log.info("kafka.consistent_read_failed", node_id=ctx.broker.node_id, error=exc.code.name)
+        return {"throttle_time": 0, "brokers": [], "cluster_id": ctx.broker.cluster_id, "controller_id": -1,
+                "topics": [missing_topic(exc.code, "")]}
     requested = request.topics
     if ctx.version == 0 and not requested:
         requested = None  # v0: an empty list means every topic
