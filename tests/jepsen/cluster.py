@@ -227,6 +227,22 @@ class Cluster:
         node.paused = False
         log.info("node_killed", node_id=i)
 
+    def kill_all(self) -> None:
+        """kill -9 every running node at once (every signal is sent before
+        waiting for any exit), like a power cut of the whole cluster."""
+        for i, node in self.nodes.items():
+            if node.proc is not None:
+                self._harness_killed.add(i)
+                if node.proc.poll() is None:
+                    if node.paused:
+                        node.proc.send_signal(signal.SIGCONT)
+                    node.proc.send_signal(signal.SIGKILL)
+        for i, node in self.nodes.items():
+            if node.proc is not None:
+                node.proc.wait(timeout=10)
+                node.paused = False
+        log.info("nodes_killed", node_ids=self.node_ids)
+
     def pause(self, i: int) -> None:
         node = self.nodes[i]
         if node.alive and not node.paused:

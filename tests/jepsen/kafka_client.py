@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 
-LOG_LEVEL = 0  # librdkafka's own logging stays off; outcomes are in the history
+LOG_LEVEL = 0
+REPORT_MARGIN_S = 1.0  # librdkafka's own logging stays off; outcomes are in the history
 
 
 def producer_config(bootstrap: str, op_timeout_s: float) -> dict:
@@ -47,7 +48,8 @@ def send_one(producer, topic: str, key: str, value: str, timeout_s: float) -> Se
         else:
             got.append(SendOutcome("info", error=err.name(), fatal=bool(err.fatal())))
 
-    deadline = time.monotonic() + timeout_s
+    # a margin past message.timeout.ms so librdkafka's own verdict comes first
+    deadline = time.monotonic() + timeout_s + REPORT_MARGIN_S
     while True:
         try:
             producer.produce(topic, key=key.encode(), value=value.encode(), on_delivery=report)

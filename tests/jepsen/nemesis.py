@@ -15,6 +15,8 @@ Kinds (a fault window each; the following heal window undoes it):
   majority and no pair talks both ways when n=3.
 - partition-bridge: two halves plus one node that talks to both.
 - kill-random / kill-leader: kill -9 at the start, restart at the end.
+- kill-all: kill -9 every node at once at the start, restart them all at
+  the end (nothing survives in any process's memory).
 - pause-random / pause-leader: SIGSTOP at the start, SIGCONT at the end.
 - delay: every node-to-node link slowed by the same random delay.
 Families: partition, kill, pause, delay, all.
@@ -33,6 +35,7 @@ KINDS = (
     "partition-bridge",
     "kill-random",
     "kill-leader",
+    "kill-all",
     "pause-random",
     "pause-leader",
     "delay",
@@ -40,7 +43,7 @@ KINDS = (
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "partition": tuple(k for k in KINDS if k.startswith("partition-")),
-    "kill": ("kill-random", "kill-leader"),
+    "kill": ("kill-random", "kill-leader", "kill-all"),
     "pause": ("pause-random", "pause-leader"),
     "delay": ("delay",),
     "all": KINDS,
@@ -151,6 +154,8 @@ def _params(kind: str, nodes: list[int], config: ScheduleConfig, rng: random.Ran
         return {"node": rng.choice(nodes)}
     if kind in ("kill-leader", "pause-leader"):
         return {"node": "leader"}
+    if kind == "kill-all":
+        return {}
     if kind == "delay":
         return {"delay_ms": rng.randint(*config.delay_ms)}
     raise NemesisError(f"unknown nemesis kind {kind!r}")

@@ -78,6 +78,10 @@ async def apply_fault(cluster: Cluster, event: FaultEvent, state: NemesisState) 
         blocked = grudge(event, cluster.node_ids, target)
         cluster.partition(blocked, event.params["mode"])
         desc = f"{event.describe()} target={target} links={sorted(blocked)}"
+    elif kind == "kill-all":
+        cluster.kill_all()
+        state.killed.update(cluster.node_ids)
+        desc = f"{kind} nodes={cluster.node_ids}"
     elif kind.startswith("kill-"):
         if target is not None:
             cluster.kill(target)

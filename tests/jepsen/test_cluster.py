@@ -101,3 +101,27 @@ def test_kill_pause_restart_and_cleanup(tmp_path):
     finally:
         cluster.stop_all()
     assert all(not n.alive for n in cluster.nodes.values())
+
+
+def test_kill_all_ends_every_node_and_heal_restarts_them(tmp_path):
+    """Goal: kill-all ends every node at once (a paused one too), none
+    counts as an unexpected exit, and the nemesis's heal restarts them all."""
+    from tests.jepsen.nemesis_driver import NemesisState, heal_all
+
+    cluster = SleeperCluster(tmp_path, ClusterSettings(nodes=3, stop_timeout_s=5), random.Random(3))
+    for node in cluster.nodes.values():
+        node.dir.mkdir(parents=True)
+    try:
+        cluster.launch_all()
+        old = {i: n.proc.pid for i, n in cluster.nodes.items()}
+        cluster.pause(2)
+        state = NemesisState()
+        cluster.kill_all()
+        state.killed.update(cluster.node_ids)
+        assert not any(n.alive for n in cluster.nodes.values())
+        assert cluster.unexpected_exits() == []
+        heal_all(cluster, state)
+        assert all(n.alive and n.proc.pid != old[i] for i, n in cluster.nodes.items())
+    finally:
+        cluster.stop_all()
+    assert all(not n.alive for n in cluster.nodes.values())

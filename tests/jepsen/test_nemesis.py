@@ -126,3 +126,14 @@ def test_leader_of_prefers_the_highest_term():
     views = {1: {"leader_id": 1, "term": 3}, 2: {"leader_id": 2, "term": 4}, 3: None}
     assert leader_of(views) == 2
     assert leader_of({1: {"leader_id": None, "term": 5}, 2: None}) is None
+
+
+def test_kill_all_is_in_the_kill_family_and_scheduled():
+    """Goal: kill-all is a kill nemesis of its own, with no target to pick."""
+    import random as _r
+
+    from tests.jepsen.nemesis import ScheduleConfig, make_schedule
+
+    assert "kill-all" in FAMILIES["kill"] and "kill-all" in FAMILIES["all"]
+    events = make_schedule(("kill-all",), [1, 2, 3], ScheduleConfig(60.0), _r.Random(1))
+    assert events and all(e.kind == "kill-all" and e.params == {} for e in events)

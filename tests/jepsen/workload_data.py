@@ -5,8 +5,8 @@ the replica view. `queue` is producers only; `kafka` adds consumers
 History (checkers_data.py documents the shapes): each producer is a
 process sending one record at a time (acks=all, idempotence) and waiting
 for its delivery report, so ack order is send order; after an `info` the
-process is retired and the worker continues under a fresh id (the producer
-instance is kept: idempotence still orders its records). After healing, a
+process is retired and the worker continues under a fresh id and a fresh
+producer (see `producer_worker`). After healing, a
 final reader reads each partition from 0 to its end (`read`, one op per
 partition and attempt), then the harness records the `replica-logs` view.
 
@@ -98,7 +98,11 @@ async def producer_worker(w: int, s: DataSettings, cluster: Cluster, history: Hi
                                  error=out.error)
             if out.type == "info":
                 process += s.producers
-            if out.fatal:
+            if out.type == "info" or out.fatal:
+                # A fresh producer after an unknown outcome: librdkafka bumps
+                # the epoch of a producer whose message timed out and re-sends
+                # its other in-flight records under the new epoch, where no
+                # broker can recognise them (seen: seed 3, one value twice).
                 await trio.to_thread.run_sync(_close_producer, producer)
                 producer = None
     finally:
