@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "rafka.broker.cli.topics_cmd",
     "rafka.broker.cli.produce_cmd",
     "rafka.broker.cli.consume_cmd",
+    "rafka.broker.cli.groups_cmd",
     "rafka.broker.cli.dumplog_cmd",
 )
 
