@@ -30,10 +30,32 @@ def decode_body(schema: type, frame: bytes, offset: int):
     return entity
 
 
+# Encoded bodies of responses a handler marked reusable (remember()), by
+# identity; the entity is held, so its id cannot be reused while cached.
+REUSABLE_BODIES_MAX = 64
+_reusable: dict[int, tuple[object, bytes | None]] = {}
+
+
+def remember(entity) -> None:
+    """Mark a response entity the handler will return again unchanged
+    (e.g. a cached Metadata answer): its bytes are encoded once."""
+    if id(entity) in _reusable:
+        return
+    if len(_reusable) >= REUSABLE_BODIES_MAX:
+        _reusable.pop(next(iter(_reusable)))
+    _reusable[id(entity)] = (entity, None)
+
+
 def encode_body(entity) -> bytes:
+    cached = _reusable.get(id(entity))
+    if cached is not None and cached[1] is not None:
+        return cached[1]
     buf = io.BytesIO()
     entity_writer(type(entity))(buf, entity)
-    return buf.getvalue()
+    data = buf.getvalue()
+    if cached is not None:
+        _reusable[id(entity)] = (entity, data)
+    return data
 
 
 def encode_response(correlation_id: int, header_version: int, entity) -> bytes:

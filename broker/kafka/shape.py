@@ -26,6 +26,7 @@ from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTuple
 from rafka.broker.kafka.errors import kafka_error
 
 _ZERO_UUID = uuid.UUID(int=0)
+_EPOCH = datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc)
 
 
 @functools.cache
@@ -56,6 +57,8 @@ def _implicit(kafka_type: str | None, cls_info, optional: bool) -> Any:
         return ErrorCode.none
     if kafka_type in ("timedelta_i32", "timedelta_i64"):
         return datetime.timedelta(0)
+    if kafka_type == "datetime_i64":
+        return _EPOCH
     if kafka_type == "string":
         return ""
     if kafka_type in ("bytes", "records"):
@@ -82,6 +85,8 @@ def _convert(kafka_type: str | None, cls_info, value: Any) -> Any:
         return value if isinstance(value, ErrorCode) else kafka_error(int(value))
     if kafka_type in ("timedelta_i32", "timedelta_i64") and not isinstance(value, datetime.timedelta):
         return datetime.timedelta(milliseconds=int(value))
+    if kafka_type == "datetime_i64" and not isinstance(value, datetime.datetime):
+        return _EPOCH + datetime.timedelta(milliseconds=int(value))
     return value
 
 

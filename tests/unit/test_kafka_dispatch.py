@@ -134,3 +134,20 @@ async def test_metadata_by_topic_id():
     assert [(t.name, t.error_code) for t in out.topics] == [
         ("orders", ErrorCode.none), (None, ErrorCode.unknown_topic_id)]
     assert TOPIC_ID
+
+
+async def test_cached_metadata_follows_every_image_change_and_leader_change():
+    """Goal: a cached Metadata answer is never stale: a record applied to
+    the image or a new Raft leader gives the next request a fresh answer."""
+    from rafka.broker.metadata import records as r
+
+    b = FakeBroker()
+    req = M12(topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+    first = await call(b, 3, 12, req)
+    again = await call(b, 3, 12, req)
+    assert first == again and [t.name for t in again.topics] == ["orders"]
+    b.image.apply_batch([r.TopicRecord("more", "AAAAAAAAAAAAAAAAAAAAAw"),
+                         r.PartitionRecord("AAAAAAAAAAAAAAAAAAAAAw", 0, (2,), (2,), 2, 0, 0)], b.image.offset + 1)
+    assert [t.name for t in (await call(b, 3, 12, req)).topics] == ["more", "orders"]
+    b.leader = 1
+    assert (await call(b, 3, 12, req)).controller_id == 1
