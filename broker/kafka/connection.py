@@ -1,10 +1,12 @@
 """One Kafka client connection: pipelined requests, in-order responses.
 
-A reader task cuts frames and queues them (at most
+A reader task cuts frames and hands them to the responder (at most
 `requests_in_flight_max` unanswered; beyond that it stops reading, so TCP
-pushes back); a responder task answers them one at a time, in arrival
-order (aiokafka and librdkafka match responses by order as well as by
-correlation id). A connection with nothing in flight that sends nothing
+pushes back). The responder starts each request once the one before it
+released its turn (request_order.py: at its answer, or earlier for a
+Produce whose batches are appended, so acks=all waits overlap), and a
+sender answers them in arrival order (aiokafka and librdkafka match
+responses by order as well as by correlation id). A connection with nothing in flight that sends nothing
 for `connections_idle_ms_max` is closed.
 
 Whatever a client sends, only its own connection can end: a malformed
@@ -17,6 +19,7 @@ from __future__ import annotations
 import structlog
 import trio
 
+from rafka.broker.kafka import request_order
 from rafka.broker.kafka.config import KafkaListenerConfig
 from rafka.broker.kafka.context import BrokerView
 from rafka.broker.kafka.dispatch import respond
@@ -62,7 +65,8 @@ class Connection:
     async def run(self, initial: bytes = b"") -> None:
         """Serve until the client closes; `initial`: bytes already read."""
         async with trio.open_nursery() as nursery:
-            send_ch, recv_ch = trio.open_memory_channel(self.config.requests_in_flight_max)
+            # Unbuffered: the responder's slots are the one bounded queue.
+            send_ch, recv_ch = trio.open_memory_channel(0)
             nursery.start_soon(self._respond_loop, recv_ch, nursery.cancel_scope)
             await self._read_loop(send_ch, nursery.cancel_scope, initial)
 
@@ -104,24 +108,64 @@ class Connection:
                     return
 
     async def _respond_loop(self, recv_ch: trio.MemoryReceiveChannel, scope: trio.CancelScope) -> None:
-        async with recv_ch:
-            async for frame in recv_ch:
-                try:
-                    header, response = await respond(frame, self.broker)
-                except (MalformedRequest, UnsupportedRequest) as exc:
-                    self.stats.closed_malformed += 1
-                    self._close(scope, "malformed", error=str(exc), correlation_id=peek_correlation_id(frame))
-                    return
-                except Exception as exc:  # noqa: BLE001 - a handler bug ends this connection, never the node
-                    self.stats.handler_failures += 1
-                    self._close(scope, "handler_failed", error=f"{type(exc).__name__}: {exc}",
-                                correlation_id=peek_correlation_id(frame))
-                    self.log.exception("kafka.handler_failed")
+        """Start each request once the one before it released its turn
+        (request_order.py), and hand its slot to the sender, which answers
+        in arrival order. At most `requests_in_flight_max` slots wait."""
+        slots_send, slots_recv = trio.open_memory_channel(self.config.requests_in_flight_max)
+        async with recv_ch, trio.open_nursery() as handlers:
+            handlers.start_soon(self._send_loop, slots_recv, scope)
+            previous = trio.Event()
+            previous.set()
+            async with slots_send:
+                async for frame in recv_ch:
+                    slot = _Slot(frame)
+                    await slots_send.send(slot)
+                    turn = trio.Event()
+                    handlers.start_soon(self._handle, slot, previous, turn)
+                    previous = turn
+
+    async def _handle(self, slot: "_Slot", previous: trio.Event, turn: trio.Event) -> None:
+        try:
+            await previous.wait()
+            request_order.begin(turn)
+            _header, slot.response = await respond(slot.frame, self.broker)
+        except (MalformedRequest, UnsupportedRequest) as exc:
+            slot.failure = ("malformed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a handler bug ends this connection, never the node
+            slot.failure = ("handler_failed", f"{type(exc).__name__}: {exc}")
+            self.log.exception("kafka.handler_failed")
+        finally:
+            turn.set()
+            slot.done.set()
+
+    async def _send_loop(self, slots: trio.MemoryReceiveChannel, scope: trio.CancelScope) -> None:
+        async with slots:
+            async for slot in slots:
+                await slot.done.wait()
+                if slot.failure is not None:
+                    reason, error = slot.failure
+                    if reason == "malformed":
+                        self.stats.closed_malformed += 1
+                    else:
+                        self.stats.handler_failures += 1
+                    self._close(scope, reason, error=error, correlation_id=peek_correlation_id(slot.frame))
                     return
                 self.stats.requests += 1
-                if response:  # empty: a request answered with nothing (acks=0 produce)
-                    await self.stream.send_all(response)
+                if slot.response:  # empty: a request answered with nothing (acks=0 produce)
+                    await self.stream.send_all(slot.response)
                 self.in_flight -= 1
+
+
+class _Slot:
+    """One request on its way: its frame, then its response or failure."""
+
+    __slots__ = ("frame", "response", "failure", "done")
+
+    def __init__(self, frame: bytes) -> None:
+        self.frame = frame
+        self.response = b""
+        self.failure: tuple[str, str] | None = None
+        self.done = trio.Event()
 
 
 async def serve_connection(stream: trio.SocketStream, broker: BrokerView, config: KafkaListenerConfig,

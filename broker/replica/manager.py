@@ -24,6 +24,7 @@ Fetchers (broker/replica/fetcher.py) call `follower_state`,
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -52,6 +53,9 @@ from rafka.netproto.errors import ErrorCode, RafkaError
 log = structlog.get_logger("rafka.replica")
 
 IMAGE_CHECK_INTERVAL_S = 2.0
+# How long a produce waits for a leadership this broker's image already
+# gives it (the role being applied) before NOT_LEADER_OR_FOLLOWER.
+LEADERSHIP_WAIT_S_MAX = 5.0
 AlterPartitionCall = Callable[[AlterPartitionRequest], Awaitable]
 
 
@@ -291,13 +295,38 @@ class ReplicaManager:
         return p
 
     # --------------------------------------------------------------- append
+    async def _await_leadership(self, topic: str, partition: int, timeout_s: float) -> None:
+        """When the image already makes this broker the partition's leader
+        but the role is not applied yet (a new topic's log still opening),
+        wait for it (bounded) instead of refusing: a client that learned the
+        leader from a quicker node would otherwise retry, and a
+        non-idempotent producer's retries reorder its batches."""
+        p = self.by_name.get((topic, partition))
+        if p is not None and p.leader is not None:
+            return
+        with trio.move_on_after(timeout_s):
+            while True:
+                t = self.metadata.image.topic(topic)
+                if t is None or not 0 <= partition < len(t.partitions) or t.partitions[partition].leader != self.node_id:
+                    return
+                p = self.by_name.get((topic, partition))
+                if p is not None and p.leader is not None:
+                    return
+                await self._progress.wait()
+
     async def append(self, topic: str, partition: int, batch: bytes, *, acks: int, timeout_s: float,
-                     leader_epoch: int | None = None) -> AppendResult:
+                     leader_epoch: int | None = None,
+                     on_appended: Callable[[], None] | None = None) -> AppendResult:
         """Append one producer batch on the leader. acks: 0, 1 or -1 (all).
         Raises RafkaError (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS with
-        nothing appended, CORRUPT_MESSAGE, ..., REQUEST_TIMED_OUT)."""
+        nothing appended, CORRUPT_MESSAGE, ..., REQUEST_TIMED_OUT).
+        Everything up to the log append runs without a checkpoint (but
+        for `_await_leadership`), so appends happen in call order;
+        `on_appended` is called right after the batch is in the log
+        (before an acks=all wait)."""
         if acks not in (0, 1, -1):
             raise RafkaError(ErrorCode.INVALID_REQUIRED_ACKS, f"acks {acks}")
+        await self._await_leadership(topic, partition, min(timeout_s, LEADERSHIP_WAIT_S_MAX))
         p = self.partition(topic, partition)
         leader = p.check_leader(leader_epoch)
         h = validate_produce_batch(batch, max_message_bytes=p.settings.max_message_bytes)
@@ -323,6 +352,8 @@ class ReplicaManager:
                 self._release(p)
         self._mark_dirty(p)
         self._notify()
+        if on_appended is not None:
+            on_appended()
         result = AppendResult(info.base_offset, info.last_offset, append_time, p.log.log_start_offset)
         if acks != -1:
             return result
@@ -536,11 +567,26 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+# Partitions fsynced at once in one group-commit pass. Parallel fsyncs
+# share the file system's journal commit: on ext4 six sequential fsyncs
+# took ~30 ms where six parallel ones took ~2 ms.
+FLUSH_THREADS_MAX = 16
+_flush_pool: ThreadPoolExecutor | None = None
+
+
+def _flush_one(p: Partition) -> tuple[Partition, int, str | None]:
+    try:
+        return p, p.log.flush(), None
+    except (LogError, OSError) as exc:
+        return p, p.durable_offset, str(exc)
+
+
 def _flush_all(parts: list[Partition]) -> list[tuple[Partition, int, str | None]]:
-    out = []
-    for p in parts:
-        try:
-            out.append((p, p.log.flush(), None))
-        except (LogError, OSError) as exc:
-            out.append((p, p.durable_offset, str(exc)))
-    return out
+    """Flush every partition (runs in a worker thread; the fsyncs of
+    several partitions run in parallel threads)."""
+    global _flush_pool
+    if len(parts) <= 1:
+        return [_flush_one(p) for p in parts]
+    if _flush_pool is None:
+        _flush_pool = ThreadPoolExecutor(max_workers=FLUSH_THREADS_MAX, thread_name_prefix="rafka-flush")
+    return list(_flush_pool.map(_flush_one, parts))

@@ -91,7 +91,7 @@ def partition_answer(res: FetchResult, diverging: dict | None = None) -> dict:
 
 async def handle(ctx: RequestContext, request) -> dict:
     _check_session(ctx, request)
-    replicas = ctx.broker.replicas
+    replicas = getattr(ctx.broker, "replicas", None)
     wanted = [(t.topic, fp) for t in request.topics for fp in t.partitions]
     diverging: dict[int, dict] = {}
     asks = []

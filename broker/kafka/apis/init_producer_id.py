@@ -43,7 +43,7 @@ async def handle(ctx: RequestContext, request) -> dict:
     epoch = get(request, "producer_epoch", -1)
     if pid >= 0 and 0 <= epoch < EPOCH_MAX - 1:
         return _answer(0, pid, epoch + 1)
-    allocator = ctx.broker.producer_ids
+    allocator = getattr(ctx.broker, "producer_ids", None)
     if allocator is None:
         return _answer(int(ErrorCode.COORDINATOR_NOT_AVAILABLE))
     try:

@@ -41,7 +41,7 @@ def partition_answer(replicas, topic: str, p) -> dict:
 
 
 async def handle(ctx: RequestContext, request) -> dict:
-    replicas = ctx.broker.replicas
+    replicas = getattr(ctx.broker, "replicas", None)
     topics = [{"name": t.name, "partitions": [partition_answer(replicas, t.name, p) for p in t.partitions]}
               for t in request.topics]
     return {"throttle_time": 0, "topics": topics}

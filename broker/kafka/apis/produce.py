@@ -5,6 +5,10 @@ on this broker's leader replica through the ReplicaManager.
   acks 1: answered once the leader appended; acks -1 (all): once the HW
   passed the batch (every ISR replica has it durable), or REQUEST_TIMED_OUT
   after the request's timeout; any other value: INVALID_REQUIRED_ACKS.
+- Batches are appended in request order across a connection's pipelined
+  requests; once this request's batches are in the log it releases its
+  turn (request_order.py), so the next request runs while this one waits
+  for acks=all.
 - Partitions are appended concurrently and answered per partition with
   Kafka's codes (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER,
   NOT_ENOUGH_REPLICAS with nothing appended, CORRUPT_MESSAGE,
@@ -23,6 +27,7 @@ import structlog
 import trio
 
 from rafka.broker.kafka.context import NO_RESPONSE, RequestContext
+from rafka.broker.kafka.request_order import release_turn
 from rafka.broker.kafka.shape import get
 from rafka.broker.replica.types import AppendResult
 from rafka.netproto.errors import ErrorCode, RafkaError
@@ -60,14 +65,29 @@ def partition_answer(index: int, result: AppendResult | RafkaError) -> dict:
 
 
 async def handle(ctx: RequestContext, request):
-    replicas = ctx.broker.replicas
+    replicas = getattr(ctx.broker, "replicas", None)
     acks = int(request.acks)
     timeout_s = _timeout_ms(request) / 1000
     transactional = get(request, "transactional_id") is not None
     items = [(t.name, p.index, p.records) for t in request.topic_data for p in t.partition_data]
     results: list[AppendResult | RafkaError | None] = [None] * len(items)
+    ordered_left = [len(items)]  # partitions whose append (or refusal) is still to come
+
+    def ordered_part_done() -> None:
+        # Once every batch of this request is appended (or refused), the
+        # next request on the connection may start (request_order.py).
+        ordered_left[0] -= 1
+        if ordered_left[0] == 0:
+            release_turn()
 
     async def one(i: int, topic: str, partition: int, records) -> None:
+        done = [False]
+
+        def appended() -> None:
+            if not done[0]:
+                done[0] = True
+                ordered_part_done()
+
         try:
             if transactional:
                 raise RafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
@@ -75,11 +95,13 @@ async def handle(ctx: RequestContext, request):
             if replicas is None:
                 raise RafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, "this node hosts no partitions")
             results[i] = await replicas.append(topic, partition, bytes(records or b""), acks=acks,
-                                               timeout_s=timeout_s)
+                                               timeout_s=timeout_s, on_appended=appended)
         except RafkaError as exc:
             results[i] = exc
             log.info("kafka.produce_refused", node_id=ctx.broker.node_id, topic=topic, partition=partition,
                      error=exc.code.name, message=exc.message, acks=acks)
+        finally:
+            appended()
 
     if len(items) == 1:
         await one(0, *items[0])
