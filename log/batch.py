@@ -175,7 +175,10 @@ def validate_batch(buf, pos: int = 0, *, max_batch_bytes: int | None = None) -> 
             f"CRC mismatch in batch at position {pos}: "
             f"stored {header.crc:#010x}, computed {actual:#010x}"
         )
-    if header.record_count < 1 or header.record_count != header.last_offset_delta + 1:
+    # A compacted batch (log/compaction.py) keeps its offset range but may
+    # hold fewer records, down to none; producers' batches are held to
+    # record_count == last_offset_delta + 1 by the broker's produce check.
+    if header.last_offset_delta < 0 or not 0 <= header.record_count <= header.last_offset_delta + 1:
         raise CorruptBatchError(
             f"batch at position {pos} has record_count {header.record_count} "
             f"but last_offset_delta {header.last_offset_delta}"

@@ -32,7 +32,8 @@ import structlog
 
 from rafka.log.fs import OS_FS, FileSystem
 from rafka.log.append_validation import learn_epochs, validate_append
-from rafka.log.batch import HEADER_SIZE, set_base_offset, set_partition_leader_epoch
+from rafka.log.atomic import write_all
+from rafka.log.batch import HEADER_SIZE, set_base_offset, set_partition_leader_epoch, validate_batch
 from rafka.log.config import LogConfig
 from rafka.log.epoch_cache import LeaderEpochCache
 from rafka.log.errors import (BatchTooLargeError, CorruptBatchError, InvalidOffsetError, LogClosedError, LogDirError,
@@ -40,9 +41,10 @@ from rafka.log.errors import (BatchTooLargeError, CorruptBatchError, InvalidOffs
 from rafka.log.index import IndexCorruptError
 from rafka.log.recovery import recover_log, scan_segment, write_offset_checkpoint
 from rafka.log.retention import LOG_START_NAME, delete_log_before, enforce_log_retention, truncate_log
-from rafka.log.segment import INDEX_SUFFIX, NO_TIMESTAMP, Segment
+from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, NO_TIMESTAMP, TIME_INDEX_SUFFIX, Segment
 
 RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
+CLEANED_SUFFIX = ".cleaned"  # a compacted segment being written (replace_segment)
 # Bytes of a batch re-stamped on append: base offset (8), length (4), epoch (4).
 _STAMP_BYTES = 16
 RELATIVE_OFFSET_MAX = 2**31 - 1
@@ -350,6 +352,65 @@ class PartitionLog:
             self._check_open()
             return enforce_log_retention(self)
 
+    # ---- compaction (log/compaction.py) -------------------------------------
+
+    def sealed_segments(self) -> list[tuple[int, int, int]]:
+        """(base_offset, next_offset, size) of every segment but the active one."""
+        with self._lock:
+            self._check_open()
+            return [(s.base_offset, s.next_offset, s.size) for s in self._segments[:-1]]
+
+    def read_segment(self, base_offset: int) -> bytes:
+        """All bytes of the sealed segment at `base_offset` (the cleaner's input)."""
+        with self._lock:
+            self._check_open()
+            seg = self._segments[self._bases.index(base_offset)]
+            assert seg is not self._segments[-1], "the active segment is never cleaned"
+            return seg.read(0, seg.size)
+
+    def replace_segment(self, base_offset: int, data: bytes, *, expected_size: int) -> bool:
+        """Swap the sealed segment at `base_offset` for `data` (its compacted
+        bytes: the same offset range, log/compaction.py), crash-atomically:
+        write `<base>.log.cleaned` and fsync it, durably remove the old
+        indexes (rebuilt by a scan if a crash comes next), rename the new file
+        over the old one and fsync the directory; a crash leaves the old or
+        the new segment, whole. Returns False, changing nothing, if the
+        segment is gone, active or changed since it was read
+        (`expected_size`)."""
+        with self._flush_lock, self._lock:
+            self._check_open()
+            if base_offset not in self._bases:
+                return False
+            i = self._bases.index(base_offset)
+            seg = self._segments[i]
+            if i == len(self._segments) - 1 or seg.size != expected_size:
+                return False
+            _check_same_range(data, base_offset, seg.next_offset)
+            fs = self.fs
+            tmp = seg.path(LOG_SUFFIX + CLEANED_SUFFIX)
+            fd = fs.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                write_all(fs, fd, data)
+                fs.fsync(fd)
+            finally:
+                fs.close(fd)
+            for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+                if fs.exists(seg.path(suffix)):
+                    fs.remove(seg.path(suffix))
+            fs.fsync_dir(self.dir_path)
+            fs.replace(tmp, seg.path(LOG_SUFFIX))
+            fs.fsync_dir(self.dir_path)
+            seg.close()
+            new = Segment.open_existing(self.dir_path, base_offset, index_interval_bytes=self.config.index_interval_bytes,
+                                        fs=fs)
+            result = scan_segment(new, chunk_bytes=self.config.scan_chunk_bytes_max)
+            assert result.error is None and result.next_offset == seg.next_offset, result
+            new.write_indexes()
+            self._segments[i] = new
+            self._log.info("segment_replaced", base_offset=base_offset, bytes_before=expected_size,
+                           bytes_after=len(data))
+            return True
+
     # ---- durability ------------------------------------------------------
 
     def flush(self) -> int:
@@ -430,6 +491,18 @@ class PartitionLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _check_same_range(data: bytes, base_offset: int, next_offset: int) -> None:
+    """`data` is whole valid batches covering exactly [base_offset, next_offset)."""
+    expected, pos = base_offset, 0
+    while pos < len(data):
+        header = validate_batch(data, pos)
+        if header.base_offset != expected:
+            raise InvalidOffsetError(f"replacement batch at {pos} starts at {header.base_offset}, expected {expected}")
+        expected, pos = header.next_offset, pos + header.size
+    if expected != next_offset:
+        raise InvalidOffsetError(f"replacement segment ends at {expected}, expected {next_offset}")
 
 
 __all__ = [

@@ -139,12 +139,24 @@ def test_bad_crc_message():
         validate_batch(buf)
 
 
-@pytest.mark.parametrize("count, last_delta", [(2, 2), (0, -1), (4, 2)])
+@pytest.mark.parametrize("count, last_delta", [(0, -1), (4, 2), (-1, 2)])
 def test_record_count_mismatch_raises(count, last_delta):
-    """Goal: record_count must equal last_offset_delta + 1 and be >= 1."""
+    """Goal: record_count may not exceed last_offset_delta + 1 (nor be
+    negative), and last_offset_delta is never negative."""
     buf = bytearray(make(3))
     struct.pack_into(">i", buf, 57, count)
     struct.pack_into(">i", buf, 23, last_delta)
     refresh_crc(buf)
     with pytest.raises(CorruptBatchError, match="record_count"):
         validate_batch(buf)
+
+
+@pytest.mark.parametrize("count", [0, 2])
+def test_compacted_batch_holds_fewer_records_than_its_offsets(count):
+    """Goal: a compacted batch keeps its offset range (last_offset_delta)
+    with fewer records, down to none (Kafka's retained empty batch)."""
+    buf = bytearray(make(3))
+    struct.pack_into(">i", buf, 57, count)
+    refresh_crc(buf)
+    h = validate_batch(buf)
+    assert (h.record_count, h.last_offset_delta) == (count, 2)
