@@ -129,8 +129,10 @@ def aiokafka_session(bootstrap: str) -> None:
         try:
             resp = await admin.create_topics([NewTopic("ak", 2, 2)])
             assert [e[1] for e in resp.topic_errors] == [0]
-            resp = await admin.create_topics([NewTopic("ak", 2, 2), NewTopic("ak-rf", 1, 7)])
-            assert [e[1] for e in resp.topic_errors] == [36, 38]  # TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR
+            resp = await admin.create_topics([NewTopic("ak", 2, 2), NewTopic("ak-rf", 1, 7), NewTopic("a k", 1, 1),
+                                              NewTopic("ak-cfg", 1, 1, topic_configs={"segment.bytes": "1"})])
+            # TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR, INVALID_TOPIC_EXCEPTION, INVALID_CONFIG
+            assert [e[1] for e in resp.topic_errors] == [36, 38, 17, 40]
             (desc,) = await admin.describe_topics(["ak"])
             assert desc["error_code"] == 0 and len(desc["partitions"]) == 2
             resp = await admin.delete_topics(["ak"])
