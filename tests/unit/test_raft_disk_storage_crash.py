@@ -164,3 +164,15 @@ def test_truncate_refuses_a_head_that_does_not_end_at_the_cut():
     assert s._plog.log_end_offset == 7
     with pytest.raises(StorageError):
         s.append(_run(2, 9, 9))  # a gap is still refused
+
+
+def test_the_metadata_directory_is_fsynced_into_its_parent():
+    """Goal: DiskStorage creates its directory (and parents) durably: term
+    and vote written right after the first open survive a power loss."""
+    fs = CrashFs()
+    s = _open(fs)
+    s.set_hard_state(HardState(term=3, vote=1, commit=0))
+    fs.crash()
+    assert fs.isdir(DIR)
+    hs = _open(fs).hard_state
+    assert (hs.term, hs.vote) == (3, 1)
