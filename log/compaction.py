@@ -175,24 +175,29 @@ def clean_log(plog, *, now_ms: int, delete_retention_ms: int, key_map_entries_ma
     """One bounded cleaning pass over `plog` (a PartitionLog): build the key
     map over its sealed segments (never the active one) as far as
     `key_map_entries_max` keys reach, then rewrite at most
-    `segments_per_pass_max` of the segments it covers, oldest first, each
+    `segments_per_pass_max` of the segments it covers that hold removable
+    records, oldest first, each
     swapped in crash-atomically by `plog.replace_segment`. Blocking file I/O:
     the broker runs it in a worker thread."""
     sealed = plog.sealed_segments()
-    datas = []
     covered = []
     latest: dict[bytes, int] = {}
-    for base, next_offset, size in sealed:
-        data = plog.read_segment(base)
-        part, complete = build_key_map([data], key_map_entries_max - len(latest))
+    for base, next_offset, size in sealed:  # one segment in memory at a time
+        part, complete = build_key_map([plog.read_segment(base)], key_map_entries_max - len(latest))
         if not complete:
             break
-        for key, offset in part.items():
-            latest[key] = offset
-        datas.append(data)
+        latest.update(part)
         covered.append((base, next_offset, size))
     cleaned = removed = saved = 0
-    for (base, _next, size), data in list(zip(covered, datas))[:segments_per_pass_max]:
+    for base, _next, size in covered:
+        if cleaned >= segments_per_pass_max:
+            break
+        try:
+            data = plog.read_segment(base)
+        except ValueError:
+            continue  # the segment went (retention, truncation) since the key map was built
+        if len(data) != size:
+            continue
         new, stats = compact_segment(data, latest, now_ms=now_ms, delete_retention_ms=delete_retention_ms)
         if stats.records_kept == stats.records_in:
             continue

@@ -364,8 +364,9 @@ class PartitionLog:
         """All bytes of the sealed segment at `base_offset` (the cleaner's input)."""
         with self._lock:
             self._check_open()
-            seg = self._segments[self._bases.index(base_offset)]
-            assert seg is not self._segments[-1], "the active segment is never cleaned"
+            seg = self._segments[self._bases.index(base_offset)]  # ValueError: no such segment
+            if seg is self._segments[-1]:
+                raise ValueError(f"segment {base_offset} is the active one: never cleaned")
             return seg.read(0, seg.size)
 
     def replace_segment(self, base_offset: int, data: bytes, *, expected_size: int) -> bool:

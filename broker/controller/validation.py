@@ -128,6 +128,24 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+def _cleanup_policy(value: str) -> str:
+    """Kafka's list: delete, compact, or both (canonical "compact,delete")."""
+    parts = {p.strip() for p in value.split(",")}
+    if not parts or not parts <= {"delete", "compact"}:
+        raise ValueError(f"{value!r} is not delete, compact or compact,delete")
+    return ",".join(sorted(parts))
+
+
+def _ratio(value: str) -> str:
+    try:
+        x = float(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"{x} outside [0, 1]")
+    return repr(x)
+
+
 TOPIC_CONFIGS: dict[str, ConfigDef] = {
     d.key: d
     for d in (
@@ -138,7 +156,12 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
         ConfigDef(MIN_INSYNC_REPLICAS, _long(1, INT32_MAX), "1", "ISR size acks=all needs"),
         ConfigDef(UNCLEAN_LEADER_ELECTION, _bool, "false", "may elect an out-of-sync replica"),
         ConfigDef("max.message.bytes", _long(0, INT32_MAX), "1048588", "largest batch accepted"),
-        ConfigDef("cleanup.policy", _choice("delete"), "delete", "only deletion is supported"),
+        ConfigDef("cleanup.policy", _cleanup_policy, "delete",
+                  "delete (retention), compact (latest record per key) or both"),
+        ConfigDef("delete.retention.ms", _long(0), "86400000",
+                  "how long compaction keeps a tombstone (a null value) before removing it"),
+        ConfigDef("min.cleanable.dirty.ratio", _ratio, "0.5",
+                  "compact once this share of the sealed log is not cleaned yet"),
         ConfigDef("flush.messages", _long(1), str(INT64_MAX), "fsync after this many records"),
         ConfigDef("flush.ms", _long(0), str(INT64_MAX), "fsync after this long"),
         ConfigDef("message.timestamp.type", _choice("CreateTime", "LogAppendTime"), "CreateTime",

@@ -33,10 +33,10 @@ from rafka.netproto.errors import RafkaError
 log = structlog.get_logger("rafka.group")
 
 FOLLOW_INTERVAL_S = 0.2
-# Kafka's offsets.topic.segment.bytes; retention off: group state must not
-# age out of the log (cleanup.policy=compact waits for log compaction and
-# the controller accepting it).
-OFFSETS_TOPIC_CONFIGS = {"retention.ms": "-1", "segment.bytes": str(100 * 1024 * 1024)}
+# Kafka's offsets.topic.segment.bytes and cleanup.policy=compact: group
+# state never ages out; the cleaner (broker/replica/cleaner.py) keeps the
+# latest record per group / committed offset.
+OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": str(100 * 1024 * 1024)}
 
 
 class GroupService:

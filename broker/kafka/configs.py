@@ -17,12 +17,12 @@ STATIC_BROKER_CONFIG = 4
 DEFAULT_CONFIG = 5
 
 # Kafka's ConfigType (DescribeConfigs v3+).
-BOOLEAN, STRING, INT, LONG, LIST = 1, 2, 3, 5, 7
+BOOLEAN, STRING, INT, LONG, DOUBLE, LIST = 1, 2, 3, 5, 6, 7
 CONFIG_TYPES = {
     "retention.ms": LONG, "retention.bytes": LONG, "segment.ms": LONG, "flush.messages": LONG,
     "flush.ms": LONG, "segment.bytes": INT, "min.insync.replicas": INT, "max.message.bytes": INT,
     "index.interval.bytes": INT, "unclean.leader.election.enable": BOOLEAN, "cleanup.policy": LIST,
-    "message.timestamp.type": STRING,
+    "message.timestamp.type": STRING, "delete.retention.ms": LONG, "min.cleanable.dirty.ratio": DOUBLE,
 }
 LIST_CONFIGS = frozenset(k for k, t in CONFIG_TYPES.items() if t == LIST)
 

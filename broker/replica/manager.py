@@ -334,7 +334,15 @@ class ReplicaManager:
             leader.check_min_isr(p.settings.min_insync_replicas)
         dup = p.producers.check(h)
         if dup is not None:
-            return AppendResult(dup.first_offset, dup.last_offset, -1, p.log.log_start_offset, duplicate=True)
+            # A retried batch already in the log gets its original offsets,
+            # but with acks=all only once the HW passed it, like any append:
+            # its first attempt may still be unreplicated (it timed out on an
+            # isolated leader), and acknowledging it now would acknowledge a
+            # write that the next leader does not have (jepsen queue seed 101).
+            result = AppendResult(dup.first_offset, dup.last_offset, -1, p.log.log_start_offset, duplicate=True)
+            if acks == -1:
+                await self._await_hw(leader, dup.last_offset, timeout_s, topic, partition)
+            return result
         append_time = -1
         if p.settings.log_append_time:
             buf = bytearray(batch)
@@ -355,19 +363,24 @@ class ReplicaManager:
         if on_appended is not None:
             on_appended()
         result = AppendResult(info.base_offset, info.last_offset, append_time, p.log.log_start_offset)
-        if acks != -1:
-            return result
+        if acks == -1:
+            await self._await_hw(leader, info.last_offset, timeout_s, topic, partition)
+        return result
+
+    async def _await_hw(self, leader, last_offset: int, timeout_s: float, topic: str, partition: int) -> None:
+        """acks=all: return once the HW passed `last_offset` (durable on every
+        ISR replica); REQUEST_TIMED_OUT after `timeout_s`, or the error that
+        ended the leadership meanwhile."""
         waiter = _Waiter()
-        if leader.add_waiter(info.last_offset, waiter):
-            return result
+        if leader.add_waiter(last_offset, waiter):
+            return
         with trio.move_on_after(timeout_s):
             await waiter.event.wait()
         if not waiter.event.is_set():
             raise RafkaError(ErrorCode.REQUEST_TIMED_OUT,
-                             f"{topic}-{partition}: offset {info.last_offset} not replicated within {timeout_s}s")
+                             f"{topic}-{partition}: offset {last_offset} not replicated within {timeout_s}s")
         if waiter.error is not None:
             raise waiter.error
-        return result
 
     def _release(self, p: Partition) -> None:
         if p.leader is None:

@@ -31,6 +31,12 @@ class ReplicaConfig:
     retention_check_interval_ms: int = 300_000
     alter_partition_timeout_ms: int = 5_000
     fetcher_partitions_max: int = 10_000   # partitions one fetcher request may carry
+    # Log compaction (broker/replica/cleaner.py): how often the cleaner looks
+    # for cleanable compacted partitions (Kafka's log.cleaner.backoff.ms),
+    # the keys one pass may map and the segments one pass may rewrite.
+    cleaner_interval_ms: int = 15_000
+    cleaner_key_map_entries_max: int = 1_000_000
+    cleaner_segments_per_pass_max: int = 8
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
@@ -69,4 +75,8 @@ def log_config(configs: dict[str, str], base: LogConfig | None = None) -> LogCon
     configs; max.message.bytes is enforced by produce validation instead."""
     cfg = (base or LogConfig()).with_topic_configs(
         {k: v for k, v in configs.items() if k != "max.message.bytes"})
+    if "delete" not in configs.get("cleanup.policy", "delete").split(","):
+        # cleanup.policy=compact alone: nothing ages out, the cleaner keeps
+        # the latest record per key (broker/replica/cleaner.py).
+        cfg = replace(cfg, retention_ms=-1, retention_bytes=-1)
     return replace(cfg, batch_bytes_max=LOG_BATCH_BYTES_MAX)

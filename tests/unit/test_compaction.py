@@ -184,3 +184,21 @@ def test_a_crash_at_every_file_operation_of_a_pass_leaves_old_or_new_segments(to
         k += 1
         assert k < 2000
     assert k > 10  # the pass did file work worth crashing in
+
+
+def test_a_pass_rewrites_up_to_its_limit_of_segments_that_need_it(tmp_path):
+    """Goal: segments_per_pass_max counts rewritten segments, so clean
+    segments at the front never starve later dirty ones."""
+    plog = _keyed_log(tmp_path / "t-0")
+    first = clean_log(plog, now_ms=2000, delete_retention_ms=DAY_MS, key_map_entries_max=100,
+                      segments_per_pass_max=1)
+    assert first.segments_cleaned == 1
+    passes = 1
+    while clean_log(plog, now_ms=2000, delete_retention_ms=DAY_MS, key_map_entries_max=100,
+                    segments_per_pass_max=1).segments_cleaned:
+        passes += 1
+        assert passes < 50
+    sealed_end = plog.segment_base_offsets()[-1]
+    keys = [k for o, k, _ in _all_records(plog) if o < sealed_end]
+    assert passes > 1 and len(keys) == len(set(keys))
+    plog.close()

@@ -61,7 +61,7 @@ def test_topic_ids_are_deterministic_given_the_seed():
         (("ok", 1, 1, {"segment.bytes": "10"}), ErrorCode.INVALID_CONFIG),
         (("ok", 1, 1, {"unclean.leader.election.enable": "maybe"}), ErrorCode.INVALID_CONFIG),
         (("ok", 1, 2, {"min.insync.replicas": "3"}), ErrorCode.INVALID_CONFIG),
-        (("ok", 1, 1, {"cleanup.policy": "compact"}), ErrorCode.INVALID_CONFIG),
+        (("ok", 1, 1, {"cleanup.policy": "archive"}), ErrorCode.INVALID_CONFIG),
     ],
 )
 def test_invalid_create_gets_kafka_error_and_changes_nothing(c, topic, code):

@@ -157,6 +157,25 @@ async def test_idempotent_duplicate_gets_original_offsets(started):
     assert await code_of(rm.append("t", 0, gap, acks=1, timeout_s=1)) == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
 
 
+async def test_acks_all_retry_of_an_unreplicated_batch_still_waits_for_the_hw(started):
+    """Goal: an idempotent acks=all batch that timed out unreplicated (an
+    isolated leader) and is retried is not acknowledged from the producer
+    state alone: the retry also waits for the HW, times out while the
+    follower is silent, and succeeds with the original offsets once the
+    follower has it durable (jepsen queue seed 101 lost such writes)."""
+    meta = Meta()
+    cluster(meta, rf_isr=((1, 2), (1, 2)))
+    rm = await started(meta)
+    b0 = batch(2, producer_id=9, producer_epoch=0, base_sequence=0)
+    assert await code_of(rm.append("t", 0, b0, acks=-1, timeout_s=0.2)) == ErrorCode.REQUEST_TIMED_OUT
+    assert await code_of(rm.append("t", 0, b0, acks=-1, timeout_s=0.2)) == ErrorCode.REQUEST_TIMED_OUT
+    assert rm.partition("t", 0).log.log_end_offset == 2  # appended once
+    await wait_until(lambda: rm.partition("t", 0).durable_offset == 2, "leader durable")
+    await rm.fetch([FetchPartition("t", 0, 2, 1 << 20, durable_log_end_offset=2)], replica_id=2)
+    again = await rm.append("t", 0, b0, acks=-1, timeout_s=DEADLINE_S)
+    assert again.duplicate and (again.base_offset, again.last_offset) == (0, 1)
+
+
 async def test_long_poll_wakes_on_hw_and_respects_min_bytes(started):
     """Goal: a consumer long poll returns when the HW passes new data, before max_wait."""
     meta = Meta()
