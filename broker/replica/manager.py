@@ -44,6 +44,7 @@ from rafka.broker.replica.roles import (
     diff_roles,
     touched_topic_ids,
 )
+from rafka.broker.replica.cleaner import LogCleaner
 from rafka.broker.replica.settings import ReplicaConfig, log_config, topic_settings
 from rafka.broker.replica.types import CONSUMER_REPLICA_ID, AppendResult, FetchPartition, FetchResult
 from rafka.log.errors import LogError
@@ -133,6 +134,7 @@ class ReplicaManager:
                 nursery.start_soon(self._isr_loop)
                 nursery.start_soon(self._deleter)
                 nursery.start_soon(self._retention_loop)
+                nursery.start_soon(LogCleaner(self).run)
                 task_status.started()
         finally:
             if self._on_metadata in self.metadata.listeners:
