@@ -82,7 +82,8 @@ class LogCleaner:
                 result = await trio.to_thread.run_sync(lambda: clean_log(
                     p.log, now_ms=self.now_ms(), delete_retention_ms=s.delete_retention_ms,
                     key_map_entries_max=cfg.cleaner_key_map_entries_max,
-                    segments_per_pass_max=cfg.cleaner_segments_per_pass_max))
+                    segments_per_pass_max=cfg.cleaner_segments_per_pass_max,
+                    log=self.manager.log.bind(topic=p.topic, partition=p.index)))
             except LogError as exc:
                 self.manager.log.warning("replica.compaction_failed", topic=p.topic, partition=p.index,
                                          error=str(exc))
