@@ -29,8 +29,8 @@ SUBCOMMANDS = ("log", "raft", "failover", "controller", "kafka-requests", "produ
                "partition-failover", "group")
 
 
-FIGURE = re.compile(r"^(?P<name>[a-z][\w-]*): (?P<value>[-\d.,]+) (?P<unit>[^(,]+?)"
-                    r"(?:[, ].*?)?(?:\(ratio (?P<ratio>[-\d.naif]+) vs (?P<baseline>[^)]+)\))?\s*$")
+FIGURE = re.compile(r"^(?P<name>[a-z][\w-]*): (?P<value>[-\d.,]+) (?P<unit>[^(,]+?)(?=\s*[,(]|\s*$)")
+RATIO = re.compile(r"\(ratio (?P<ratio>[-\w.]+) vs (?P<baseline>[^)]+)\)")
 
 
 class Tee(io.TextIOBase):
@@ -58,11 +58,12 @@ def parse_figures(lines: list[str]) -> list[dict]:
         m = FIGURE.match(line.strip())
         if m is None:
             continue
-        ratio = m.group("ratio")
+        r = RATIO.search(line)
+        ratio = r.group("ratio") if r else None
         out.append({
             "name": m.group("name"), "value": float(m.group("value").replace(",", "")),
             "unit": m.group("unit").strip(), "ratio": None if ratio in (None, "nan") else float(ratio),
-            "baseline": m.group("baseline"), "line": line.strip(),
+            "baseline": r.group("baseline") if r else None, "line": line.strip(),
         })
     return out
 

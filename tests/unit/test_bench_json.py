@@ -24,8 +24,10 @@ def test_figure_lines_parse_with_and_without_ratio():
         "produce: 41.5 MiB/s, 120,000 records/s (100 B), p99 8.1 ms at half load (ratio 0.62 vs disk limit for RF=3)",
         "raft-commit: 5873 entries/s (ratio nan vs pysyncobj)",
         "kafka-requests: 9100 req/s, p99 2.0 ms (ratio 0.45 vs trio echo)",
+        "group: 15 commits/s (ratio 0.90 vs produce), coordinator failover 6144 ms",
     ])
-    assert [f["name"] for f in figs] == ["produce", "raft-commit", "kafka-requests"]
+    assert [f["name"] for f in figs] == ["produce", "raft-commit", "kafka-requests", "group"]
+    assert figs[3]["value"] == 15 and figs[3]["unit"] == "commits/s" and figs[3]["ratio"] == 0.9
     assert figs[0]["value"] == 41.5 and figs[0]["unit"] == "MiB/s"
     assert figs[0]["ratio"] == 0.62 and figs[0]["baseline"] == "disk limit for RF=3"
     assert figs[1]["ratio"] is None and figs[1]["baseline"] == "pysyncobj"
