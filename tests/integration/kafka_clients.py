@@ -42,3 +42,15 @@ def aiokafka_topics(bootstrap: str):
             await admin.close()
 
     return asyncio.run(main())
+
+
+def confluent_producer_metadata(bootstrap: str, topic: str, timeout_s: float = 10.0):
+    """A producer's Metadata for one topic (librdkafka producers allow
+    topic auto-creation by default)."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap})
+    try:
+        return producer.list_topics(topic=topic, timeout=timeout_s)
+    finally:
+        producer.flush(1)

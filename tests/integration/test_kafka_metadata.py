@@ -10,7 +10,13 @@ import pytest
 
 from rafka.broker.client.admin_client import AdminClient
 from tests.integration.conftest import wait_for
-from tests.integration.kafka_clients import aiokafka_topics, confluent_metadata, in_thread, kafka_python_topics
+from tests.integration.kafka_clients import (
+    aiokafka_topics,
+    confluent_metadata,
+    confluent_producer_metadata,
+    in_thread,
+    kafka_python_topics,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +57,24 @@ async def test_real_clients_read_cluster_metadata(cluster_factory):
     topics, partitions = await in_thread(kafka_python_topics, cluster.kafka_bootstrap, "orders")
     assert "orders" in topics and partitions == {0, 1, 2}
     assert "orders" in await in_thread(aiokafka_topics, cluster.kafka_bootstrap)
+
+
+async def test_metadata_auto_creates_topics_with_node_defaults(cluster_factory):
+    """Goal: a producer's Metadata for an unknown topic creates it (node
+    config auto_create_topics, default on) with the node's default
+    partition count and replication factor (1 and 1)."""
+    cluster = await cluster_factory(3, kafka=True)
+    cluster.start_all()
+    await cluster.wait_leader(timeout_s=30)
+
+    async def ready():
+        return sorted((await in_thread(confluent_metadata, cluster.kafka_address(1))).brokers) == [1, 2, 3]
+
+    await wait_for(ready, timeout_s=30, what="three unfenced brokers")
+    await in_thread(confluent_producer_metadata, cluster.kafka_address(2), "auto-made")
+
+    async def created():
+        t = (await in_thread(confluent_metadata, cluster.kafka_address(3))).topics.get("auto-made")
+        return t is not None and len(t.partitions) == 1 and t.partitions[0].leader >= 1 \
+            and len(t.partitions[0].replicas) == 1
+    await wait_for(created, timeout_s=30, what="auto-made created with 1 partition, RF 1")
