@@ -114,20 +114,43 @@ def handle_voter_change(args) -> int:
 
     if not 1 <= args.node_id <= NODE_ID_MAX:
         raise CliError("INVALID_ARGUMENTS", f"--node-id must be in 1..{NODE_ID_MAX}", exit_code=2)
-    request = (AddVoterRequest if args.change == "add-voter" else RemoveVoterRequest)(args.node_id)
+    result = _voter_change_over_kafka(args)
+    if result is None:  # not a Kafka listener: the rafka client protocol
+        request = (AddVoterRequest if args.change == "add-voter" else RemoveVoterRequest)(args.node_id)
 
-    async def go(client):
-        return await client.call(request)
+        async def go(client):
+            return await client.call(request)
 
-    resp = run(args, go)
-    if not isinstance(resp, MembershipChangeResponse):
-        raise CliError("UNKNOWN_SERVER_ERROR", f"unexpected answer {type(resp).__name__}")
+        resp = run(args, go)
+        if not isinstance(resp, MembershipChangeResponse):
+            raise CliError("UNKNOWN_SERVER_ERROR", f"unexpected answer {type(resp).__name__}")
+        result = {"voters": resp.voters, "observers": resp.observers}
     if args.json:
-        print(json.dumps({"voters": resp.voters, "observers": resp.observers}))
+        print(json.dumps(result))
     else:
         verb = "is now a voter" if args.change == "add-voter" else "is no longer a voter"
-        print(f"node {args.node_id} {verb}; voters={resp.voters} observers={resp.observers}")
+        print(f"node {args.node_id} {verb}; voters={result['voters']} observers={result['observers']}")
     return 0
+
+
+def _voter_change_over_kafka(args) -> dict | None:
+    """AddRaftVoter/RemoveRaftVoter when the bootstrap speaks Kafka, else None."""
+    import trio
+
+    from rafka.broker.client.kafka_admin import speaks_kafka
+    from rafka.broker.client.kafka_quorum import QuorumUnavailable, change_voter
+    from rafka.netproto.errors import RafkaError
+
+    bootstrap = parse_bootstrap(args.bootstrap)
+    if not trio.run(speaks_kafka, bootstrap, min(args.timeout_s, 5.0)):
+        return None
+    kind = "add" if args.change == "add-voter" else "remove"
+    try:
+        return trio.run(change_voter, bootstrap, kind, args.node_id, args.timeout_s)
+    except RafkaError as exc:
+        raise CliError(exc.code.name, exc.message) from None
+    except QuorumUnavailable as exc:
+        raise CliError("NETWORK_EXCEPTION", str(exc)) from None
 
 
 def port_free(port: int) -> bool:

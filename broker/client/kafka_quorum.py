@@ -100,3 +100,49 @@ async def quorum_status(bootstrap: list[str], timeout_s: float) -> dict:
                         errors.append(f"leader {leader_addr}: {exc}")
             return status
     raise QuorumUnavailable("; ".join(errors) or f"no answer within {timeout_s}s")
+
+
+async def change_voter(bootstrap: list[str], kind: str, node_id: int, timeout_s: float) -> dict:
+    """AddRaftVoter ("add") or RemoveRaftVoter ("remove") for `node_id`,
+    sent to the first reachable address (any node forwards it to the
+    leader), then the resulting voters and observers. Raises RafkaError
+    with Kafka's code on a refusal, QuorumUnavailable when no address
+    answers."""
+    import datetime
+
+    from kio.schema.add_raft_voter.v1.request import AddRaftVoterRequest
+    from kio.schema.remove_raft_voter.v0.request import RemoveRaftVoterRequest
+
+    from rafka.netproto.errors import ErrorCode, RafkaError
+
+    if kind == "add":
+        request = AddRaftVoterRequest(cluster_id=None, timeout=datetime.timedelta(seconds=timeout_s),
+                                      voter_id=node_id, voter_directory_id=None, listeners=(),
+                                      ack_when_committed=True)
+    else:
+        request = RemoveRaftVoterRequest(cluster_id=None, voter_id=node_id, voter_directory_id=None)
+    errors = []
+    with trio.move_on_after(timeout_s):
+        for address in bootstrap:
+            try:
+                conn = await KioConnection.connect(*_split(address), client_id="rafka-cli")
+            except OSError as exc:
+                errors.append(f"{address}: {exc}")
+                continue
+            try:
+                resp = await conn.request(request)
+            except (KafkaWireError, trio.BrokenResourceError, OSError) as exc:
+                errors.append(f"{address}: {exc}")
+                continue
+            finally:
+                await conn.aclose()
+            if resp.error_code != 0:
+                try:
+                    code = ErrorCode(int(resp.error_code))
+                except ValueError:
+                    code = ErrorCode.UNKNOWN_SERVER_ERROR
+                raise RafkaError(code, resp.error_message or code.name)
+            status = await quorum_status(bootstrap, timeout_s)
+            return {"voters": [v["node_id"] for v in status["voters"]],
+                    "observers": [o["node_id"] for o in status["observers"]]}
+    raise QuorumUnavailable("; ".join(errors) or f"no answer within {timeout_s}s")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from rafka.broker.kafka.apis import (
+    add_raft_voter,
     alter_configs,
     api_versions,
     create_partitions,
@@ -32,6 +33,7 @@ from rafka.broker.kafka.apis import (
     offset_fetch,
     offset_for_leader_epoch,
     produce,
+    remove_raft_voter,
     sync_group,
 )
 
@@ -51,6 +53,8 @@ MODULES: tuple[ModuleType, ...] = (
     incremental_alter_configs,
     describe_cluster,
     describe_quorum,
+    add_raft_voter,
+    remove_raft_voter,
     find_coordinator,
     join_group,
     sync_group,

@@ -45,6 +45,17 @@ class NodeKafkaView:
         """Count a served request in the node's metrics (broker/kafka/dispatch.py)."""
         self._node.metrics.observe_request(api, seconds, response)
 
+    async def change_voters(self, kind: str, node_id: int):
+        """Add ("add") or remove ("remove") a voter of the metadata quorum
+        (decided on the Raft leader; MembershipService forwards there)."""
+        from rafka.broker.node.messages import AddVoterRequest, RemoveVoterRequest
+
+        membership = self._node.membership
+        if membership is None:
+            raise RafkaError(ErrorCode.NOT_CONTROLLER, f"node {self.node_id}: membership not started")
+        request = (AddVoterRequest if kind == "add" else RemoveVoterRequest)(node_id)
+        return await membership.handle_client_change(request)
+
     def quorum_status(self):
         return self._node.driver.status()
 
