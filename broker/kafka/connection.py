@@ -31,6 +31,9 @@ from rafka.broker.kafka.header import peek_correlation_id
 # Responses joined into one socket write at most (bytes; one response
 # bigger than this still goes out whole, alone).
 SEND_COALESCE_BYTES_MAX = 1024 * 1024
+# Scheduler rounds the sender waits for the next queued response to be
+# ready before writing what it has (each round runs every ready task once).
+SEND_COALESCE_ROUNDS_MAX = 4
 
 
 class ConnectionStats:
@@ -182,6 +185,13 @@ class Connection:
                         nxt = slots.receive_nowait()
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
+                    # Requests run one after another (request_order.py): give
+                    # the next a few scheduler rounds to finish (a cached
+                    # Metadata takes one) before writing what is ready.
+                    for _ in range(SEND_COALESCE_ROUNDS_MAX):
+                        if nxt.done.is_set():
+                            break
+                        await trio.lowlevel.checkpoint()
                     if not nxt.done.is_set():
                         pending = nxt
                         break

@@ -19,9 +19,6 @@ Kinds (a fault window each; the following heal window undoes it):
   the end (nothing survives in any process's memory).
 - pause-random / pause-leader: SIGSTOP at the start, SIGCONT at the end.
 - delay: every node-to-node link slowed by the same random delay.
-- lose-unfsynced: a node (random or the leader) is killed -9 and its lazyfs
-  (tests/jepsen/fuse) drops everything not fsynced, a power cut of that
-  machine; restarted at the end. Needs FUSE (root, /dev/fuse, pyfuse3).
 Families: partition, kill, pause, delay, all.
 """
 
@@ -42,7 +39,6 @@ KINDS = (
     "pause-random",
     "pause-leader",
     "delay",
-    "lose-unfsynced",
 )
 
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -162,8 +158,6 @@ def _params(kind: str, nodes: list[int], config: ScheduleConfig, rng: random.Ran
         return {}
     if kind == "delay":
         return {"delay_ms": rng.randint(*config.delay_ms)}
-    if kind == "lose-unfsynced":
-        return {"node": rng.choice([*nodes, "leader"])}
     raise NemesisError(f"unknown nemesis kind {kind!r}")
 
 

@@ -1,5 +1,0 @@
-import sys
-
-from tests.jepsen.fuse.server import main
-
-sys.exit(main())
