@@ -40,6 +40,8 @@ async def test_runner_against_a_correct_fake(tmp_path):
     assert any(e["process"] == "nemesis" and e["f"] == "start" for e in events)
     assert (out / "summary.txt").read_text().startswith("verdict: VALID")
     assert json.loads((out / "results.json").read_text())["valid"] is True
+    for i in (1, 2, 3):  # every node's output kept in the run dir for diagnosis
+        assert (out / "logs" / f"node-{i}" / "stdout-1.log").is_file()
 
 
 async def test_runner_flags_lost_creates(tmp_path):
