@@ -39,12 +39,11 @@ from rafka.log.epoch_cache import LeaderEpochCache
 from rafka.log.errors import (BatchTooLargeError, CorruptBatchError, InvalidOffsetError, LogClosedError, LogDirError,
                         OffsetOutOfRangeError)
 from rafka.log.index import IndexCorruptError
-from rafka.log.recovery import recover_log, scan_segment, write_offset_checkpoint
+from rafka.log.recovery import CLEANED_SUFFIX, recover_log, scan_segment, write_offset_checkpoint
 from rafka.log.retention import LOG_START_NAME, delete_log_before, enforce_log_retention, truncate_log
 from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, NO_TIMESTAMP, TIME_INDEX_SUFFIX, Segment
 
 RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
-CLEANED_SUFFIX = ".cleaned"  # a compacted segment being written (replace_segment)
 # Bytes of a batch re-stamped on append: base offset (8), length (4), epoch (4).
 _STAMP_BYTES = 16
 RELATIVE_OFFSET_MAX = 2**31 - 1

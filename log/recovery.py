@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rafka.log.atomic import TMP_SUFFIX, atomic_write, fsync_dir
+
+CLEANED_SUFFIX = ".cleaned"  # a compacted segment being written (PartitionLog.replace_segment)
 from rafka.log.batch import HEADER_SIZE, BatchHeader, parse_header, validate_batch
 from rafka.log.epoch_cache import LeaderEpochCache
 from rafka.log.errors import CorruptBatchError, LogDirError
@@ -91,12 +93,13 @@ def scan_segment(
 def list_segment_bases(dir_path: str, fs: FileSystem = OS_FS) -> list[int]:
     """Base offsets of the `.log` files in `dir_path`, ascending; removes
     index files whose segment is gone and leftover segment temp files (a
-    crash during a truncation that rewrote a batch head, log/retention.py)."""
+    crash during a truncation that rewrote a batch head, log/retention.py,
+    or during a compaction swap, `.log.cleaned`: log/partition_log.py)."""
     names = fs.listdir(dir_path)
     bases = sorted(b for b in (parse_segment_name(n) for n in names) if b is not None)
     present = {f"{b:020d}" for b in bases}
     for name in names:
-        if name.endswith(LOG_SUFFIX + TMP_SUFFIX):
+        if name.endswith(LOG_SUFFIX + TMP_SUFFIX) or name.endswith(LOG_SUFFIX + CLEANED_SUFFIX):
             fs.remove(os.path.join(dir_path, name))
             continue
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX, INDEX_SUFFIX + ".tmp", TIME_INDEX_SUFFIX + ".tmp"):

@@ -174,7 +174,8 @@ class Node:
     def _open_storage(self) -> DiskStorage:
         bootstrap = ConfigState(voters=frozenset(self.config.voters))
         try:
-            return DiskStorage.open(self.config.data_dir / "metadata", bootstrap)
+            return DiskStorage.open(self.config.data_dir / "metadata", bootstrap,
+                                    log_fields={"node_id": self.node_id})
         except (RaftError, OSError, ValueError) as exc:
             raise NodeStartError("KAFKA_STORAGE_ERROR", f"cannot open the metadata log: {exc}") from None
 

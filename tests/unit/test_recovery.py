@@ -246,3 +246,20 @@ def test_empty_and_stray_files(tmp_path):
     assert "00000000000000000500.index" not in names
     assert "00000000000000000000.index.tmp" not in names
     assert "hard-state" in names
+
+
+def test_leftover_temp_segments_are_removed_on_open(tmp_path):
+    """Goal: a crash mid-truncation (`.log.tmp`) or mid-compaction swap
+    (`.log.cleaned`) leaves a temp segment that the next open removes; the
+    log's records are untouched."""
+    path = tmp_path / "p"
+    with PartitionLog.open(path, CFG) as log:
+        for i in range(3):
+            log.append(batch(i))
+        log.flush()
+        want = values(log)
+    for leftover in ("00000000000000000000.log.cleaned", "00000000000000000001.log.tmp"):
+        (path / leftover).write_bytes(b"partial")
+    with PartitionLog.open(path, CFG) as log:
+        assert values(log) == want
+    assert sorted(p.name for p in path.iterdir() if ".log." in p.name) == []
