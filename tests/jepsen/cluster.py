@@ -18,7 +18,9 @@ from __future__ import annotations
 import base64
 import os
 import random
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from pathlib import Path
 import structlog
 import trio
 
-from rafka.netproto.ports import free_ports
+from tests.jepsen.fuse.control import LazyFs
 from tests.jepsen.proxy import LinkMode, LinkProxy
 
 log = structlog.get_logger("jepsen.cluster")
@@ -58,6 +60,9 @@ class ClusterSettings:
     replica_lag_time_max_ms: int = 3000
     group_session_timeout_min_ms: int = 1000
     group_initial_rebalance_delay_ms: int = 200
+    # lose-unfsynced: every node's data dir is a lazyfs mount (tests/jepsen/
+    # fuse) over node-i/backing; its logs/ passes straight through.
+    lazyfs: bool = False
 
 
 @dataclass
@@ -70,6 +75,7 @@ class NodeProc:
     proc: subprocess.Popen | None = None
     paused: bool = False
     starts: int = 0
+    fs: LazyFs | None = None
 
     @property
     def config_path(self) -> Path:
@@ -92,6 +98,30 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Node listeners get ports below Linux's ephemeral range (32768-60999 by
+# default): the clients' outgoing connections and the proxies' listeners
+# take ephemeral ports, and one of them took a killed node's port before its
+# restart (kafka seed 101: PORT_IN_USE at start-up).
+NODE_PORT_RANGE = (20000, 32768)
+
+
+def _node_ports(nodes: int) -> list[tuple[int, int, int]]:
+    """3 distinct ports per node, each bindable a moment ago."""
+    pick = random.SystemRandom()
+    chosen: list[int] = []
+    while len(chosen) < 3 * nodes:
+        port = pick.randrange(*NODE_PORT_RANGE)
+        if port in chosen:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        chosen.append(port)
+    return [tuple(chosen[3 * k: 3 * k + 3]) for k in range(nodes)]
+
+
 class Cluster:
     def __init__(self, root: Path, settings: ClusterSettings, rng: random.Random) -> None:
         if not 1 <= settings.nodes <= settings.nodes_max:
@@ -101,7 +131,8 @@ class Cluster:
         self.cluster_id = new_cluster_id(rng)
         self.node_ids = list(range(1, settings.nodes + 1))
         self.nodes: dict[int, NodeProc] = {
-            i: NodeProc(i, self.root / f"node-{i}", *free_ports(3, HOST)) for i in self.node_ids
+            i: NodeProc(i, self.root / f"node-{i}", *ports)
+            for i, ports in zip(self.node_ids, _node_ports(settings.nodes))
         }
         self.peer_proxies: dict[tuple[int, int], LinkProxy] = {}
         self.client_proxies: dict[int, LinkProxy] = {}
@@ -178,10 +209,15 @@ class Cluster:
         ])
 
     def prepare(self) -> None:
-        """Write configs and format every data dir with one cluster id."""
+        """Write configs and format every data dir with one cluster id
+        (with lazyfs: mount it first, so the format goes through it)."""
         for i, node in self.nodes.items():
             node.dir.mkdir(parents=True, exist_ok=True)
             node.config_path.write_text(self.render_config(i), encoding="utf-8")
+            if self.settings.lazyfs:
+                node.fs = LazyFs(node.dir / "backing", node.data_dir, node.dir / "lazyfs.log",
+                                 passthrough=("logs",))
+                node.fs.start()
             cmd = [sys.executable, "-m", "rafka.broker.cli", "format", "--dir", str(node.data_dir),
                    "--node-id", str(i), f"--cluster-id={self.cluster_id}"]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -243,6 +279,18 @@ class Cluster:
                 node.paused = False
         log.info("nodes_killed", node_ids=self.node_ids)
 
+    def lose_unfsynced(self, i: int, torn_seed: int | None = None) -> dict:
+        """kill -9 node i, then its lazyfs drops everything not fsynced
+        (a power cut of that machine; with `torn_seed` a random part of
+        it); returns what was lost."""
+        node = self.nodes[i]
+        if node.fs is None:
+            raise RuntimeError("lose-unfsynced needs the cluster on lazyfs (ClusterSettings.lazyfs)")
+        self.kill(i)
+        lost = node.fs.drop(torn_seed)
+        log.info("node_lost_unfsynced", node_id=i, **lost)
+        return lost
+
     def pause(self, i: int) -> None:
         node = self.nodes[i]
         if node.alive and not node.paused:
@@ -279,6 +327,25 @@ class Cluster:
                 os.kill(node.proc.pid, signal.SIGKILL)
                 node.proc.wait(timeout=10)
             node.paused = False
+        for node in self.nodes.values():
+            if node.fs is not None:
+                node.fs.stop()
+
+    def collect_logs(self, dest: Path) -> None:
+        """Copy every node's stdout/stderr files and JSON logs
+        (DATA_DIR/logs, or the lazyfs backing's logs/ once unmounted) to
+        dest/node-i/, so a run directory diagnoses itself."""
+        for i, node in self.nodes.items():
+            target = dest / f"node-{i}"
+            target.mkdir(parents=True, exist_ok=True)
+            for f in sorted(node.dir.glob("stdout-*.log")) + sorted(node.dir.glob("lazyfs.log")):
+                shutil.copy2(f, target / f.name)
+            for logs in (node.data_dir / "logs", node.dir / "backing" / "logs"):
+                if logs.is_dir():
+                    for f in sorted(logs.iterdir()):
+                        if f.is_file():
+                            shutil.copy2(f, target / f.name)
+                    break
 
     # --- network faults ------------------------------------------------------
 

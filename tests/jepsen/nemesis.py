@@ -19,6 +19,11 @@ Kinds (a fault window each; the following heal window undoes it):
   the end (nothing survives in any process's memory).
 - pause-random / pause-leader: SIGSTOP at the start, SIGCONT at the end.
 - delay: every node-to-node link slowed by the same random delay.
+- lose-unfsynced: a node (random or the leader) is killed -9 and its lazyfs
+  (tests/jepsen/fuse) drops everything not fsynced, a power cut of that
+  machine; or, half the time (`torn_seed`), a random part of it (each page
+  and each directory old or new, as a kernel may have written some back);
+  restarted at the end. Needs FUSE (root, /dev/fuse, pyfuse3).
 Families: partition, kill, pause, delay, all.
 """
 
@@ -39,6 +44,7 @@ KINDS = (
     "pause-random",
     "pause-leader",
     "delay",
+    "lose-unfsynced",
 )
 
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -158,6 +164,10 @@ def _params(kind: str, nodes: list[int], config: ScheduleConfig, rng: random.Ran
         return {}
     if kind == "delay":
         return {"delay_ms": rng.randint(*config.delay_ms)}
+    if kind == "lose-unfsynced":
+        torn = rng.random() < 0.5
+        return {"node": rng.choice([*nodes, "leader"]),
+                "torn_seed": rng.randrange(1 << 31) if torn else None}
     raise NemesisError(f"unknown nemesis kind {kind!r}")
 
 

@@ -82,6 +82,13 @@ async def apply_fault(cluster: Cluster, event: FaultEvent, state: NemesisState) 
         cluster.kill_all()
         state.killed.update(cluster.node_ids)
         desc = f"{kind} nodes={cluster.node_ids}"
+    elif kind == "lose-unfsynced":
+        lost = None
+        if target is not None:
+            lost = await trio.to_thread.run_sync(cluster.lose_unfsynced, target,
+                                                 event.params.get("torn_seed"))
+            state.killed.add(target)
+        desc = f"{event.describe()} target={target} lost={lost}"
     elif kind.startswith("kill-"):
         if target is not None:
             cluster.kill(target)
