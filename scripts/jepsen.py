@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from tests.jepsen.fuse.control import unavailable_reason  # noqa: E402
 from tests.jepsen.nemesis import FAMILIES, KINDS, NemesisError, parse_nemeses  # noqa: E402
 from tests.jepsen.runner import (  # noqa: E402
     WORKLOADS,
@@ -104,6 +105,9 @@ def main(argv=None) -> int:
         nemeses = parse_nemeses(args.nemesis)
     except NemesisError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if "lose-unfsynced" in nemeses and (reason := unavailable_reason()):
+        print(f"error: nemesis lose-unfsynced refused: {reason}", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else int(time.time() * 1000) % 1_000_000
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"jepsen-{seed}-"))

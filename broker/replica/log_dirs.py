@@ -9,6 +9,8 @@ import os
 import shutil
 from pathlib import Path
 
+from rafka.log.fs import OS_FS, makedirs_durable
+
 DELETE_SUFFIX = "-delete"
 
 
@@ -21,7 +23,9 @@ class LogDirs:
         assert dirs, "at least one log dir"
         self.dirs = [Path(d) for d in dirs]
         for d in self.dirs:
-            d.mkdir(parents=True, exist_ok=True)
+            # durably: a power cut must not take the log dir (and every
+            # partition fsynced inside it) away (jepsen lose-unfsynced)
+            makedirs_durable(OS_FS, str(d))
         self._counts = {d: sum(1 for _ in d.iterdir()) for d in self.dirs}
 
     def locate(self, topic: str, partition: int) -> Path:

@@ -61,7 +61,11 @@ def send_one(producer, topic: str, key: str, value: str, timeout_s: float) -> Se
         except Exception as exc:  # noqa: BLE001 - e.g. a fatal producer: surely not queued
             return SendOutcome("fail", error=type(exc).__name__, fatal=True)
     while not got and time.monotonic() < deadline:
-        producer.poll(min(0.1, max(0.0, deadline - time.monotonic())))
+        try:
+            producer.poll(min(0.1, max(0.0, deadline - time.monotonic())))
+        except Exception as exc:  # noqa: BLE001 - a fatal producer error raised by poll
+            name = exc.args[0].name() if exc.args and hasattr(exc.args[0], "name") else type(exc).__name__
+            return SendOutcome("info", error=name, fatal=True)
     if not got:
         return SendOutcome("info", error="NO_DELIVERY_REPORT")
     return got[0]

@@ -24,6 +24,7 @@ import trio
 from tests.jepsen import checkers_data, checkers_metadata, workload_data
 from tests.jepsen.client import metadata_status, open_admin_client
 from tests.jepsen.cluster import Cluster, ClusterSettings
+from tests.jepsen.fuse.control import unavailable_reason
 from tests.jepsen.history import HistoryRecorder, counts, fault_windows, load
 from tests.jepsen.nemesis import ScheduleConfig, make_schedule
 from tests.jepsen.nemesis_driver import NemesisState, heal_all, run_nemesis, statuses
@@ -91,7 +92,10 @@ async def run(opts: RunOptions, progress_out=None) -> dict:
              faults=len(schedule), out=str(out))
     settings = ClusterSettings(nodes=opts.nodes, election_timeout_ms=opts.election_timeout_ms,
                                node_command=opts.node_command,
-                               kafka=opts.workload in DATA_WORKLOADS)
+                               kafka=opts.workload in DATA_WORKLOADS,
+                               lazyfs="lose-unfsynced" in opts.nemeses)
+    if settings.lazyfs and (reason := unavailable_reason()):
+        raise RunError(f"nemesis lose-unfsynced refused: {reason}")
     cluster = Cluster(out / "cluster", settings, random.Random(rng.random()))
     gen = MetadataGenerator(random.Random(rng.random()), registers=opts.registers)
     worker_rng = random.Random(rng.random())
@@ -116,6 +120,7 @@ async def run(opts: RunOptions, progress_out=None) -> dict:
                     died = cluster.unexpected_exits()
                     with trio.CancelScope(shield=True):
                         await trio.to_thread.run_sync(cluster.stop_all)
+                        await trio.to_thread.run_sync(cluster.collect_logs, out / "logs")
                     cluster.close_proxies()
                     nursery.cancel_scope.cancel()
         finally:

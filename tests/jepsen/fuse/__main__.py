@@ -1,0 +1,5 @@
+import sys
+
+from tests.jepsen.fuse.server import main
+
+sys.exit(main())
