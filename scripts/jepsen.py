@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     except NemesisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if "lose-unfsynced" in nemeses and (reason := unavailable_reason()):
+    if any(k.startswith("lose-unfsynced") for k in nemeses) and (reason := unavailable_reason()):
         print(f"error: nemesis lose-unfsynced refused: {reason}", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else int(time.time() * 1000) % 1_000_000

@@ -291,6 +291,19 @@ class Cluster:
         log.info("node_lost_unfsynced", node_id=i, **lost)
         return lost
 
+    def lose_unfsynced_all(self, torn_seed: int | None = None) -> dict[int, dict]:
+        """kill -9 every node at once, then every lazyfs drops what was not
+        fsynced (a power cut of the whole cluster; torn: each node its own
+        seed derived from `torn_seed`)."""
+        if any(node.fs is None for node in self.nodes.values()):
+            raise RuntimeError("lose-unfsynced-all needs the cluster on lazyfs (ClusterSettings.lazyfs)")
+        self.kill_all()
+        lost = {}
+        for i, node in self.nodes.items():
+            lost[i] = node.fs.drop(None if torn_seed is None else torn_seed + i)
+            log.info("node_lost_unfsynced", node_id=i, **lost[i])
+        return lost
+
     def pause(self, i: int) -> None:
         node = self.nodes[i]
         if node.alive and not node.paused:

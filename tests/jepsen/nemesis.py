@@ -24,7 +24,9 @@ Kinds (a fault window each; the following heal window undoes it):
   machine; or, half the time (`torn_seed`), a random part of it (each page
   and each directory old or new, as a kernel may have written some back);
   restarted at the end. Needs FUSE (root, /dev/fuse, pyfuse3).
-Families: partition, kill, pause, delay, all.
+- lose-unfsynced-all: the same for every node at once (kill-all plus the
+  drop: a power cut of the whole cluster).
+Families: partition, kill, pause, delay, lose, all.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ KINDS = (
     "pause-leader",
     "delay",
     "lose-unfsynced",
+    "lose-unfsynced-all",
 )
 
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -52,6 +55,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "kill": ("kill-random", "kill-leader", "kill-all"),
     "pause": ("pause-random", "pause-leader"),
     "delay": ("delay",),
+    "lose": ("lose-unfsynced", "lose-unfsynced-all"),
     "all": KINDS,
     "none": (),
 }
@@ -164,6 +168,9 @@ def _params(kind: str, nodes: list[int], config: ScheduleConfig, rng: random.Ran
         return {}
     if kind == "delay":
         return {"delay_ms": rng.randint(*config.delay_ms)}
+    if kind == "lose-unfsynced-all":
+        torn = rng.random() < 0.5
+        return {"torn_seed": rng.randrange(1 << 31) if torn else None}
     if kind == "lose-unfsynced":
         torn = rng.random() < 0.5
         return {"node": rng.choice([*nodes, "leader"]),

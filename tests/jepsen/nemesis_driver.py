@@ -82,6 +82,11 @@ async def apply_fault(cluster: Cluster, event: FaultEvent, state: NemesisState) 
         cluster.kill_all()
         state.killed.update(cluster.node_ids)
         desc = f"{kind} nodes={cluster.node_ids}"
+    elif kind == "lose-unfsynced-all":
+        lost = await trio.to_thread.run_sync(cluster.lose_unfsynced_all,
+                                             event.params.get("torn_seed"))
+        state.killed.update(cluster.node_ids)
+        desc = f"{event.describe()} lost={lost}"
     elif kind == "lose-unfsynced":
         lost = None
         if target is not None:

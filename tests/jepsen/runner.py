@@ -93,7 +93,7 @@ async def run(opts: RunOptions, progress_out=None) -> dict:
     settings = ClusterSettings(nodes=opts.nodes, election_timeout_ms=opts.election_timeout_ms,
                                node_command=opts.node_command,
                                kafka=opts.workload in DATA_WORKLOADS,
-                               lazyfs="lose-unfsynced" in opts.nemeses)
+                               lazyfs=any(k.startswith("lose-unfsynced") for k in opts.nemeses))
     if settings.lazyfs and (reason := unavailable_reason()):
         raise RunError(f"nemesis lose-unfsynced refused: {reason}")
     cluster = Cluster(out / "cluster", settings, random.Random(rng.random()))

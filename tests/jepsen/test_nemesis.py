@@ -137,3 +137,15 @@ def test_kill_all_is_in_the_kill_family_and_scheduled():
     assert "kill-all" in FAMILIES["kill"] and "kill-all" in FAMILIES["all"]
     events = make_schedule(("kill-all",), [1, 2, 3], ScheduleConfig(60.0), _r.Random(1))
     assert events and all(e.kind == "kill-all" and e.params == {} for e in events)
+
+
+def test_lose_family_and_its_params():
+    """Goal: `lose` names both power-cut kinds; a schedule of them targets a
+    node (or the leader) / the whole cluster, torn half the time, seeded."""
+    assert parse_nemeses("lose") == ("lose-unfsynced", "lose-unfsynced-all")
+    events = make_schedule(parse_nemeses("lose"), NODES, ScheduleConfig(600), random.Random(3))
+    assert {e.kind for e in events} == {"lose-unfsynced", "lose-unfsynced-all"}
+    for e in events:
+        assert set(e.params) == ({"node", "torn_seed"} if e.kind == "lose-unfsynced" else {"torn_seed"})
+        assert e.params.get("node", 1) in (*NODES, "leader")
+    assert {e.params["torn_seed"] is None for e in events} == {True, False}

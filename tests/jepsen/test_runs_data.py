@@ -31,12 +31,13 @@ def test_data_workload_short(tmp_path, workload, nemesis):
 
 @pytest.mark.parametrize("workload", ["queue", "kafka"])
 def test_data_workload_lose_unfsynced(tmp_path, workload):
-    """Goal: every node on lazyfs; nodes killed -9 with everything not
-    fsynced dropped (a power cut of that machine), in a short run: nothing
+    """Goal: every node on lazyfs; a node or all nodes killed -9 with
+    everything not fsynced dropped or torn (a power cut of that machine or
+    of the whole cluster), in a short run: nothing
     acknowledged is lost (acks=all is acknowledged only once fsynced on the
     ISR), no duplicate or inconsistent read, replicas agree below the HW.
     Needs FUSE: without it the run refuses and this fails."""
-    results = run_script(tmp_path, workload, "lose-unfsynced", seed=11, time_limit_s=12,
+    results = run_script(tmp_path, workload, "lose", seed=11, time_limit_s=12,
                          windows="2,3")
     assert results["counts"]["ok"] > 20
     assert results["run"]["schedule"], "the nemesis must have scheduled faults"
