@@ -83,16 +83,16 @@ async def apply_fault(cluster: Cluster, event: FaultEvent, state: NemesisState) 
         state.killed.update(cluster.node_ids)
         desc = f"{kind} nodes={cluster.node_ids}"
     elif kind == "lose-unfsynced-all":
+        state.killed.update(cluster.node_ids)  # first: heal_all restarts them even if cancelled
         lost = await trio.to_thread.run_sync(cluster.lose_unfsynced_all,
                                              event.params.get("torn_seed"))
-        state.killed.update(cluster.node_ids)
         desc = f"{event.describe()} lost={lost}"
     elif kind == "lose-unfsynced":
         lost = None
         if target is not None:
+            state.killed.add(target)  # first: heal_all restarts it even if cancelled
             lost = await trio.to_thread.run_sync(cluster.lose_unfsynced, target,
                                                  event.params.get("torn_seed"))
-            state.killed.add(target)
         desc = f"{event.describe()} target={target} lost={lost}"
     elif kind.startswith("kill-"):
         if target is not None:

@@ -185,8 +185,18 @@ async def _run_data(opts, cluster, history, worker_rng, schedule, nemesis, progr
     history.reset_origin()
     consumers = workload_kafka.ConsumerSettings(consumers=opts.consumers, op_timeout_s=opts.op_timeout_s,
                                                 partitions=opts.partitions)
+    nemesis_scope = trio.CancelScope()
+    nemesis_done = trio.Event()
+
+    async def nemesis_task() -> None:
+        try:
+            with nemesis_scope:
+                await run_nemesis(cluster, schedule, history, nemesis)
+        finally:
+            nemesis_done.set()
+
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_nemesis, cluster, schedule, history, nemesis)
+        nursery.start_soon(nemesis_task)
         for w in range(s.producers):
             nursery.start_soon(workload_data.producer_worker, w, s, cluster, history,
                                random.Random(worker_rng.random()))
@@ -195,11 +205,17 @@ async def _run_data(opts, cluster, history, worker_rng, schedule, nemesis, progr
                 nursery.start_soon(workload_kafka.consumer_worker, c, consumers, cluster, history,
                                    random.Random(worker_rng.random()))
         await trio.sleep(max(0.0, opts.time_limit_s - history.elapsed_s()))
+        # Heal before stopping the workers: a worker inside a blocking client
+        # call against a killed node (confluent's synchronous commit to a dead
+        # coordinator has no timeout) returns only once the node is back, and
+        # its thread cannot be cancelled (kafka seed 203 hung here).
+        nemesis_scope.cancel()
+        await nemesis_done.wait()  # a fault being applied (kill, drop) finishes first
+        was_faulted = nemesis.current != "none"
+        heal_all(cluster, nemesis)
+        if was_faulted:
+            history.nemesis("stop", "final heal")
         nursery.cancel_scope.cancel()
-    was_faulted = nemesis.current != "none"
-    heal_all(cluster, nemesis)
-    if was_faulted:
-        history.nemesis("stop", "final heal")
     history.nemesis("heal", "all faults healed; quiet period")
     progress.phase = "quiet"
     await trio.sleep(opts.quiet_s)
