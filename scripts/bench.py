@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SUBCOMMANDS = ("log", "raft", "failover", "controller", "kafka-requests", "produce", "consume",
-               "partition-failover", "group")
+               "partition-failover", "group", "memory")
 
 
 FIGURE = re.compile(r"^(?P<name>[a-z][\w-]*): (?P<value>[-\d.,]+) (?P<unit>[^(,]+?)(?=\s*[,(]|\s*$)")
