@@ -36,12 +36,12 @@ def _free(port: int) -> bool:
 
 
 def free_base_port(nodes: int = 3) -> int:
-    """A base port whose Kafka (+0), peer (+100) and client (+200) ports are all free."""
+    """A base port whose Kafka (+0), peer (+100), client (+200) and metrics (+300) ports are all free."""
     import random
 
     for _ in range(BASE_PORT_TRIES_MAX):
         base = random.randrange(20000, 60000)
-        if all(_free(base + off + i) for off in (0, 100, 200) for i in range(nodes)):
+        if all(_free(base + off + i) for off in (0, 100, 200, 300) for i in range(nodes)):
             return base
     raise RuntimeError("no free base port found")
 

@@ -19,12 +19,14 @@ from rafka.broker.node.meta_properties import MetaPropertiesError, format_dir, n
 
 PEER_PORT_OFFSET = 100
 CLIENT_PORT_OFFSET = 200
+# base+200 is still the rafka client listener's; metrics take the next block.
+METRICS_PORT_OFFSET = 300
 
 
 class QuorumLayout:
     """Where node i of a local quorum lives: DIR/node-i/ (data, logs,
     node.toml, node.out), Kafka port base+i-1, peer port base+100+i-1,
-    client port base+200+i-1."""
+    client port base+200+i-1, metrics (/metrics over HTTP) base+300+i-1."""
 
     def __init__(self, root: Path, nodes: int, base_port: int) -> None:
         self.root = root
@@ -46,6 +48,12 @@ class QuorumLayout:
     def client_port(self, i: int) -> int:
         return self.base_port + CLIENT_PORT_OFFSET + i - 1
 
+    def metrics_port(self, i: int) -> int:
+        return self.base_port + METRICS_PORT_OFFSET + i - 1
+
+    def metrics_url(self, i: int) -> str:
+        return f"http://127.0.0.1:{self.metrics_port(i)}/metrics"
+
     def peer_port(self, i: int) -> int:
         return self.base_port + PEER_PORT_OFFSET + i - 1
 
@@ -54,7 +62,7 @@ class QuorumLayout:
 
     def all_ports(self) -> list[int]:
         return ([self.kafka_port(i) for i in self.ids] + [self.peer_port(i) for i in self.ids]
-                + [self.client_port(i) for i in self.ids])
+                + [self.client_port(i) for i in self.ids] + [self.metrics_port(i) for i in self.ids])
 
     @property
     def bootstrap(self) -> str:
@@ -114,6 +122,7 @@ class QuorumLayout:
                 client=self.client_address(i),
                 peer=f"127.0.0.1:{self.peer_port(i)}",
                 kafka=self.kafka_address(i),
+                metrics=f"127.0.0.1:{self.metrics_port(i)}",
                 voters=voters,
                 client_addresses=clients,
                 raft=raft,

@@ -47,6 +47,8 @@ async def run_quorum_up(layout: QuorumLayout, args) -> int:
                 for i in layout.ids:
                     children.start(i)
                     _say(f"node {i} pid={children.procs[i].pid}")
+                for i in layout.ids:
+                    _say(f"metrics node-{i} {layout.metrics_url(i)}")
                 code = await _supervise(layout, args, children, bootstrap, quorum_status)
                 nursery.cancel_scope.cancel()
     finally:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -23,9 +24,9 @@ def pick_base_port() -> int:
     (base+200..) ports are free."""
     for _ in range(50):
         (base,) = free_ports(1)
-        if base > 60000:
+        if base > 60000:  # room for base+302
             continue
-        wanted = [base + k for k in (0, 1, 2, 100, 101, 102, 200, 201, 202)]
+        wanted = [base + k for k in (0, 1, 2, 100, 101, 102, 200, 201, 202, 300, 301, 302)]
         if _all_free(wanted):
             return base
     raise RuntimeError("no free port range found")
@@ -115,6 +116,12 @@ def test_quorum_up_ready_status_shape_stop_and_resume(tmp_path):
         expected = ",".join(f"127.0.0.1:{base + k}" for k in range(3))
         assert ready == f"ready bootstrap={expected}"
         assert sum(1 for ln in reader.lines if ln.startswith("ready")) == 1
+        # One metrics line per node, and each URL serves Prometheus' format.
+        urls = [ln.split()[2] for ln in reader.lines if ln.startswith("metrics node-")]
+        assert urls == [f"http://127.0.0.1:{base + 300 + k}/metrics" for k in range(3)]
+        for url in urls:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                assert b'rafka_raft_role{role="leader"}' in resp.read()
 
         out = subprocess.run(
             rafka_cmd("quorum", "status", "--json", "--bootstrap", expected),
