@@ -51,8 +51,9 @@ class ConnectionStats:
 
 class Connection:
     def __init__(self, stream: trio.SocketStream, broker: BrokerView, config: KafkaListenerConfig,
-                 stats: ConnectionStats, log) -> None:
+                 stats: ConnectionStats, log, client_host: str = "") -> None:
         self.stream = stream
+        self.client_host = client_host  # Kafka's form, "/127.0.0.1" (DescribeGroups shows it)
         self.broker = broker
         self.config = config
         self.stats = stats
@@ -136,7 +137,7 @@ class Connection:
         try:
             await previous.wait()
             request_order.begin(turn)
-            _header, slot.response = await respond(slot.frame, self.broker)
+            _header, slot.response = await respond(slot.frame, self.broker, client_host=self.client_host)
         except (MalformedRequest, UnsupportedRequest) as exc:
             slot.failure = ("malformed", str(exc))
         except Exception as exc:  # noqa: BLE001 - a handler bug ends this connection, never the node
@@ -216,12 +217,14 @@ class _Slot:
 async def serve_connection(stream: trio.SocketStream, broker: BrokerView, config: KafkaListenerConfig,
                            stats: ConnectionStats, log, initial: bytes = b"") -> None:
     """Serve one accepted connection until it ends; never raises."""
+    client_host = ""
     try:
         peer = stream.socket.getpeername()
         peer_text = f"{peer[0]}:{peer[1]}"
+        client_host = f"/{peer[0]}"
     except (AttributeError, OSError, IndexError, TypeError):
         peer_text = "?"  # not a socket stream (tests), or already gone
-    conn = Connection(stream, broker, config, stats, log.bind(peer=peer_text))
+    conn = Connection(stream, broker, config, stats, log.bind(peer=peer_text), client_host)
     try:
         async with stream:
             await conn.run(initial)

@@ -51,6 +51,7 @@ class BrokerView(Protocol):
 class RequestContext:
     header: RequestHeader
     broker: BrokerView
+    client_host: str = ""  # the client's address as Kafka shows it ("/127.0.0.1"), "" when unknown
 
     @property
     def version(self) -> int:

@@ -30,7 +30,7 @@ from rafka.broker.kafka.shape import error_body, fit
 from rafka.netproto.errors import RafkaError
 
 
-async def respond(frame: bytes, broker: BrokerView) -> tuple[RequestHeader, bytes]:
+async def respond(frame: bytes, broker: BrokerView, *, client_host: str = "") -> tuple[RequestHeader, bytes]:
     """(header, response frame) for one request frame; an empty frame
     when the handler answered NO_RESPONSE (the connection sends nothing).
     Each served request is reported to `broker.observe_request` (metrics)
@@ -45,7 +45,7 @@ async def respond(frame: bytes, broker: BrokerView) -> tuple[RequestHeader, byte
     resp_schema = response_schema(key, version)
     started = time.perf_counter()
     try:
-        data = await module.handle(RequestContext(header, broker), body)
+        data = await module.handle(RequestContext(header, broker, client_host), body)
     except KafkaApiError as exc:
         data = error_body(resp_schema, exc.code, exc.message)
     except RafkaError as exc:

@@ -104,7 +104,7 @@ def test_groups_commands(cluster):
         assert d["group"] == GROUP and d["state"] == "STABLE" and d["coordinator"]["id"] in (1, 2, 3)
         assert len(d["members"]) == 1
         member = d["members"][0]
-        assert member["client_id"] == "cli-test-member"
+        assert member["client_id"] == "cli-test-member" and member["host"] == "/127.0.0.1"
         assert sorted((a["topic"], a["partition"]) for a in member["assignment"]) == \
             [(TOPIC, p) for p in range(PARTITIONS)]
         assert by_partition(d) == {p: (first[p], first[p] + more.get(p, 0), more.get(p, 0))

@@ -24,7 +24,7 @@ async def handle(ctx: RequestContext, request) -> dict:
         r = await svc.join(
             group_id=request.group_id, member_id=request.member_id or "",
             group_instance_id=get(request, "group_instance_id"), client_id=ctx.header.client_id or "",
-            client_host=ctx.client_host if hasattr(ctx, "client_host") else "",
+            client_host=ctx.client_host,
             session_timeout_ms=session, rebalance_timeout_ms=rebalance, protocol_type=request.protocol_type,
             protocols=[(p.name, p.metadata) for p in request.protocols],
             require_known_member_id=ctx.version >= 4)
