@@ -29,12 +29,23 @@ class HostedPartition:
     isr_size: int
 
 
+@dataclass(frozen=True)
+class GroupOffset:
+    group: str
+    topic: str
+    partition: int
+    committed_offset: int
+    lag: int | None  # log end - committed, when this broker knows the log end
+
+
 class MetricsSource(Protocol):
     def raft_status(self): ...
 
     def image(self): ...
 
     def partitions(self) -> Iterable[HostedPartition]: ...
+
+    def group_offsets(self) -> Iterable[GroupOffset]: ...
 
 
 class ClusterCollector:
@@ -48,6 +59,7 @@ class ClusterCollector:
             yield from broker_families(image)
             yield from partition_health_families(image)
         yield from hosted_families(list(self.source.partitions()))
+        yield from group_families(list(self.source.group_offsets()))
 
 
 def raft_families(st) -> list:
@@ -122,6 +134,21 @@ def hosted_families(parts: list[HostedPartition]) -> list:
         if p.is_leader:
             isr.add_metric(key, p.isr_size)
     return [end, start, hw, isr]
+
+
+def group_families(offsets: list[GroupOffset]) -> list:
+    """Committed offsets and lag of the groups this node coordinates."""
+    labels = ["group", "topic", "partition"]
+    committed = GaugeMetricFamily("rafka_group_committed_offset", "A group's committed offset of a partition",
+                                  labels=labels)
+    lag = GaugeMetricFamily("rafka_group_lag", "Log end minus a group's committed offset (when this node hosts "
+                            "the partition)", labels=labels)
+    for o in offsets:
+        key = [o.group, o.topic, str(o.partition)]
+        committed.add_metric(key, o.committed_offset)
+        if o.lag is not None:
+            lag.add_metric(key, o.lag)
+    return [committed, lag]
 
 
 def _int(text, default: int) -> int:

@@ -162,6 +162,9 @@ class Node:
         self.groups: GroupService | None = None
         # Prometheus metrics (broker/metrics), served on listeners.metrics.
         self.metrics = NodeMetrics(self)
+        metadata_sm = getattr(self.state_machine, "metadata", None)
+        if metadata_sm is not None:  # every applied metadata record: a controller event
+            metadata_sm.listeners.append(self.metrics.on_metadata)
         self.metrics_port: int | None = None
 
     def _raft_config(self) -> RaftConfig:

@@ -9,7 +9,7 @@ Kafka listener's `observe_request` hook (via the Kafka view).
 
 from __future__ import annotations
 
-from rafka.broker.metrics.cluster import ClusterCollector, HostedPartition
+from rafka.broker.metrics.cluster import ClusterCollector, GroupOffset, HostedPartition
 from rafka.broker.metrics.http import serve_metrics
 from rafka.broker.metrics.instruments import NodeInstruments
 from rafka.broker.replica.manager import ReplicaObserver
@@ -45,6 +45,27 @@ class NodeMetrics(ReplicaObserver):
                 high_watermark=p.high_watermark, isr_size=len(p.leader.isr) if p.leader is not None else 0,
             ))
         return out
+
+    def group_offsets(self):
+        groups, replicas = self.node.groups, self.node.replicas
+        if groups is None:
+            return []
+        ends = {}
+        if replicas is not None:
+            ends = {(p.topic, p.index): p.log.log_end_offset for p in list(replicas.partitions.values())}
+        out = []
+        for shard in groups.loaded_shards():
+            for g in list(shard.core.groups.values()):
+                for (topic, partition), co in list(g.offsets.items()):
+                    end = ends.get((topic, partition))
+                    out.append(GroupOffset(g.group_id, topic, partition, co.offset,
+                                           None if end is None else max(0, end - co.offset)))
+        return out
+
+    def on_metadata(self, offset: int, records) -> None:
+        """Every applied metadata record counts as a controller event of its type."""
+        for record in records:
+            self.instruments.controller_events.labels(type(record).__name__).inc()
 
     # ------------------------------------------------------------ hooks
     def observe_request(self, api: str, seconds: float, response) -> None:

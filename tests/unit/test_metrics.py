@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from rafka.broker.metadata.image import BrokerRegistration, MetadataImage, PartitionState, TopicImage
-from rafka.broker.metrics.cluster import ClusterCollector, HostedPartition
+from rafka.broker.metrics.cluster import ClusterCollector, GroupOffset, HostedPartition
 from rafka.broker.metrics.http import serve_metrics
 from rafka.broker.metrics.instruments import NodeInstruments
 from rafka.raft.status import PeerStatus, RaftStatus
@@ -34,8 +34,11 @@ def image_with(partitions, fenced=(3,), min_isr="2") -> MetadataImage:
 
 
 class Source:
-    def __init__(self, st, image, parts):
-        self.st, self.img, self.parts = st, image, parts
+    def __init__(self, st, image, parts, groups=()):
+        self.st, self.img, self.parts, self.groups = st, image, parts, list(groups)
+
+    def group_offsets(self):
+        return self.groups
 
     def raft_status(self):
         return self.st
@@ -60,8 +63,9 @@ def test_gauges_follow_raft_image_and_partitions():
         PartitionState("tid", 2, (3,), (3,), None, 0, 0),  # leaderless and offline (3 fenced)
     ]
     hosted = [HostedPartition("orders", 0, True, 5, 100, 90, 3), HostedPartition("orders", 1, False, 0, 10, 10, 1)]
+    groups = [GroupOffset("g1", "orders", 0, 60, 40), GroupOffset("g1", "orders", 2, 7, None)]
     reg = CollectorRegistry()
-    reg.register(ClusterCollector(Source(st, image_with(parts), hosted)))
+    reg.register(ClusterCollector(Source(st, image_with(parts), hosted, groups)))
     got = samples(reg)
     assert got[("rafka_raft_role", (("role", "leader"),))] == 1
     assert got[("rafka_raft_role", (("role", "follower"),))] == 0
@@ -78,6 +82,10 @@ def test_gauges_follow_raft_image_and_partitions():
     assert got[("rafka_partition_log_start_offset", key)] == 5
     assert got[("rafka_partition_isr_size", key)] == 3
     assert ("rafka_partition_isr_size", (("partition", "1"), ("topic", "orders"))) not in got  # follower
+    g0 = (("group", "g1"), ("partition", "0"), ("topic", "orders"))
+    g2 = (("group", "g1"), ("partition", "2"), ("topic", "orders"))
+    assert got[("rafka_group_committed_offset", g0)] == 60 and got[("rafka_group_lag", g0)] == 40
+    assert got[("rafka_group_committed_offset", g2)] == 7 and ("rafka_group_lag", g2) not in got  # end unknown
 
 
 def test_instruments_count_requests_errors_and_latency():
@@ -118,3 +126,19 @@ async def test_http_endpoint_serves_metrics_and_refuses_the_rest():
         assert await get(port, b"\x00" * 9000) == b""
         assert (await get(port, b"GET /metrics HTTP/1.1\r\n\r\n")).startswith(b"HTTP/1.1 200")
         nursery.cancel_scope.cancel()
+
+
+def test_applied_metadata_records_count_as_controller_events():
+    """Goal: every applied metadata record bumps the controller-events
+    counter of its record type (the node hooks this to the metadata state
+    machine's listeners)."""
+    from types import SimpleNamespace
+
+    from rafka.broker.metadata.records import TopicRecord
+    from rafka.broker.node.node_metrics import NodeMetrics
+
+    node = SimpleNamespace(driver=None, state_machine=None, replicas=None, groups=None, node_id=1)
+    m = NodeMetrics(node)
+    m.on_metadata(5, [TopicRecord("a", "id-a"), TopicRecord("b", "id-b")])
+    got = samples(m.instruments.registry)
+    assert got[("rafka_controller_events_total", (("event", "TopicRecord"),))] == 2
