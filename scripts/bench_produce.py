@@ -41,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--small-records", type=int, default=200_000, help="100 B records for the records/s figure")
     p.add_argument("--latency-s", type=float, default=10.0, help="seconds of paced produce at half load")
     p.add_argument("--dir", default=None, help="data root (default: a temp dir)")
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="draw throughput and latency over time to FILE (PNG; matplotlib from the jepsen extra)")
 
 
 def producer(bootstrap: str, stats: list | None = None):
@@ -54,15 +56,70 @@ def producer(bootstrap: str, stats: list | None = None):
     return Producer(conf)
 
 
-def blast(bootstrap: str, topic: str, size: int, count: int, stats: list | None = None) -> float:
+class Timeline:
+    """Acknowledgements over time in `bucket_s` buckets (bytes, count, a
+    bounded sample of latencies each), and the phases, for --plot."""
+
+    LATENCIES_PER_BUCKET_MAX = 2000
+
+    def __init__(self, bucket_s: float = 0.25) -> None:
+        self.start = time.monotonic()
+        self.bucket_s = bucket_s
+        self.buckets: dict[int, list] = {}  # index -> [bytes, count, latencies]
+        self.phases: list[tuple[float, str]] = []
+
+    def phase(self, name: str) -> None:
+        self.phases.append((time.monotonic() - self.start, name))
+
+    def ack(self, nbytes: int, latency_s: float | None) -> None:
+        b = self.buckets.setdefault(int((time.monotonic() - self.start) / self.bucket_s), [0, 0, []])
+        b[0] += nbytes
+        b[1] += 1
+        if latency_s is not None and len(b[2]) < self.LATENCIES_PER_BUCKET_MAX:
+            b[2].append(latency_s)
+
+
+def draw(timeline: Timeline, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    idx = sorted(timeline.buckets)
+    xs = [i * timeline.bucket_s for i in idx]
+    mib_s = [timeline.buckets[i][0] / MIB / timeline.bucket_s for i in idx]
+    p99 = []
+    for i in idx:
+        lat = sorted(timeline.buckets[i][2])
+        p99.append(1000 * lat[int(0.99 * (len(lat) - 1))] if lat else float("nan"))
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(10, 6))
+    top.plot(xs, mib_s)
+    top.set_ylabel("acknowledged MiB/s")
+    bottom.plot(xs, p99, ".", markersize=3)
+    bottom.set_ylabel("p99 send-to-ack ms")
+    bottom.set_yscale("log")
+    bottom.set_xlabel("seconds")
+    for t, name in timeline.phases:
+        for ax in (top, bottom):
+            ax.axvline(t, color="grey", linewidth=0.8)
+        top.annotate(name, (t, 0), xytext=(3, 3), textcoords="offset points", fontsize=8)
+    fig.suptitle("rafka produce: 6 partitions, RF=3, acks=all")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def blast(bootstrap: str, topic: str, size: int, count: int, stats: list | None = None,
+          timeline: Timeline | None = None) -> float:
     """Send `count` records of `size` bytes as fast as possible; seconds to the last ack."""
     p = producer(bootstrap, stats)
     value = os.urandom(size)
     failed = []
 
-    def cb(err, _msg):
+    def cb(err, msg):
         if err is not None:
             failed.append(err)
+        elif timeline is not None:
+            timeline.ack(size, msg.latency())
 
     start = time.monotonic()
     for i in range(count):
@@ -82,7 +139,8 @@ def blast(bootstrap: str, topic: str, size: int, count: int, stats: list | None 
     return elapsed
 
 
-def paced_p99_ms(bootstrap: str, topic: str, size: int, rate: float, seconds: float) -> float:
+def paced_p99_ms(bootstrap: str, topic: str, size: int, rate: float, seconds: float,
+                 timeline: Timeline | None = None) -> float:
     """p99 send-to-ack latency (ms) at `rate` records/s for `seconds`."""
     p = producer(bootstrap)
     value = os.urandom(size)
@@ -94,6 +152,8 @@ def paced_p99_ms(bootstrap: str, topic: str, size: int, rate: float, seconds: fl
             failed.append(err)
         else:
             latencies.append(msg.latency())
+            if timeline is not None:
+                timeline.ack(size, msg.latency())
 
     start = time.monotonic()
     sent = 0
@@ -158,21 +218,31 @@ def run(args) -> int:
             create_topic(bs, "bench-latency", PARTITIONS)
             count = args.mib * MIB // 1024
             stats: list = []
-            elapsed = blast(bs, "bench-1k", 1024, count, stats)
+            timeline = Timeline() if args.plot else None
+            if timeline:
+                timeline.phase("1 KiB, full speed")
+            elapsed = blast(bs, "bench-1k", 1024, count, stats, timeline)
             mib_s = args.mib / elapsed
             rec_s_1k = count / elapsed
             print(f"1 KiB records: {count} in {elapsed:.2f}s = {mib_s:.1f} MiB/s ({rec_s_1k:.0f} records/s)",
                   flush=True)
-            small_elapsed = blast(bs, "bench-100b", 100, args.small_records)
+            if timeline:
+                timeline.phase("100 B, full speed")
+            small_elapsed = blast(bs, "bench-100b", 100, args.small_records, timeline=timeline)
             rec_s = args.small_records / small_elapsed
             print(f"100 B records: {args.small_records} in {small_elapsed:.2f}s = {rec_s:.0f} records/s", flush=True)
             half = rec_s_1k / 2
-            p99 = paced_p99_ms(bs, "bench-latency", 1024, half, args.latency_s)
+            if timeline:
+                timeline.phase("1 KiB, half load")
+            p99 = paced_p99_ms(bs, "bench-latency", 1024, half, args.latency_s, timeline)
             print(f"half load: {half:.0f} records/s of 1 KiB for {args.latency_s:g}s, p99 {p99:.1f} ms", flush=True)
             batch = avg_batch_bytes(stats, "bench-1k")
         limit = disk_limit_mib_s(args.mib * MIB, batch, root)
         print(f"disk limit for RF=3: {args.mib} MiB x 3 files, fsync every {batch} B (avg producer batch): "
               f"{limit:.1f} MiB/s", flush=True)
+        if timeline:
+            draw(timeline, args.plot)
+            print(f"plot: {args.plot}", flush=True)
         print(f"produce: {mib_s:.1f} MiB/s, {rec_s:.0f} records/s (100 B), p99 {p99:.1f} ms at half load "
               f"(ratio {mib_s / limit:.2f} vs disk limit for RF=3)")
     return 0
