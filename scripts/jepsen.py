@@ -120,8 +120,14 @@ def main(argv=None) -> int:
     _log_to(out / "harness.log")
     print(f"jepsen: workload={args.workload} nemesis={args.nemesis} seed={seed} out={out}",
           file=sys.stderr)
+    import signal
+
     import trio
 
+    def _terminated(signum, frame):  # a SIGTERM (e.g. timeout(1)) cleans up like ^C,
+        os.kill(os.getpid(), signal.SIGINT)  # through trio's own KeyboardInterrupt handling
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         try:
             results = trio.run(run, opts)

@@ -270,3 +270,42 @@ def test_torn_page_cache_never_loses_fsynced_pages(tmp_path):
                 assert page in (old, new), round_
         finally:
             os.close(fd)
+
+
+def test_lazyfs_unmounts_itself_when_the_harness_dies(tmp_path):
+    """Goal: a harness killed before its cleanup (kafka seed 206 was ended
+    by a timeout) leaves no lazyfs process or mount behind."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.jepsen.fuse.control import REPO_ROOT
+
+    assert unavailable_reason() is None, unavailable_reason()
+    mount = tmp_path / "mnt"
+    code = ("import sys; from pathlib import Path; from tests.jepsen.fuse.control import LazyFs; "
+            "t = Path(sys.argv[1]); fs = LazyFs(t / 'backing', t / 'mnt', t / 'lazyfs.log'); "
+            "fs.start(); print(fs.proc.pid, flush=True)")  # exits without fs.stop()
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while os.path.ismount(mount) and time.monotonic() < deadline:
+        time.sleep(0.1)  # wait-ok: polling a condition under a deadline
+    try:
+        assert not os.path.ismount(mount)
+    finally:
+        if os.path.ismount(mount):
+            subprocess.run(["fusermount3", "-u", "-z", str(mount)], timeout=10)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        state = open(f"/proc/{pid}/stat").read().split()[2] if os.path.exists(f"/proc/{pid}") else "gone"
+        if state in ("Z", "gone"):
+            break
+        time.sleep(0.1)  # wait-ok: polling a condition under a deadline
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"

@@ -1,7 +1,8 @@
 """The lazyfs process: mount LazyOps over MOUNT (backing BACKING) and serve
 one-line commands on an abstract unix socket (`ping` -> `ok`, `drop` or
 `drop torn SEED` -> a JSON line with what was lost). Ends when unmounted (fusermount3 -u MOUNT),
-or on SIGTERM/SIGINT (it unmounts itself).
+on SIGTERM/SIGINT, or when its parent (the harness) dies; it unmounts
+itself in the last two cases.
 """
 
 from __future__ import annotations
@@ -68,9 +69,17 @@ async def _main(args) -> None:
                         nursery.cancel_scope.cancel()
                         return
 
+            async def watch_parent() -> None:
+                # the harness was killed (its cleanup never ran): unmount, end
+                parent = os.getppid()
+                while os.getppid() == parent:
+                    await trio.sleep(1.0)  # wait-ok: a watchdog's poll interval
+                nursery.cancel_scope.cancel()
+
             nursery.start_soon(fuse_main)
             nursery.start_soon(_serve_control, ops, args.control)
             nursery.start_soon(on_signal)
+            nursery.start_soon(watch_parent)
     finally:
         pyfuse3.close(unmount=not unmounted)
 
