@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rafka.broker.cli.errors import CliError
 from rafka.broker.node.config import NODE_ID_MAX
-from rafka.broker.node.quorum_layout import CLIENT_PORT_OFFSET
+from rafka.broker.node.quorum_layout import PORT_OFFSET_MAX
 from rafka.broker.node.quorum_up import QuorumLayout, run_quorum_up
 
 __all__ = ["QuorumLayout", "register", "parse_bootstrap", "handle_up", "handle_status",
@@ -168,7 +168,7 @@ def handle_up(args) -> int:
 
     if not 1 <= args.nodes <= NODES_MAX:
         raise CliError("INVALID_ARGUMENTS", f"--nodes must be 1..{NODES_MAX}", exit_code=2)
-    if not 1024 <= args.base_port <= 65535 - CLIENT_PORT_OFFSET - args.nodes:
+    if not 1024 <= args.base_port <= 65535 - PORT_OFFSET_MAX - args.nodes:
         raise CliError("INVALID_ARGUMENTS", "--base-port out of range", exit_code=2)
     layout = QuorumLayout(Path(args.dir).resolve(), args.nodes, args.base_port)
     # Held until this process exits: a second `quorum up` on the same root

@@ -18,15 +18,17 @@ from rafka.broker.node.datadir_lock import DataDirLock, DataDirLockedError, chec
 from rafka.broker.node.meta_properties import MetaPropertiesError, format_dir, new_cluster_id, read
 
 PEER_PORT_OFFSET = 100
-CLIENT_PORT_OFFSET = 200
-# base+200 is still the rafka client listener's; metrics take the next block.
-METRICS_PORT_OFFSET = 300
+METRICS_PORT_OFFSET = 200
+# The rafka client listener (internal now: the CLI reaches it through the
+# Kafka port) sits in the block after the metrics.
+CLIENT_PORT_OFFSET = 300
+PORT_OFFSET_MAX = CLIENT_PORT_OFFSET
 
 
 class QuorumLayout:
     """Where node i of a local quorum lives: DIR/node-i/ (data, logs,
     node.toml, node.out), Kafka port base+i-1, peer port base+100+i-1,
-    client port base+200+i-1, metrics (/metrics over HTTP) base+300+i-1."""
+    metrics (/metrics over HTTP) base+200+i-1, rafka client port base+300+i-1."""
 
     def __init__(self, root: Path, nodes: int, base_port: int) -> None:
         self.root = root

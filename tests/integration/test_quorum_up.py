@@ -118,7 +118,7 @@ def test_quorum_up_ready_status_shape_stop_and_resume(tmp_path):
         assert sum(1 for ln in reader.lines if ln.startswith("ready")) == 1
         # One metrics line per node, and each URL serves Prometheus' format.
         urls = [ln.split()[2] for ln in reader.lines if ln.startswith("metrics node-")]
-        assert urls == [f"http://127.0.0.1:{base + 300 + k}/metrics" for k in range(3)]
+        assert urls == [f"http://127.0.0.1:{base + 200 + k}/metrics" for k in range(3)]
         for url in urls:
             with urllib.request.urlopen(url, timeout=10) as resp:
                 assert b'rafka_raft_role{role="leader"}' in resp.read()

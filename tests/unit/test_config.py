@@ -57,7 +57,8 @@ def test_documented_example_loads_with_paths_relative_to_the_file(tmp_path):
         3: HostPort("127.0.0.1", 9194),
     }
     assert cfg.kafka_listener == HostPort("127.0.0.1", 9092)
-    assert cfg.client_listener == HostPort("127.0.0.1", 9292)
+    assert cfg.client_listener == HostPort("127.0.0.1", 9392)
+    assert cfg.metrics_listener == HostPort("127.0.0.1", 9292)
     assert cfg.rack == "r1"
     assert cfg.raft == RaftSettings() and cfg.broker == BrokerSettings()
 

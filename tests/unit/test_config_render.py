@@ -49,5 +49,6 @@ def test_quorum_layout_writes_complete_configs_and_keeps_edits(tmp_path):
     moved.prepare()
     cfg = load_config(path)
     assert cfg.broker.session_timeout_ms == 9000
-    assert cfg.kafka_listener.port == 21001 and cfg.client_listener.port == 21201
+    assert cfg.kafka_listener.port == 21001 and cfg.client_listener.port == 21301
+    assert cfg.metrics_listener.port == 21201
     assert load_config(moved.config_path(1)).broker.session_timeout_ms == 6000
