@@ -60,7 +60,7 @@ def register(subparsers, common) -> None:
 def admin_client(args):
     from confluent_kafka.admin import AdminClient
 
-    from rafka.broker.client.kafka_clients import bootstrap_servers
+    from rafka.broker.client.kafka_clients import QUIET_LOG_LEVEL, bootstrap_servers
     from rafka.netproto.addresses import AddressError
 
     try:
@@ -68,7 +68,7 @@ def admin_client(args):
     except AddressError as exc:
         raise CliError("INVALID_ARGUMENTS", str(exc), exit_code=2) from None
     # Never create a topic by asking about it (librdkafka's default outside consumers).
-    return AdminClient({"bootstrap.servers": servers, "allow.auto.create.topics": False,
+    return AdminClient({"bootstrap.servers": servers, "allow.auto.create.topics": False, "log_level": QUIET_LOG_LEVEL,
                         "socket.timeout.ms": max(1000, int(args.timeout_s * 1000))})
 
 

@@ -16,6 +16,7 @@ from kio.schema.api_versions.v3.request import ApiVersionsRequest
 from kio.schema.describe_configs.v4.request import DescribeConfigsRequest, DescribeConfigsResource
 from kio.schema.metadata.v12.request import MetadataRequest, MetadataRequestTopic
 
+from rafka.broker.client.kafka_clients import QUIET_LOG_LEVEL
 from rafka.broker.client.kio_client import KafkaWireError, KioConnection
 from rafka.broker.kafka.consistency import CONSISTENT_SUFFIX
 from rafka.broker.kafka.topic_ids import from_uuid
@@ -69,7 +70,7 @@ class KafkaAdmin:
 
         if self._client is None:
             self._client = AdminClient({"bootstrap.servers": ",".join(self.bootstrap), "client.id": CLIENT_ID,
-                                        "log_level": 2})
+                                        "log_level": QUIET_LOG_LEVEL})
         return self._client
 
     def _wait(self, future) -> None:

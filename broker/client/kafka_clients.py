@@ -12,6 +12,10 @@ from rafka.netproto.addresses import parse_bootstrap
 
 ACKS = {"all": "all", "-1": "all", "1": "1", "0": "0"}
 COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
+# librdkafka logs to stderr on its own (connection refusals, "purging unserved
+# events" at close, ...); the CLI's contract is one error line, which the
+# command prints itself, so only librdkafka's critical messages get through.
+QUIET_LOG_LEVEL = 2
 
 
 def bootstrap_servers(bootstrap: str) -> str:
@@ -25,6 +29,7 @@ def producer_config(bootstrap: str, *, acks: str, compression: str, timeout_s: f
     acks_value = ACKS[acks]
     return {
         "bootstrap.servers": bootstrap_servers(bootstrap),
+        "log_level": QUIET_LOG_LEVEL,
         "acks": acks_value,
         "enable.idempotence": acks_value == "all",
         "compression.type": compression,
@@ -39,6 +44,7 @@ def consumer_config(bootstrap: str, *, group: str | None, from_beginning: bool) 
     reader (assign, no commits; librdkafka still wants a group.id)."""
     return {
         "bootstrap.servers": bootstrap_servers(bootstrap),
+        "log_level": QUIET_LOG_LEVEL,
         "group.id": group or "rafka-console",
         "enable.auto.commit": group is not None,
         "auto.offset.reset": "earliest" if from_beginning else "latest",
