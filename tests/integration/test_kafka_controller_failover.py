@@ -55,7 +55,7 @@ class Stream:
                         break
                     assert err in RETRIABLE, (name, attempts)
                 assert time.monotonic() < deadline, (name, attempts)
-                time.sleep(0.2)  # client backoff between retries
+                time.sleep(0.2)  # wait-ok: the client's backoff between retries
                 # librdkafka keeps the controller id of its last Metadata:
                 # refresh it so the retry goes to the new controller.
                 try:

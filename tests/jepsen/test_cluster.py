@@ -20,13 +20,13 @@ def wait_for(predicate, timeout_s=5.0) -> bool:
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.01)
+        time.sleep(0.01)  # wait-ok: poll interval, bounded by the deadline above
     return predicate()
 
 
 class SleeperCluster(Cluster):
     def node_argv(self, i):
-        return [sys.executable, "-c", "import time; time.sleep(120)"]
+        return [sys.executable, "-c", "import time; time.sleep(120)"]  # wait-ok: a stand-in node that never exits
 
 
 def status_of(pid: int) -> str:

@@ -44,7 +44,7 @@ class FakeAdmin:
         if not (self.lose_creates and self.rng.random() < 0.3):
             self.topics.add(name)
         if self.timeouts and self.rng.random() < 0.2:
-            await trio.sleep(100)  # the answer never comes: an info op
+            await trio.sleep(100)  # wait-ok: the answer never comes (an info op)
         await self._pause()
 
     async def delete_topic(self, name):

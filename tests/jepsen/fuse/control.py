@@ -70,7 +70,7 @@ class LazyFs:
                     return
             except OSError:
                 pass
-            time.sleep(0.05)
+            time.sleep(0.05)  # wait-ok: poll interval, bounded by the deadline above
         self.stop()
         raise LazyFsError(f"lazyfs for {self.mount} not ready after {timeout_s}s; see {self.log_path}")
 
