@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from rafka.broker.group import offsets as offset_rules
+from rafka.broker.group import offsets as offset_rules, replay
 from rafka.broker.group.config import GroupConfig
 from rafka.broker.group.errors import GroupError, GroupErrorCode as E
 from rafka.broker.group.group import Group, GroupState as S
@@ -476,34 +476,8 @@ class GroupCoordinatorCore:
         return E.NONE
 
     def load_group(self, rec: GroupRecord) -> None:
-        """Replay one group record (log order)."""
-        if rec.deleted:
-            self.groups.pop(rec.group_id, None)
-            return
-        g = self.groups.get(rec.group_id) or Group(rec.group_id)
-        self.groups[rec.group_id] = g
-        g.protocol_type = rec.protocol_type
-        g.generation_id = rec.generation_id
-        g.protocol = rec.protocol
-        g.leader = rec.leader
-        g.state_timestamp_ms = rec.state_timestamp_ms
-        g.members = {}
-        g.static_members = {}
-        for sm in rec.members:
-            protocols = [(rec.protocol, sm.subscription)] if rec.protocol is not None else []
-            g.add_member(Member(sm.member_id, sm.group_instance_id, sm.client_id, sm.client_host,
-                                sm.rebalance_timeout_ms, sm.session_timeout_ms, rec.protocol_type or "",
-                                protocols, assignment=sm.assignment))
-        g.leader = rec.leader if rec.leader in g.members else next(iter(g.members), None)
+        """Replay one group record (log order): replay.py."""
+        replay.load_group(self.groups, rec)
 
     def finish_load(self, now_ms: int) -> None:
-        """After replay: groups with members are Stable in their stored
-        generation (members keep heartbeating to the new coordinator),
-        sessions start now; the rest are Empty."""
-        for g in self.groups.values():
-            if g.members:
-                g.state = S.STABLE
-                for m in g.members.values():
-                    m.expires_at_ms = now_ms + m.session_timeout_ms
-            else:
-                g.state = S.EMPTY
+        replay.finish_load(self.groups, now_ms)

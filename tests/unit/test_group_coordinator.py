@@ -1,84 +1,20 @@
 """Goal: the pure group coordinator follows Kafka's classic protocol —
 states, the member-id-required round, rebalance and session timeouts,
 SyncGroup hand-out, heartbeat and leave errors, static members (KIP-345),
-protocol selection, offset commit validation and offset expiry. Time is
+protocol selection and its invariants under random operations. Time is
 passed in, so every case is deterministic."""
 
 from __future__ import annotations
 
 import itertools
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
-from rafka.broker.group.config import GroupConfig
-from rafka.broker.group.coordinator import GroupCoordinatorCore
-from rafka.broker.group.errors import GroupError, GroupErrorCode as E
-from rafka.broker.group.group import CommittedOffset, GroupState as S
+from rafka.broker.group.errors import GroupErrorCode as E
+from rafka.broker.group.group import GroupState as S
 from rafka.broker.group.member import JoinResult, SyncResult
-from rafka.broker.group.offsets import apply_commit, fetch
-from rafka.broker.group.partitioner import java_string_hashcode, partition_for
 
-G = "g1"
-PROTOS = [("range", b"r-meta"), ("roundrobin", b"rr-meta")]
-
-
-def make(delay_ms=0, **kw) -> GroupCoordinatorCore:
-    ids = itertools.count(1)
-    return GroupCoordinatorCore(GroupConfig(initial_rebalance_delay_ms=delay_ms, **kw),
-                                new_member_id=lambda client: f"{client}-{next(ids)}")
-
-
-def join(core, now, member_id="", token=None, *, instance=None, client="c", protos=PROTOS, require=True,
-         session=10_000, rebalance=30_000, ptype="consumer", group=G):
-    return core.join(now, group_id=group, member_id=member_id, group_instance_id=instance, client_id=client,
-                     client_host="/127.0.0.1", session_timeout_ms=session, rebalance_timeout_ms=rebalance,
-                     protocol_type=ptype, protocols=protos, require_known_member_id=require, token=token)
-
-
-def sync(core, now, member_id, generation, token=None, assignments=None, instance=None):
-    return core.sync(now, group_id=G, generation_id=generation, member_id=member_id, group_instance_id=instance,
-                     protocol_type=None, protocol_name=None, assignments=assignments or {}, token=token)
-
-
-def replies(core) -> dict:
-    return dict(core.outbox.drain())
-
-
-def store_all(core, now, error=0):
-    for w in core.take_writes():
-        if w.completes_sync:
-            core.store_done(now, w.group_id, w.generation_id, error)
-
-
-def joined_member(core, now, client="c", **kw) -> str:
-    """Run the member-id-required round; returns the member id."""
-    r = join(core, now, client=client, **kw)
-    assert r.error == E.MEMBER_ID_REQUIRED and r.member_id
-    return r.member_id
-
-
-def stable_group(core, n=2, now=0):
-    """n dynamic members through join + sync; returns (member ids, generation)."""
-    ids = [joined_member(core, now, client=f"c{i}") for i in range(n)]
-    for mid in ids:
-        assert join(core, now, mid, token=("join", mid)) is None
-    out = replies(core)
-    results = {mid: out[("join", mid)] for mid in ids}
-    gen = results[ids[0]].generation_id
-    leader = results[ids[0]].leader
-    assert all(r.error == E.NONE and r.generation_id == gen and r.leader == leader for r in results.values())
-    for mid in ids:
-        if mid != leader:
-            assert sync(core, now, mid, gen, token=("sync", mid)) is None
-    assert sync(core, now, leader, gen, token=("sync", leader),
-                assignments={mid: f"a-{mid}".encode() for mid in ids}) is None
-    store_all(core, now)
-    out = replies(core)
-    for mid in ids:
-        assert out[("sync", mid)] == SyncResult(E.NONE, f"a-{mid}".encode(), "consumer", "range")
-    assert core.group(G).state == S.STABLE
-    return ids, gen
+from tests.unit.group_fixtures import G, join, joined_member, make, replies, stable_group, store_all, sync  # noqa: F401
 
 
 # ----------------------------------------------------------------- join
@@ -346,96 +282,6 @@ def test_static_leave_by_instance_id_and_fencing():
     assert res[0].error == E.NONE and mid not in core.group(G).members
 
 
-# --------------------------------------------------------------- offsets
-def test_commit_validation():
-    core = make()
-    (a, b), gen = stable_group(core, 2)
-    assert core.validate_commit(1, G, gen, a, None).group_id == G
-    with pytest.raises(GroupError) as e:
-        core.validate_commit(1, G, gen + 1, a, None)
-    assert e.value.code == E.ILLEGAL_GENERATION
-    with pytest.raises(GroupError) as e:
-        core.validate_commit(1, G, gen, "ghost", None)
-    assert e.value.code == E.UNKNOWN_MEMBER_ID
-    with pytest.raises(GroupError) as e:
-        core.validate_commit(1, G, -1, "", None)  # the group has active members
-    assert e.value.code == E.UNKNOWN_MEMBER_ID
-    # Self-assigning consumer: generation -1 creates an offsets-only group.
-    g = core.validate_commit(1, "solo", -1, "", None)
-    assert g.state == S.EMPTY and g.protocol_type is None
-    with pytest.raises(GroupError) as e:
-        core.validate_commit(1, "nope", 3, "m", None)
-    assert e.value.code == E.ILLEGAL_GENERATION
-
-
-def test_commit_refused_while_completing_rebalance():
-    core = make()
-    a = joined_member(core, 0)
-    join(core, 0, a, token="j")
-    gen = replies(core)["j"].generation_id
-    with pytest.raises(GroupError) as e:
-        core.validate_commit(1, G, gen, a, None)
-    assert e.value.code == E.REBALANCE_IN_PROGRESS
-
-
-def test_fetch_and_require_stable():
-    core = make()
-    g = core.validate_commit(0, "solo", -1, "", None)
-    apply_commit(g, "t", 0, CommittedOffset(5, -1, "", 0))
-    assert fetch(g, "t", 0, True) == (CommittedOffset(5, -1, "", 0), E.NONE)
-    g.pending_commits[("t", 0)] += 1
-    assert fetch(g, "t", 0, True) == (None, E.UNSTABLE_OFFSET_COMMIT)
-    assert fetch(g, "t", 0, False)[0].offset == 5
-
-
-def test_offsets_of_empty_group_expire_after_retention():
-    week = 7 * 24 * 3600 * 1000
-    core = make()
-    (a,), gen = stable_group(core, 1, now=0)
-    g = core.validate_commit(0, G, gen, a, None)
-    apply_commit(g, "t", 0, CommittedOffset(5, -1, "", 0))
-    core.leave(1_000, G, [(a, None)])  # empty since t=1000
-    assert core.expire_offsets(1_000 + week - 1) == []
-    assert core.expire_offsets(1_000 + week) == [(G, "t", 0)]
-    assert core.group(G) is None  # no offsets left: deleted (a tombstone queued)
-    assert core.take_writes()[-1].value is None
-
-
-def test_offsets_of_active_group_never_expire():
-    core = make()
-    (a,), gen = stable_group(core, 1)
-    g = core.validate_commit(0, G, gen, a, None)
-    apply_commit(g, "t", 0, CommittedOffset(5, -1, "", 0))
-    for t in range(0, 10**10, 10**9):
-        core.heartbeat(t, group_id=G, generation_id=gen, member_id=a, group_instance_id=None)
-        core.tick(t)
-    # (the session lapsed between heartbeats, but while Stable nothing expires)
-    assert core.expire_offsets(10**10) == [] or core.group(G) is None
-
-
-def test_delete_group():
-    core = make()
-    stable_group(core, 1)
-    assert core.delete_group(0, G) == E.NON_EMPTY_GROUP
-    assert core.delete_group(0, "nope") == E.GROUP_ID_NOT_FOUND
-    core.tick(10**6)
-    assert core.delete_group(10**6, G) == E.NONE
-    assert core.group(G) is None
-
-
-# ------------------------------------------------------------ partitioner
-def test_partition_for_matches_java():
-    # Java: "my-group".hashCode() == 1066044806 (computed with the Java
-    # formula by hand); abs(MIN_VALUE) maps to 0.
-    assert java_string_hashcode("") == 0
-    assert java_string_hashcode("a") == 97
-    assert java_string_hashcode("ab") == 97 * 31 + 98
-    assert java_string_hashcode("polygenelubricants") == -2147483648
-    assert partition_for("polygenelubricants", 50) == 0
-    h = java_string_hashcode("zzzzzzzz")
-    assert h < 0 and partition_for("zzzzzzzz", 50) == abs(h) % 50
-
-
 # --------------------------------------------------------------- property
 ops = st.lists(st.tuples(st.sampled_from(["join", "sync", "hb", "leave", "tick"]), st.integers(0, 3),
                          st.integers(0, 4_000)), max_size=60)
@@ -499,32 +345,3 @@ def test_invariants_hold_under_random_operations(seq):
             assert not g.members
 
 
-# ---------------------------------------------------------------- records
-def test_records_round_trip_and_replay_resumes_stable_group():
-    """Goal: a coordinator that replays the group and offset records of
-    another one serves the same generation, members and assignments."""
-    from rafka.broker.group import records
-
-    core = make()
-    (a, b), gen = stable_group(core, 2)
-    g = core.group(G)
-    apply_commit(g, "t", 3, CommittedOffset(42, 7, "meta", 1234))
-    log = [(records.group_key(G), records.group_value(g))]
-    log.append((records.offset_key(G, "t", 3), records.offset_value(g.offsets[("t", 3)])))
-    log.append((records.offset_key(G, "t", 4), records.offset_value(CommittedOffset(1, -1, "", 0))))
-    log.append((records.offset_key(G, "t", 4), None))  # deleted again
-    fresh = make()
-    for k, v in log:
-        rec = records.decode(k, v)
-        if isinstance(rec, records.OffsetRecord):
-            apply_commit(fresh._get_or_create(rec.group_id, 0), rec.topic, rec.partition, rec.value)
-        else:
-            fresh.load_group(rec)
-    fresh.finish_load(500)
-    h = fresh.group(G)
-    assert h.state == S.STABLE and h.generation_id == gen and set(h.members) == {a, b}
-    assert h.offsets == {("t", 3): CommittedOffset(42, 7, "meta", 1234)}
-    assert fresh.heartbeat(600, group_id=G, generation_id=gen, member_id=a, group_instance_id=None) == E.NONE
-    assert sync(fresh, 600, b, gen).assignment == f"a-{b}".encode()
-    with pytest.raises(records.RecordFormatError):
-        records.decode(b"\x93\x09\x01\x02", b"")
