@@ -24,7 +24,6 @@ Fetchers (broker/replica/fetcher.py) call `follower_state`,
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -33,6 +32,8 @@ import trio
 
 from rafka.broker.controller.requests import AlterPartitionRequest
 from rafka.broker.replica import reads
+from rafka.broker.replica.flush import flush_all, wall_ms
+from rafka.broker.replica.hw_checkpoint import HighWatermarkCheckpoints, group_by_dir, initial_high_watermark
 from rafka.broker.replica.log_dirs import LogDirs, partition_dir_name, remove_tree
 from rafka.broker.replica.partition import Partition
 from rafka.broker.replica.produce_validation import iter_headers, stamp_log_append_time, validate_produce_batch
@@ -49,6 +50,7 @@ from rafka.broker.replica.settings import ReplicaConfig, log_config, topic_setti
 from rafka.broker.replica.types import CONSUMER_REPLICA_ID, AppendResult, FetchPartition, FetchResult
 from rafka.log.errors import LogError
 from rafka.log.partition_log import PartitionLog
+from rafka.log.segment_handles import SegmentHandles
 from rafka.netproto.errors import ErrorCode, RafkaError
 
 log = structlog.get_logger("rafka.replica")
@@ -94,6 +96,8 @@ class ReplicaManager:
         self.metadata = metadata  # has .image and .listeners
         self.config = config or ReplicaConfig()
         self.dirs = LogDirs(log_dirs)
+        self.segment_handles = SegmentHandles(self.config.segment_handles_open_max)
+        self.hw_checkpoints = HighWatermarkCheckpoints(self.dirs.dirs)
         self.alter_partition = alter_partition
         self.broker_epoch = broker_epoch
         self.peer_call = peer_call  # (node_id, msg, timeout_s) -> response: fetchers' path to leaders
@@ -128,7 +132,10 @@ class ReplicaManager:
                     self.fetchers = FetcherManager(self, self.peer_call, nursery)
                 for path in self.dirs.leftover_deletes():
                     self._deletes_send.send_nowait(path)
+                for d, error in await trio.to_thread.run_sync(self.hw_checkpoints.load):
+                    self.log.warning("replica.hw_checkpoint_unreadable", log_dir=str(d), error=error)
                 await self._sync_roles()
+                nursery.start_soon(self._hw_checkpoint_loop)
                 nursery.start_soon(self._follow_image)
                 nursery.start_soon(self._flusher)
                 nursery.start_soon(self._isr_loop)
@@ -139,6 +146,11 @@ class ReplicaManager:
         finally:
             if self._on_metadata in self.metadata.listeners:
                 self.metadata.listeners.remove(self._on_metadata)
+            if self.hw_checkpoints.loaded:  # clean shutdown: the HWs as they are now
+                try:
+                    self.hw_checkpoints.write(self._hw_by_dir())
+                except OSError as exc:
+                    self.log.error("replica.hw_checkpoint_failed", error=str(exc))
             for p in list(self.partitions.values()):
                 try:
                     p.log.close()
@@ -236,12 +248,14 @@ class ReplicaManager:
         try:
             plog = await trio.to_thread.run_sync(
                 lambda: PartitionLog.open(path, log_config(configs), logger=self.log.bind(
-                    topic=role.topic, partition=role.partition)))
+                    topic=role.topic, partition=role.partition), handles=self.segment_handles))
         except (LogError, OSError) as exc:
             self.log.error("replica.open_failed", topic=role.topic, partition=role.partition,
                            leader_epoch=role.leader_epoch, error=str(exc))
             return None
-        p = Partition(role, plog, topic_settings(configs), self.config.producers_max)
+        hw = initial_high_watermark(self.hw_checkpoints.checkpointed(path, role.topic, role.partition),
+                                    plog.log_start_offset, plog.log_end_offset)
+        p = Partition(role, plog, topic_settings(configs), self.config.producers_max, high_watermark=hw)
         await trio.to_thread.run_sync(p.rebuild_producers, self.config.producer_state_scan_bytes_max)
         self.partitions[role.key] = p
         self.by_name[(role.topic, role.partition)] = p
@@ -348,7 +362,7 @@ class ReplicaManager:
         append_time = -1
         if p.settings.log_append_time:
             buf = bytearray(batch)
-            append_time = _wall_ms()
+            append_time = wall_ms()
             stamp_log_append_time(buf, append_time)
             batch = bytes(buf)
         try:
@@ -414,7 +428,7 @@ class ReplicaManager:
             keys, self._dirty = self._dirty, set()
             parts = [self.partitions[k] for k in keys if k in self.partitions]
             started = trio.current_time()
-            results = await trio.to_thread.run_sync(_flush_all, parts)
+            results = await trio.to_thread.run_sync(flush_all, parts)
             self.observer.fsync_seconds(trio.current_time() - started)
             for p, durable, error in results:
                 if error is not None:
@@ -474,6 +488,21 @@ class ReplicaManager:
             return
         if p.leader is leader and leader.pending_isr is not None and resp.partition_epoch <= leader.partition_epoch:
             leader.alter_failed()  # nothing to commit (already so): no image update will clear it
+
+    # -------------------------------------------------- HW checkpoint
+    def _hw_by_dir(self):
+        return group_by_dir(self.dirs.dirs, ((Path(p.log.dir_path), p.topic, p.index, p.high_watermark)
+                                             for p in self.partitions.values()))
+
+    async def _hw_checkpoint_loop(self) -> None:
+        """Kafka's checkpointHighWatermarks: every interval, each log dir's
+        `replication-offset-checkpoint` (rewritten only when it changed)."""
+        while True:
+            await trio.sleep(self.config.hw_checkpoint_interval_ms / 1000)
+            try:
+                await trio.to_thread.run_sync(self.hw_checkpoints.write, self._hw_by_dir())
+            except OSError as exc:
+                self.log.error("replica.hw_checkpoint_failed", error=str(exc))
 
     # ------------------------------------------------------------- deletes
     async def _deleter(self) -> None:
@@ -574,34 +603,3 @@ class ReplicaManager:
 
     def follower_durable_offset(self, p: Partition) -> int:
         return p.log.log_end_offset if p.settings.write_caching else p.durable_offset
-
-
-def _wall_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
-
-
-# Partitions fsynced at once in one group-commit pass. Parallel fsyncs
-# share the file system's journal commit: on ext4 six sequential fsyncs
-# took ~30 ms where six parallel ones took ~2 ms.
-FLUSH_THREADS_MAX = 16
-_flush_pool: ThreadPoolExecutor | None = None
-
-
-def _flush_one(p: Partition) -> tuple[Partition, int, str | None]:
-    try:
-        return p, p.log.flush(), None
-    except (LogError, OSError) as exc:
-        return p, p.durable_offset, str(exc)
-
-
-def _flush_all(parts: list[Partition]) -> list[tuple[Partition, int, str | None]]:
-    """Flush every partition (runs in a worker thread; the fsyncs of
-    several partitions run in parallel threads)."""
-    global _flush_pool
-    if len(parts) <= 1:
-        return [_flush_one(p) for p in parts]
-    if _flush_pool is None:
-        _flush_pool = ThreadPoolExecutor(max_workers=FLUSH_THREADS_MAX, thread_name_prefix="rafka-flush")
-    return list(_flush_pool.map(_flush_one, parts))

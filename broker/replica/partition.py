@@ -23,13 +23,15 @@ from rafka.netproto.errors import ErrorCode, RafkaError
 
 class Partition:
     def __init__(self, role: PartitionRole, log: PartitionLog, settings: TopicSettings,
-                 producers_max: int) -> None:
+                 producers_max: int, *, high_watermark: int = 0) -> None:
         self.role = role
         self.log = log
         self.settings = settings
         self.leader: LeaderState | None = None
         self.producers = ProducerStateTable(producers_max)
-        self._hw = 0  # the HW as last known (a follower: from the leader's fetch responses)
+        # The HW as last known: from the HW checkpoint on open, then (a
+        # follower) from the leader's fetch responses.
+        self._hw = high_watermark
         self.durable_offset = log.flushed_offset
         # Follower: waiting for OffsetForLeaderEpoch truncation before fetching.
         self.needs_truncation = True

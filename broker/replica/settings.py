@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from rafka.log.config import LogConfig
+from rafka.log.segment_handles import SEGMENT_HANDLES_OPEN_MAX_DEFAULT
 from rafka.netproto.errors import ErrorCode, RafkaError
 
 DEFAULT_MAX_MESSAGE_BYTES = 1048588
@@ -30,6 +31,9 @@ class ReplicaConfig:
     deletes_pending_max: int = 10_000      # renamed-aside dirs waiting for removal
     retention_check_interval_ms: int = 300_000
     alter_partition_timeout_ms: int = 5_000
+    # Kafka's replica.high.watermark.checkpoint.interval.ms: how often each
+    # log dir's replication-offset-checkpoint is rewritten (hw_checkpoint.py).
+    hw_checkpoint_interval_ms: int = 5_000
     fetcher_partitions_max: int = 10_000   # partitions one fetcher request may carry
     # Log compaction (broker/replica/cleaner.py): how often the cleaner looks
     # for cleanable compacted partitions (Kafka's log.cleaner.backoff.ms),
@@ -37,6 +41,10 @@ class ReplicaConfig:
     cleaner_interval_ms: int = 15_000
     cleaner_key_map_entries_max: int = 1_000_000
     cleaner_segments_per_pass_max: int = 8
+    # Open segment files of all this broker's partition logs (idle, fsynced
+    # ones are closed least recently used first and reopened on demand;
+    # log/segment_handles.py). Kafka relies on the OS limit instead.
+    segment_handles_open_max: int = SEGMENT_HANDLES_OPEN_MAX_DEFAULT
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
