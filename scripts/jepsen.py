@@ -145,4 +145,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: interpreter shutdown would destroy the librdkafka handles
+    # a stuck client thread is still inside (kafka_client.keep_until_exit),
+    # and such a destroy can hang the process after its verdict is written.
+    os._exit(code)

@@ -38,8 +38,39 @@ def make_producer(bootstrap: str, op_timeout_s: float):
     return Producer(producer_config(bootstrap, op_timeout_s))
 
 
-def send_one(producer, topic: str, key: str, value: str, timeout_s: float) -> SendOutcome:
-    """Produce one record and wait for its delivery report (bounded)."""
+# Handles a stuck thread may still be inside: never destroyed (a destroy
+# under that thread could hang whichever thread dropped the last reference);
+# scripts/jepsen.py leaves with os._exit, so interpreter shutdown never
+# destroys them either.
+_KEPT_UNTIL_EXIT: list = []
+
+
+def keep_until_exit(handle) -> None:
+    _KEPT_UNTIL_EXIT.append(handle)
+
+
+def dispose_producer(held: list) -> None:
+    """Purge, flush briefly and destroy the producer in `held` (emptied).
+
+    Call through `trio.to_thread`: the last reference to a librdkafka
+    handle runs rd_kafka_destroy, which blocks until the client's threads
+    end. The harness's trio thread also runs the fault proxies, so a destroy
+    there stops every link of the cluster under test while it blocks; if the
+    destroy waits on a broker reached through those proxies, nothing ever
+    moves again (the suspected cause of kafka seed 206's hang at the end of
+    its run: every node-to-node link went silent at once)."""
+    producer = held.pop()
+    producer.purge()
+    producer.flush(1)
+    del producer  # the last reference: the destroy runs here, in this worker thread
+
+
+def send_one(held: list, topic: str, key: str, value: str, timeout_s: float) -> SendOutcome:
+    """Produce one record with the producer in `held` and wait for its
+    delivery report (bounded). The producer is passed inside its list so no
+    frame on the trio side (say, in the traceback of a Cancelled raised as
+    this call starts) keeps a reference that could outlive `dispose_producer`."""
+    producer = held[0]
     got: list[SendOutcome] = []
 
     def report(err, msg):

@@ -77,19 +77,21 @@ async def producer_worker(w: int, s: DataSettings, cluster: Cluster, history: Hi
     """Loop until cancelled; process ids w, w+P, w+2P, ... (fresh after info)."""
     process = w
     interval_s = s.producers / s.rate_per_s if s.rate_per_s > 0 else 0.0
-    producer = None
+    # The producer lives only in `held`, never in a local of this coroutine,
+    # so its last reference dies in a worker thread (kc.dispose_producer).
+    held: list = []
     n = 0
     try:
         while True:
             if interval_s:
                 await trio.sleep(rng.uniform(0, 2 * interval_s))
-            if producer is None:
-                producer = await trio.to_thread.run_sync(
-                    kc.make_producer, cluster.kafka_bootstrap(), s.op_timeout_s)
+            if not held:
+                held.append(await trio.to_thread.run_sync(
+                    kc.make_producer, cluster.kafka_bootstrap(), s.op_timeout_s))
             key, value = f"k{rng.randrange(s.keys)}", f"{w}-{n}"
             n += 1
             history.invoke(process, "send", {"key": key, "value": value})
-            out = await trio.to_thread.run_sync(kc.send_one, producer, TOPIC, key, value, s.op_timeout_s)
+            out = await trio.to_thread.run_sync(kc.send_one, held, TOPIC, key, value, s.op_timeout_s)
             if out.type == "ok":
                 history.complete(process, "ok", "send", {"key": key, "value": value,
                                                          "partition": out.partition, "offset": out.offset})
@@ -103,17 +105,11 @@ async def producer_worker(w: int, s: DataSettings, cluster: Cluster, history: Hi
                 # the epoch of a producer whose message timed out and re-sends
                 # its other in-flight records under the new epoch, where no
                 # broker can recognise them (seen: seed 3, one value twice).
-                await trio.to_thread.run_sync(_close_producer, producer)
-                producer = None
+                await trio.to_thread.run_sync(kc.dispose_producer, held)
     finally:
-        if producer is not None:
+        if held:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(_close_producer, producer)
-
-
-def _close_producer(producer) -> None:
-    producer.purge()
-    producer.flush(1)
+                await trio.to_thread.run_sync(kc.dispose_producer, held)
 
 
 def acked_ends(history: HistoryRecorder) -> dict[int, int]:

@@ -143,6 +143,7 @@ async def consumer_worker(c: int, s: ConsumerSettings, cluster: Cluster, history
             if not returned:  # its thread may still be inside librdkafka: hands off
                 s.leftovers.remove(consumer)
                 s.abandoned.append(consumer)
+                kc.keep_until_exit(consumer)
         if returned:
             history.complete(process, type_, "commit", value, error=error)
             continue
@@ -157,19 +158,27 @@ async def consumer_worker(c: int, s: ConsumerSettings, cluster: Cluster, history
         return
 
 
-def _close(consumer) -> None:
-    consumer.close()
+def _close(held: list) -> None:
+    """Close the consumer in `held` (emptied); its last reference dies here,
+    in a worker thread, never on the trio thread that runs the fault proxies
+    (see kafka_client.dispose_producer)."""
+    consumer = held.pop()
+    try:
+        consumer.close()
+    finally:
+        del consumer
 
 
 async def close_all(s: ConsumerSettings, timeout_s: float = 20.0) -> None:
     """Close the consumers (after healing, so a group leave can reach its
     coordinator); one that does not finish in time is abandoned."""
+    helds = [[consumer] for consumer in s.leftovers]
+    s.leftovers.clear()
     with trio.move_on_after(timeout_s):
         async with trio.open_nursery() as nursery:
-            for consumer in s.leftovers:
-                nursery.start_soon(lambda c=consumer: trio.to_thread.run_sync(
-                    _close, c, abandon_on_cancel=True))
-    s.leftovers.clear()
+            for held in helds:
+                nursery.start_soon(lambda h=held: trio.to_thread.run_sync(
+                    _close, h, abandon_on_cancel=True))
 
 
 def _committed(bootstrap: str, group: str, partitions: int, timeout_s: float) -> list[list[int]] | None:
