@@ -17,6 +17,11 @@ on this broker's leader replica through the ReplicaManager.
 - A duplicate of an idempotent producer's batch gets its original offsets.
 - Transactions do not exist: a request with a transactional id gets
   TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every partition, nothing appended.
+- A topic this node's image does not know is created when the node's
+  `auto_create_topics` is on (Metadata's path, node default partitions and
+  replication factor), once per request; this request's partitions of it
+  get LEADER_NOT_AVAILABLE (retriable: the client refreshes its metadata
+  and sends again). Off: UNKNOWN_TOPIC_OR_PARTITION, nothing created.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import datetime
 import structlog
 import trio
 
+from rafka.broker.controller.validation import validate_topic_name
+from rafka.broker.kafka.apis.metadata import _auto_create as auto_create_topic
 from rafka.broker.kafka.context import NO_RESPONSE, RequestContext
 from rafka.broker.kafka.request_order import release_turn
 from rafka.broker.kafka.shape import get
@@ -64,12 +71,33 @@ def partition_answer(index: int, result: AppendResult | RafkaError) -> dict:
             "log_start_offset": result.log_start_offset, "record_errors": (), "error_message": None}
 
 
+async def _unknown_topics(ctx: RequestContext, names) -> dict[str, RafkaError]:
+    """The refusal of each topic the image does not know, creating it on
+    the way when auto-creation is on."""
+    out: dict[str, RafkaError] = {}
+    for name in dict.fromkeys(names):
+        if ctx.broker.image.topic(name) is not None:
+            continue
+        if not ctx.broker.config.auto_create_topics:
+            out[name] = RafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name} does not exist")
+            continue
+        try:
+            validate_topic_name(name)
+        except RafkaError as exc:
+            out[name] = RafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, exc.message)
+            continue
+        code = ErrorCode(await auto_create_topic(ctx, name))
+        out[name] = RafkaError(code, f"topic {name} is being created; retry")
+    return out
+
+
 async def handle(ctx: RequestContext, request):
     replicas = getattr(ctx.broker, "replicas", None)
     acks = int(request.acks)
     timeout_s = _timeout_ms(request) / 1000
     transactional = get(request, "transactional_id") is not None
     items = [(t.name, p.index, p.records) for t in request.topic_data for p in t.partition_data]
+    unknown = {} if transactional else await _unknown_topics(ctx, (t.name for t in request.topic_data))
     results: list[AppendResult | RafkaError | None] = [None] * len(items)
     ordered_left = [len(items)]  # partitions whose append (or refusal) is still to come
 
@@ -92,6 +120,8 @@ async def handle(ctx: RequestContext, request):
             if transactional:
                 raise RafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
                                  "transactions are not supported by this broker")
+            if topic in unknown:
+                raise unknown[topic]
             if replicas is None:
                 raise RafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, "this node hosts no partitions")
             results[i] = await replicas.append(topic, partition, bytes(records or b""), acks=acks,
