@@ -42,6 +42,7 @@ from rafka.log.index import IndexCorruptError
 from rafka.log.recovery import CLEANED_SUFFIX, recover_log, scan_segment, write_offset_checkpoint
 from rafka.log.retention import LOG_START_NAME, delete_log_before, enforce_log_retention, truncate_log
 from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, NO_TIMESTAMP, TIME_INDEX_SUFFIX, Segment
+from rafka.log.segment_handles import LogHandles, SegmentHandles
 
 RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
 # Bytes of a batch re-stamped on append: base offset (8), length (4), epoch (4).
@@ -86,7 +87,7 @@ class PartitionLog:
 
     def __init__(self, dir_path: str, config: LogConfig, now_ms: Callable[[], int], segments: list[Segment],
                  log_start_offset: int, recovery_point: int, epochs: LeaderEpochCache, log,
-                 fs: FileSystem = OS_FS):
+                 fs: FileSystem = OS_FS, *, lock: threading.RLock | None = None, handles: LogHandles | None = None):
         self.fs = fs
         self.dir_path = dir_path
         self.config = config
@@ -99,7 +100,8 @@ class PartitionLog:
         self._recovery_point = recovery_point
         self.leader_epochs = epochs
         self._log = log
-        self._lock = threading.RLock()
+        self._lock = lock or threading.RLock()
+        self._handles = handles  # the broker's open-file cache (log/segment_handles.py), or None
         self._flush_lock = threading.Lock()
         self._dir_dirty = False
         self._truncate_gen = 0
@@ -111,29 +113,36 @@ class PartitionLog:
 
     @classmethod
     def open(cls, path, config: LogConfig = LogConfig(), *, now_ms: Callable[[], int] | None = None,
-             fs: FileSystem = OS_FS, logger=None) -> "PartitionLog":
+             fs: FileSystem = OS_FS, logger=None, handles: SegmentHandles | None = None) -> "PartitionLog":
         """Open (creating if needed, fsynced into its parent) the log in
         directory `path`, recovering it as described in log/recovery.py.
         Everything kept is fsynced and the recovery point is the log end
         offset when this returns. `fs`: the file layer (log/fs.py);
-        `logger`: a structlog logger carrying the caller's context (node)."""
+        `logger`: a structlog logger carrying the caller's context (node);
+        `handles`: the broker's bound on open segment files, shared by its
+        logs (None: every segment stays open until closed)."""
         dir_path = os.fspath(path)
         now_ms = now_ms or _wall_clock_ms
         log = (logger or _module_logger).bind(log_dir=dir_path)
         owner: list[PartitionLog] = []
-        state = recover_log(
-            dir_path,
-            config,
-            now_ms=now_ms,
-            log_end_offset=lambda: owner[0].log_end_offset,
-            recovery_point_name=RECOVERY_POINT_NAME,
-            log_start_name=LOG_START_NAME,
-            log=log,
-            fs=fs,
-        )
-        self = cls(dir_path, config, now_ms, state.segments, state.log_start_offset, state.recovery_point,
-                   state.epochs, log, fs)
-        owner.append(self)
+        lock = threading.RLock()  # held while recovering: the cache closes segments only under it
+        log_handles = handles.for_log(lock) if handles is not None else None
+        with lock:
+            state = recover_log(
+                dir_path,
+                config,
+                now_ms=now_ms,
+                log_end_offset=lambda: owner[0].log_end_offset,
+                recovery_point_name=RECOVERY_POINT_NAME,
+                log_start_name=LOG_START_NAME,
+                log=log,
+                fs=fs,
+                handles=log_handles,
+            )
+            self = cls(dir_path, config, now_ms, state.segments, state.log_start_offset, state.recovery_point,
+                       state.epochs, log, fs, lock=lock, handles=log_handles)
+            owner.append(self)
+            self._park_all()
         log_start, log_end = self._log_start_offset, self._log_end_offset
         log.info("log_opened", log_start_offset=log_start, log_end_offset=log_end, segments=len(state.segments))
         return self
@@ -250,7 +259,7 @@ class PartitionLog:
         cfg = self.config
         active.seal()
         new = Segment.create(self.dir_path, self._log_end_offset, index_interval_bytes=cfg.index_interval_bytes,
-                             fs=self.fs)
+                             fs=self.fs, handles=self._handles)
         new.rolling_base_ms = now
         self._segments.append(new)
         self._bases.append(new.base_offset)
@@ -329,7 +338,10 @@ class PartitionLog:
         are dropped. The next append lands exactly at the new end."""
         with self._flush_lock, self._lock:
             self._check_open()
-            return truncate_log(self, offset, head)
+            try:
+                return truncate_log(self, offset, head)
+            finally:
+                self._park_all()
 
 
     def delete_before(self, offset: int) -> int:
@@ -340,7 +352,10 @@ class PartitionLog:
         the number of segments deleted."""
         with self._flush_lock, self._lock:
             self._check_open()
-            return delete_log_before(self, offset)
+            try:
+                return delete_log_before(self, offset)
+            finally:
+                self._park_all()
 
     def enforce_retention(self) -> int:
         """Delete the oldest sealed segments that break retention by time
@@ -402,10 +417,11 @@ class PartitionLog:
             fs.fsync_dir(self.dir_path)
             seg.close()
             new = Segment.open_existing(self.dir_path, base_offset, index_interval_bytes=self.config.index_interval_bytes,
-                                        fs=fs)
+                                        fs=fs, handles=self._handles)
             result = scan_segment(new, chunk_bytes=self.config.scan_chunk_bytes_max)
             assert result.error is None and result.next_offset == seg.next_offset, result
             new.write_indexes()
+            new.park()
             self._segments[i] = new
             self._log.info("segment_replaced", base_offset=base_offset, bytes_before=expected_size,
                            bytes_after=len(data))
@@ -455,6 +471,7 @@ class PartitionLog:
                 if gen == self._truncate_gen:
                     for seg, _, size in work:
                         seg.synced_size = max(seg.synced_size, size)
+                        seg.park()
                     self._flushed_offset = max(self._flushed_offset, target)
                     if self._recovery_point < self._segments[-1].base_offset <= self._flushed_offset:
                         persist = self._flushed_offset
@@ -462,6 +479,13 @@ class PartitionLog:
             if persist is not None:
                 self._write_recovery_point(persist)
             return flushed
+
+    def _park_all(self) -> None:
+        """Offer every idle, fsynced segment to the open-file cache (after
+        an operation that wrote or fsynced through their files)."""
+        if self._handles is not None:
+            for seg in self._segments:
+                seg.park()
 
     def _write_recovery_point(self, offset: int) -> None:
         write_offset_checkpoint(os.path.join(self.dir_path, RECOVERY_POINT_NAME), offset, self.fs)

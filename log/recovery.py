@@ -119,16 +119,20 @@ def load_segments(
     on_batch: Callable[[BatchHeader], None],
     log,
     fs: FileSystem = OS_FS,
+    handles=None,
 ) -> list[Segment]:
     """Open every segment of `dir_path` and recover it (module docstring).
 
     Segments wholly before the one holding `recovery_point` are trusted (their
     indexes are loaded, or rebuilt by a verifying scan if missing or
     damaged); the rest are scanned. `on_batch` sees every scanned batch in
-    offset order (the leader-epoch cache learns epochs from it).
+    offset order (the leader-epoch cache learns epochs from it). With
+    `handles` (log/segment_handles.py) segments open parked, so a log of
+    many segments holds no more files than the cache allows.
     """
     bases = list_segment_bases(dir_path, fs)
-    segments = [Segment.open_existing(dir_path, b, index_interval_bytes=index_interval_bytes, fs=fs) for b in bases]
+    segments = [Segment.open_existing(dir_path, b, index_interval_bytes=index_interval_bytes, fs=fs, handles=handles)
+                for b in bases]
     first_scanned = 0
     for i, seg in enumerate(segments):
         if seg.base_offset <= recovery_point:
@@ -229,6 +233,7 @@ def recover_log(
     log_start_name: str,
     log,
     fs: FileSystem = OS_FS,
+    handles=None,
 ) -> RecoveredLog:
     """Recover a log directory: load and verify segments (load_segments),
     settle the log start offset and the leader-epoch cache, make everything
@@ -270,10 +275,11 @@ def recover_log(
         on_batch=on_batch,
         log=log,
         fs=fs,
+        handles=handles,
     )
     if not segments:
         segments = [Segment.create(dir_path, start_checkpoint or 0, index_interval_bytes=config.index_interval_bytes,
-                                   fs=fs)]
+                                   fs=fs, handles=handles)]
     log_end = segments[-1].next_offset
     log_start = min(max(start_checkpoint or 0, segments[0].base_offset), log_end)
     while len(segments) > 1 and segments[1].base_offset <= log_start:

@@ -201,7 +201,7 @@ def _truncate_with_head(plog, seg: Segment, position: int, batch_base: int, offs
         seg.truncate_to(position, batch_base)  # fsynced: the commit point
         seg.write_indexes()
     new = Segment.open_existing(plog.dir_path, batch_base, index_interval_bytes=plog.config.index_interval_bytes,
-                                fs=fs)
+                                fs=fs, handles=plog._handles)
     result = scan_segment(new, chunk_bytes=plog.config.scan_chunk_bytes_max)
     if result.error is not None or result.next_offset != offset:
         raise CorruptBatchError(f"rewritten head of {plog.dir_path} at {batch_base} does not read back: {result.error}")
@@ -234,7 +234,8 @@ def reset_log_at(plog, offset: int) -> None:
     set_log_start(plog, offset)
     for seg in plog._segments:
         seg.delete()
-    new = Segment.create(plog.dir_path, offset, index_interval_bytes=plog.config.index_interval_bytes, fs=plog.fs)
+    new = Segment.create(plog.dir_path, offset, index_interval_bytes=plog.config.index_interval_bytes, fs=plog.fs,
+                         handles=plog._handles)
     new.rolling_base_ms = plog._now_ms()
     plog._segments = [new]
     plog._bases = [offset]

@@ -13,6 +13,12 @@ Invariants:
   handed to the OS; reads first drain pending bytes they would cover;
 - the in-memory indexes describe every batch (the files may lag until
   `write_indexes`).
+
+Open files: with `handles` (log/segment_handles.py) the segment's file is
+counted in a broker-wide cache and, while "parked" (nothing queued, every
+byte fsynced), may be closed by it, and its indexes dropped when the index
+files describe them; `fd` (for writes, fsyncs, dups) unparks and reopens,
+reads reopen and stay parked, indexes reload from their files on first use.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from rafka.log.fs import OS_FS, FileSystem
 from rafka.log.batch import HEADER_SIZE, LENGTH_OVERHEAD, parse_header
 from rafka.log.errors import CorruptBatchError, LogDirError
 from rafka.log.index import IndexCorruptError, OffsetIndex, TimeIndex
+from rafka.log.segment_handles import LogHandles
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
@@ -65,11 +72,13 @@ class Segment:
     """A segment file and its in-memory indexes (see module invariants)."""
 
     def __init__(self, dir_path: str, base_offset: int, fd: int, size: int, *, index_interval_bytes: int,
-                 fs: FileSystem = OS_FS):
+                 fs: FileSystem = OS_FS, handles: LogHandles | None = None):
         self.fs = fs
         self.dir_path = dir_path
         self.base_offset = base_offset
-        self.fd = fd
+        self._fd = fd
+        self.handles = handles
+        self._parked = False
         self.size = size
         self._os_size = size
         self.synced_size = size
@@ -80,10 +89,113 @@ class Segment:
         self.max_timestamp = NO_TIMESTAMP
         self.offset_of_max_timestamp = base_offset
         self.rolling_base_ms: int | None = None
-        self.index = OffsetIndex(base_offset)
-        self.time_index = TimeIndex(base_offset)
+        self._index: OffsetIndex | None = OffsetIndex(base_offset)
+        self._time_index: TimeIndex | None = TimeIndex(base_offset)
         self._bytes_since_index_entry = 0
         self.indexes_written = False
+        if handles is not None:
+            handles.cache.opened(self, parked=False)
+
+    # ---- the open file and indexes (log/segment_handles.py) ---------------
+
+    @property
+    def fd(self) -> int:
+        """The open file, for a write, fsync or dup: the segment is unparked
+        (the cache may not close it) and reopened if the cache closed it."""
+        if self._parked:
+            self._detach()
+        if self._fd < 0:
+            self._reopen()
+        return self._fd
+
+    def _read_fd(self) -> int:
+        """The open file for a read: a parked segment stays parked."""
+        if self._fd < 0:
+            self._reopen()
+        elif self._parked:
+            self.handles.cache.touch(self)
+        return self._fd
+
+    def _reopen(self) -> None:
+        try:
+            self._fd = self.fs.open(self.path(LOG_SUFFIX), os.O_RDWR | os.O_APPEND)
+        except OSError as exc:
+            raise LogDirError(f"cannot reopen segment {self.path(LOG_SUFFIX)}: {exc}") from exc
+        if self.handles is not None:
+            self.handles.cache.opened(self, parked=self._parked, reopened=True)
+
+    def park(self) -> None:
+        """Let the cache close the file (and drop indexes the index files
+        hold) when it needs room: only with nothing queued and every byte
+        fsynced. A no-op without a cache, when closed or already parked."""
+        if (self.handles is None or self._parked or self._fd < 0 or self._pending
+                or self.synced_size != self.size):
+            return
+        self._parked = True
+        self.handles.cache.park(self)
+
+    def close_parked(self) -> None:
+        """Called by the cache, holding this segment's log lock: close the
+        file; drop the indexes if their files describe them."""
+        self.fs.close(self._fd)
+        self._fd = -1
+        if self.indexes_written:
+            self._index = self._time_index = None
+
+    def _detach(self) -> None:
+        """Before closing or deleting: out of the cache's parked set."""
+        if self._parked:
+            self._parked = False
+            if self._fd >= 0:
+                self.handles.cache.unpark(self)
+
+    def _close_fd(self) -> None:
+        if self._fd >= 0:
+            self.fs.close(self._fd)
+            self._fd = -1
+            if self.handles is not None:
+                self.handles.cache.closed(self)
+
+    @property
+    def is_open(self) -> bool:
+        return self._fd >= 0
+
+    @property
+    def index(self) -> OffsetIndex:
+        index = self._index
+        return index if index is not None else self._reload_indexes()[0]
+
+    @index.setter
+    def index(self, value: OffsetIndex) -> None:
+        self._index = value
+
+    @property
+    def time_index(self) -> TimeIndex:
+        time_index = self._time_index
+        return time_index if time_index is not None else self._reload_indexes()[1]
+
+    @time_index.setter
+    def time_index(self, value: TimeIndex) -> None:
+        self._time_index = value
+
+    def _reload_indexes(self) -> tuple[OffsetIndex, TimeIndex]:
+        """Indexes the cache dropped, from their files; if those are gone or
+        damaged, rebuilt from the batch headers (the segment was verified
+        when written or recovered) and written again."""
+        try:
+            self.load_indexes(self.next_offset)
+        except (OSError, IndexCorruptError):
+            expected_end, rolling_base_ms = self.next_offset, self.rolling_base_ms
+            self.reset_indexes()
+            for position, header in self.batch_headers(0):
+                self.track_batch(header.base_offset, header.next_offset, position, header.size,
+                                 header.max_timestamp)
+            if self.next_offset != expected_end:
+                raise CorruptBatchError(f"segment {self.path(LOG_SUFFIX)} ends at {self.next_offset}, "
+                                        f"expected {expected_end}")
+            self.rolling_base_ms = rolling_base_ms
+            self.write_indexes()
+        return self._index, self._time_index
 
     # ---- files -----------------------------------------------------------
 
@@ -92,7 +204,7 @@ class Segment:
 
     @classmethod
     def create(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int,
-               fs: FileSystem = OS_FS) -> "Segment":
+               fs: FileSystem = OS_FS, handles: LogHandles | None = None) -> "Segment":
         """A new empty segment; a leftover file of that name (beyond the log
         end) is emptied."""
         path = os.path.join(dir_path, segment_name(base_offset) + LOG_SUFFIX)
@@ -102,31 +214,35 @@ class Segment:
             raise LogDirError(f"cannot create segment {path}: {exc}") from exc
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
             _remove_if_exists(fs, os.path.join(dir_path, segment_name(base_offset) + suffix))
-        return cls(dir_path, base_offset, fd, 0, index_interval_bytes=index_interval_bytes, fs=fs)
+        return cls(dir_path, base_offset, fd, 0, index_interval_bytes=index_interval_bytes, fs=fs, handles=handles)
 
     @classmethod
     def open_existing(cls, dir_path: str, base_offset: int, *, index_interval_bytes: int,
-                      fs: FileSystem = OS_FS) -> "Segment":
+                      fs: FileSystem = OS_FS, handles: LogHandles | None = None) -> "Segment":
+        """An existing segment file (its bytes taken as durable); with
+        `handles` it is parked at once, so opening many costs no more
+        descriptors than the cache allows."""
         path = os.path.join(dir_path, segment_name(base_offset) + LOG_SUFFIX)
         try:
             fd = fs.open(path, os.O_RDWR | os.O_APPEND)
             size = fs.fstat_size(fd)
         except OSError as exc:
             raise LogDirError(f"cannot open segment {path}: {exc}") from exc
-        return cls(dir_path, base_offset, fd, size, index_interval_bytes=index_interval_bytes, fs=fs)
+        seg = cls(dir_path, base_offset, fd, size, index_interval_bytes=index_interval_bytes, fs=fs, handles=handles)
+        seg.park()
+        return seg
 
     def close(self) -> None:
-        if self.fd >= 0:
+        self._detach()
+        if self._pending:
             self.drain()
-            self._release_buffer()
-            self.fs.close(self.fd)
-            self.fd = -1
+        self._release_buffer()
+        self._close_fd()
 
     def delete(self) -> None:
         """Close and remove the segment and its index files."""
-        if self.fd >= 0:
-            self.fs.close(self.fd)
-            self.fd = -1
+        self._detach()
+        self._close_fd()
         self._release_buffer()
         for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
             _remove_if_exists(self.fs, self.path(suffix))
@@ -142,6 +258,7 @@ class Segment:
                 self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
             self._bytes_since_index_entry = 0
         self._bytes_since_index_entry += size
+        self.indexes_written = False
         if max_timestamp > self.max_timestamp:
             self.max_timestamp = max_timestamp
             self.offset_of_max_timestamp = base_offset
@@ -158,6 +275,8 @@ class Segment:
         is copied first, since the caller may reuse it. A batch bigger than
         the limit is written at once.
         """
+        if self._parked:
+            self._detach()  # bytes are queued: the file must stay (re)open until fsynced
         position = self.size
         n = len(prefix) + len(body)
         pending = self._pending
@@ -200,9 +319,8 @@ class Segment:
     def delete_pending_and_close(self) -> None:
         """Forget unwritten bytes and close (the log goes offline)."""
         self._release_buffer()
-        if self.fd >= 0:
-            self.fs.close(self.fd)
-            self.fd = -1
+        self._detach()
+        self._close_fd()
 
     # ---- reads -----------------------------------------------------------
 
@@ -210,7 +328,7 @@ class Segment:
         """`size` bytes at `position` (within the segment)."""
         if position + size > self._os_size:
             self.drain()
-        return self.fs.pread(self.fd, size, position)
+        return self.fs.pread(self._read_fd(), size, position)
 
     def read_batches(self, start: int, max_bytes: int) -> bytes:
         """Whole batches from `start` (a batch start) totalling at most

@@ -267,3 +267,26 @@ def _headers(data: bytes):
     from rafka.broker.replica.produce_validation import iter_headers
 
     return list(iter_headers(data))
+
+
+async def test_partitions_share_the_open_segment_file_bound(started):
+    """Goal: `segment_handles_open_max` ([replica] in node.toml) bounds the
+    open segment files of all the broker's partitions: after acks=all
+    appends to 8 partitions at most 2 files stay open, and every partition
+    still appends and reads back through reopened files."""
+    meta = Meta()
+    meta.apply(*[r.RegisterBrokerRecord(n, f"i{n}", n, "h", 1, None, False) for n in (1, 2, 3)])
+    meta.apply(r.TopicRecord("t", "T1"), *[r.PartitionRecord("T1", i, (1,), (1,), 1) for i in range(8)])
+    rm = await started(meta, segment_handles_open_max=2)
+    await wait_until(lambda: len(rm.partitions) == 8, "8 partitions opened")
+    for round_ in range(2):
+        for i in range(8):
+            res = await rm.append("t", i, batch(2), acks=-1, timeout_s=DEADLINE_S)
+            assert res.base_offset == 2 * round_
+        assert rm.segment_handles.open_max == 2 and rm.segment_handles.open_count <= 2
+    for i in range(8):
+        [out] = await rm.fetch([FetchPartition("t", i, 0, 1 << 20)])
+        assert out.error_code == 0 and out.high_watermark == 4
+        h, recs = decode_batch(out.records)
+        assert h.base_offset == 0 and len(recs) == 2
+    assert rm.segment_handles.open_count <= 2 and rm.segment_handles.evictions > 0
