@@ -37,13 +37,19 @@ Refusals (one structlog line each; the server keeps serving everyone else):
   ``idle_timeout_ms``, or a response not written within
   ``partial_frame_timeout_ms`` -> close;
 - more than ``connections_max`` connections -> the new one is closed.
+
+An optional ``observer`` hears of every handshaken connection: ``opened(ctx)``
+and, once it is over (its handlers done), ``closed(ctx, peer_gone)``, where
+``peer_gone`` is True when the peer ended it (EOF or reset: e.g. its process
+died) rather than this server (timeout, bad frame, shutdown). It must be
+quick and must not raise (a failure is logged and ignored).
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable, Protocol
 
 import structlog
 import trio
@@ -83,6 +89,12 @@ class RequestContext:
 Handler = Callable[[Message, RequestContext], Awaitable[Message | None]]
 
 
+class ConnectionObserver(Protocol):
+    def opened(self, ctx: RequestContext) -> None: ...
+
+    def closed(self, ctx: RequestContext, peer_gone: bool) -> None: ...
+
+
 def _type_names(accepts: Iterable[str | type] | None) -> frozenset[str] | None:
     if accepts is None:
         return None
@@ -99,6 +111,7 @@ async def serve(
     accepts: Iterable[str | type] | None = None,
     kinds: Iterable[str] | None = None,
     limits: NetLimits | None = None,
+    observer: ConnectionObserver | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until cancelled. Start with ``nursery.start``; it returns the
@@ -108,6 +121,7 @@ async def serve(
     "peer"); None allows both."""
     server = _Server(handler, cluster_id, node_id, _type_names(accepts),
                      frozenset(kinds) if kinds is not None else None, limits or NetLimits())
+    server.observer = observer
     listeners = await trio.open_tcp_listeners(port, host=host)
     if port == 0 and len(listeners) > 1:  # e.g. IPv4 + IPv6 with different ports
         for extra in listeners[1:]:
@@ -129,6 +143,7 @@ class _Server:
         self.node_id = node_id
         self.accepts = accepts
         self.kinds = kinds
+        self.observer: ConnectionObserver | None = None
         self.limits = limits
         self.active = 0
         self._ids = itertools.count(1)
@@ -192,7 +207,20 @@ class _Server:
         assert hs is not None
         log = log.bind(kind=hs.kind, peer_node_id=hs.node_id)
         ctx = RequestContext(peer=peer, kind=hs.kind, node_id=hs.node_id, connection_id=conn_id)
-        await _ConnectionServer(self, fs, stream, ctx, log).run()
+        conn = _ConnectionServer(self, fs, stream, ctx, log)
+        self._observe(log, "opened", ctx)
+        try:
+            await conn.run()
+        finally:
+            self._observe(log, "closed", ctx, conn.peer_gone)
+
+    def _observe(self, log, what: str, *args) -> None:
+        if self.observer is None:
+            return
+        try:
+            getattr(self.observer, what)(*args)
+        except Exception:
+            log.exception("netproto.observer_failed", call=what)
 
     async def _handshake(self, fs: FrameStream) -> Handshake | None:
         payload = await fs.receive_frame()
@@ -232,6 +260,7 @@ class _ConnectionServer:
         self.log = log
         self.in_flight = trio.Semaphore(self.limits.in_flight_max)
         self.clean_eof = False
+        self.peer_gone = False  # the peer ended the connection (EOF or reset)
         self.send_ch, self.recv_ch = trio.open_memory_channel[bytes](self.limits.send_queue_max)
 
     async def run(self) -> None:
@@ -281,6 +310,7 @@ class _ConnectionServer:
                 if payload is None:
                     self.log.debug("netproto.connection_closed")
                     self.clean_eof = True
+                    self.peer_gone = True
                     return None
                 kind, corr, type_name, body = decode_envelope(payload, limits)
             except ReadTimeout as exc:
@@ -293,6 +323,7 @@ class _ConnectionServer:
                 return exc
             except _STREAM_ERRORS as exc:
                 self.log.debug("netproto.connection_lost", error=repr(exc))
+                self.peer_gone = not isinstance(exc, trio.ClosedResourceError)  # closed here: not the peer
                 return None
             if kind == REQUEST:
                 await self._on_request(handlers, corr, type_name, body)

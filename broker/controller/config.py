@@ -9,6 +9,14 @@ from dataclasses import dataclass
 class ControllerConfig:
     # A broker that has not heartbeaten for this long is fenced.
     session_timeout_ms: int = 6000
+    # A broker whose peer connections were all closed by the peer (EOF/RST:
+    # its process is gone) is fenced this long after, unless a heartbeat of
+    # the same broker epoch arrives first. About a heartbeat interval and a
+    # half: a live broker's next heartbeat clears it, a killed one's
+    # partitions move in ~1.5 s instead of a whole session timeout. A slow
+    # but alive broker keeps its sockets and the full session timeout. A
+    # grace above session_timeout_ms acts as session_timeout_ms.
+    session_lost_grace_ms: int = 1500
     # A fenced broker is unfenced once its metadata offset is at least its
     # registration's offset and at most this many entries behind the image.
     broker_caught_up_lag_max: int = 1000
@@ -37,7 +45,7 @@ class ControllerConfig:
     decision_log_partitions_max: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("session_timeout_ms", "partitions_per_topic_max", "cluster_partitions_max",
+        for name in ("session_timeout_ms", "session_lost_grace_ms", "partitions_per_topic_max", "cluster_partitions_max",
                      "topics_per_request_max", "replication_factor_max",
                      "preferred_election_interval_ms", "decision_log_partitions_max"):
             if getattr(self, name) < 1:

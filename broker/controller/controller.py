@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import structlog
 
@@ -59,15 +60,23 @@ class Controller:
         self.node_id = node_id
         self.config = config or ControllerConfig()
         self.rng = rng if rng is not None else random.Random(node_id)
-        self.sessions = brokers.BrokerSessions(self.config.session_timeout_ms)
+        self.sessions = self._new_sessions()
         self.active = False
         self.term: int | None = None  # the Raft term this controller decides in (for logs)
         self._next_preferred_ms = 0
         self._leaderless_checked_offset: int | None = None
 
+    def _new_sessions(self) -> brokers.BrokerSessions:
+        return brokers.BrokerSessions(self.config.session_timeout_ms, self.config.session_lost_grace_ms)
+
     # ------------------------------------------------------------ lifecycle
-    def activate(self, image: MetadataImage, now_ms: int, term: int | None = None) -> None:
-        self.sessions.activate(image, now_ms)
+    def activate(self, image: MetadataImage, now_ms: int, term: int | None = None,
+                 disconnected: Iterable[int] = ()) -> None:
+        """Start deciding. `disconnected`: brokers the driver knows have no
+        open peer connection (their last one closed by the peer); each gets
+        the lost-connection grace from now."""
+        disconnected = sorted(disconnected)
+        self.sessions.activate(image, now_ms, disconnected)
         self.active = True
         self.term = term
         self._next_preferred_ms = now_ms + self.config.preferred_election_interval_ms
@@ -78,14 +87,34 @@ class Controller:
                  metadata_offset=image.offset if image.offset >= 0 else None,
                  brokers=len(image.brokers), fenced_brokers=fenced, topics=len(image.topics_by_name),
                  partitions=image.partition_count, leaderless_partitions=image.leaderless_count,
-                 session_timeout_ms=self.config.session_timeout_ms)
+                 session_timeout_ms=self.config.session_timeout_ms,
+                 session_lost_grace_ms=self.config.session_lost_grace_ms,
+                 disconnected_brokers=[n for n in disconnected if self.sessions.lost_at_ms(n) is not None])
 
     def deactivate(self) -> None:
         if self.active:
             log.info("controller.deactivated", node_id=self.node_id, term=self.term)
         self.active = False
         self.term = None
-        self.sessions = brokers.BrokerSessions(self.config.session_timeout_ms)
+        self.sessions = self._new_sessions()
+
+    def broker_connection_lost(self, image: MetadataImage, node_id: int, now_ms: int) -> bool:
+        """The driver saw the last peer connection of `node_id` closed by
+        the peer (EOF/RST: a killed process closes its sockets at once). The
+        broker is fenced `session_lost_grace_ms` later unless a heartbeat of
+        its current broker epoch arrives first. No records: the fence is a
+        later tick's decision. True when a grace period started."""
+        if not self.active:
+            return False
+        started = self.sessions.connection_lost(image, node_id, now_ms)
+        if started:
+            b = image.brokers[node_id]
+            last = self.sessions.last_contact_ms(node_id)
+            log.info("controller.broker_connection_lost", node_id=self.node_id, term=self.term,
+                     broker=node_id, broker_epoch=b.broker_epoch,
+                     last_heartbeat_ms_ago=None if last is None else now_ms - last,
+                     session_lost_grace_ms=self.config.session_lost_grace_ms)
+        return started
 
     def _log(self, image: MetadataImage, records: list[Record], reason: str,
              broker_reasons: dict[int, str] | None = None) -> None:
@@ -144,22 +173,16 @@ class Controller:
     # ----------------------------------------------------------------- tick
     def tick(self, image: MetadataImage, now_ms: int) -> list[Record]:
         """Periodic duties, at most one kind per call so the records never
-        contradict each other: fence expired sessions; else elect leaders
+        contradict each other: fence expired or lost sessions; else elect leaders
         for leaderless partitions that can have one; else, when due,
         preferred-leader election. Returns records for one entry."""
         if not self.active:
             return []
-        due = self.sessions.expired(image, now_ms)
-        if due:
-            timeout_ms = self.config.session_timeout_ms
-            why = {}
-            for node_id in due:  # read before fence_expired forgets the sessions
-                ago = now_ms - (self.sessions.last_contact_ms(node_id) or 0)
-                why[node_id] = (f"session timed out: last heartbeat {ago} ms ago "
-                                f"(session_timeout_ms {timeout_ms})")
-            expired, records = brokers.fence_expired(image, self.sessions, now_ms)
-            ids = ",".join(str(n) for n in expired)
-            self._log(image, records, f"broker {ids} fenced: session timed out", broker_reasons=why)
+        why, records = brokers.fence_expired(image, self.sessions, now_ms)
+        if records:
+            ids = ",".join(str(n) for n in sorted(why))
+            kinds = sorted({w.split(":", 1)[0] for w in why.values()})
+            self._log(image, records, f"broker {ids} fenced: {' / '.join(kinds)}", broker_reasons=why)
             return records
         if image.leaderless_count and image.offset != self._leaderless_checked_offset:
             # Only a new record can make a leaderless partition electable.

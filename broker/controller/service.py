@@ -26,6 +26,11 @@ Invariants:
   AlterPartition) is applied, the next decision is a preferred-leader
   election, so a restarted broker gets its preferred leaderships back
   without waiting for the controller's periodic check.
+- Peer connections: the node tells `broker_connection_lost(node_id)` when
+  a broker's last peer connection to this node was ended by the peer (its
+  process is gone); the controller then fences it after its grace unless
+  it heartbeats (broker/controller/brokers.py). `disconnected_brokers()`
+  (set by the node) names such brokers at activation.
 - A client is answered only after commit+apply; when the outcome is unknown
   (leadership lost after proposing) it gets REQUEST_TIMED_OUT, never a
   false NOT_CONTROLLER (which promises "nothing happened, retry").
@@ -34,7 +39,7 @@ Invariants:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import structlog
 import trio
@@ -164,6 +169,16 @@ class ControllerService:
         self.activations = 0
         self.prompt_preferred_elections = 0
         self.active_changed = trio.Event()  # set (then replaced) on (de)activation
+        # () -> node ids whose peer connections to this node are all gone
+        # (the node's PeerConnections.gone); read at activation.
+        self.disconnected_brokers: Callable[[], list[int]] = list
+
+    def broker_connection_lost(self, node_id: int) -> None:
+        """The last peer connection of `node_id` was ended by the peer. The
+        pure controller starts the grace (a no-op unless active); the fence
+        itself is a tick's decision, committed like any other."""
+        if self._term is not None:
+            self.controller.broker_connection_lost(self.image, node_id, now_ms())
 
     # ---------------------------------------------------------------- reads
     @property
@@ -257,7 +272,7 @@ class ControllerService:
         if not lead.is_leader or lead.term != term:
             return False
         # Logs "controller.activated" with the term and what the image holds.
-        self.controller.activate(self.image, now_ms(), term=term)
+        self.controller.activate(self.image, now_ms(), term=term, disconnected=self.disconnected_brokers())
         # A new controller starts with a preferred election: whoever was
         # unfenced under the old one may still lead nothing.
         self._preferred_due = "preferred leader election on becoming the active controller"

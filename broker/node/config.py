@@ -69,6 +69,9 @@ class BrokerSettings:
     # there). It also does so at once whenever a broker is unfenced, so this
     # is only the safety net; small clusters can afford a short one.
     preferred_election_interval_ms: int = 5000
+    # A broker whose peer connections its process closed (kill -9) is
+    # fenced this long after unless it heartbeats (broker/controller/config.py).
+    session_lost_grace_ms: int = 1500
 
 
 @dataclass(frozen=True)
@@ -197,10 +200,11 @@ def _broker_settings(raw: Any) -> BrokerSettings:
     imbalance = _positive_int(
         raw, "preferred_election_interval_ms", d.preferred_election_interval_ms, "broker"
     )
+    grace = _positive_int(raw, "session_lost_grace_ms", d.session_lost_grace_ms, "broker")
     _no_unknown_keys(raw, "broker")
     if heartbeat >= session:
         raise ConfigError("broker: heartbeat_interval_ms must be below session_timeout_ms")
-    return BrokerSettings(session, heartbeat, imbalance)
+    return BrokerSettings(session, heartbeat, imbalance, grace)
 
 
 def _kafka_settings(raw: Any) -> KafkaListenerConfig:

@@ -122,6 +122,7 @@ class MetadataServices:
             rng=rng,
             controller_config=ControllerConfig(
                 session_timeout_ms=broker.session_timeout_ms,
+                session_lost_grace_ms=broker.session_lost_grace_ms,
                 preferred_election_interval_ms=broker.preferred_election_interval_ms,
                 # Brokers replicate data: only a partition leader's
                 # AlterPartition puts a caught-up replica back in the ISR.
@@ -134,6 +135,14 @@ class MetadataServices:
             ),
             controller_probe=driver_probe(driver),
         )
+
+    def watch_peer_connections(self, peers) -> None:
+        """Feed the controller what the peer listener sees (a
+        broker/node/peer_connections.PeerConnections): a broker whose
+        connections the peer ended is fenced after a short grace."""
+        if self.service is not None:
+            peers.on_gone = self.service.broker_connection_lost
+            self.service.disconnected_brokers = peers.gone
 
     # ------------------------------------------------------------ handlers
     def client_handlers(self):

@@ -78,6 +78,7 @@ from rafka.netproto.errors import ErrorCode, RafkaError
 from rafka.netproto.handshake import KIND_CLIENT, KIND_PEER
 from rafka.netproto.pool import open_pool
 from rafka.netproto.server import serve
+from rafka.broker.node.peer_connections import PeerConnections
 from rafka.raft.config import RaftConfig
 from rafka.raft.core import RaftCore
 from rafka.raft.disk_storage import DiskStorage
@@ -149,6 +150,7 @@ class Node:
         self.log = log.bind(node_id=self.node_id)
         self.client_port: int | None = None
         self.peer_port: int | None = None
+        self.peer_connections = PeerConnections(self.node_id)  # the peer listener's, for the controller
         self.kafka_port: int | None = None
         self.kafka: KafkaListener | None = None
         self.book = AddressBook(
@@ -222,6 +224,7 @@ class Node:
                             self._forward,
                             random.Random(self.rng.getrandbits(64)),
                         )
+                        self.services.watch_peer_connections(self.peer_connections)
                         self.client_handlers = dict(self.services.client_handlers())
                         self.peer_handlers = dict(self.services.peer_handlers())
                         if "broker" in self.config.roles:
@@ -337,6 +340,7 @@ class Node:
                     node_id=self.node_id,
                     accepts=accepts,
                     kinds={kind},
+                    observer=self.peer_connections,
                 )
             )
         except OSError as exc:
