@@ -78,11 +78,15 @@ class DeleteTopicsResponse(Message):
 @register
 @dataclass(frozen=True)
 class PartitionCountUpdate(Message):
-    """Grow topic `name` to `count` partitions in total (never shrink)."""
+    """Grow topic `name` to `count` partitions in total (never shrink),
+    placed by the controller or by `assignments`."""
 
     TYPE = "controller.PartitionCountUpdate"
     name: str
     count: int
+    # Manual placement of the new partitions (Kafka's CreatePartitions
+    # assignments): one replica list per new partition, in partition order.
+    assignments: list[list[int]] | None = None
 
 
 @register

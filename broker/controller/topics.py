@@ -89,6 +89,14 @@ class _Placement:
                 f"{self.config.cluster_partitions_max}",
             )
 
+    def take(self, manual) -> None:
+        """Count manually placed (replicas, isr) partitions in."""
+        self.total += len(manual)
+        for replicas, _ in manual:
+            for b in replicas:
+                if b in self.load:
+                    self.load[b] += 1
+
     def assign(self, count: int, rf: int) -> list[tuple[int, ...]]:
         out = assign_replicas(self.eligible, count, rf, self.start_index, self.load)
         self.start_index += count
@@ -216,7 +224,11 @@ def create_partitions(
                 )
             validate_partition_count(u.count, config.partitions_per_topic_max)
             rf = len(t.partitions[0].replicas) if t.partitions else 1
-            validate_replication_factor(rf, len(placement.eligible), config.replication_factor_max)
+            manual = None
+            if u.assignments is not None:
+                manual = validate_new_partition_assignments(u, current, rf, image)
+            else:
+                validate_replication_factor(rf, len(placement.eligible), config.replication_factor_max)
             placement.check_total(u.count - current)
         except RafkaError as exc:
             results.append(_error(u.name, exc))
@@ -224,11 +236,54 @@ def create_partitions(
         results.append(TopicResult(name=u.name, topic_id=t.topic_id))
         if req.validate_only:
             continue
+        if manual is not None:
+            placement.take(manual)
+            for i, (replicas, isr) in enumerate(manual):
+                records.append(PartitionRecord(t.topic_id, current + i, replicas, isr, isr[0], 0, 0))
+            continue
         for i, replicas in enumerate(placement.assign(u.count - current, rf)):
             records.append(
                 PartitionRecord(t.topic_id, current + i, replicas, replicas, replicas[0], 0, 0)
             )
     return records, CreatePartitionsResponse(results=results)
+
+
+def validate_new_partition_assignments(
+    u, current: int, rf: int, image: MetadataImage
+) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Manual replica lists for the new partitions of a CreatePartitions
+    item (Kafka's rules): exactly one per new partition, each with the
+    topic's replication factor, distinct and registered brokers, at least
+    one of them eligible (unfenced, not shutting down). Returns
+    (replicas, isr) per new partition: the ISR is the eligible replicas in
+    assignment order (a fenced one joins through its leader's
+    AlterPartition once caught up), the leader its first.
+    INVALID_REPLICA_ASSIGNMENT with what was wrong otherwise."""
+    bad = ErrorCode.INVALID_REPLICA_ASSIGNMENT
+    more = u.count - current
+    if len(u.assignments) != more:
+        raise RafkaError(bad, f"topic {u.name}: adding {more} partition(s) needs {more} replica "
+                              f"assignment(s), got {len(u.assignments)}")
+    out = []
+    for i, replicas in enumerate(u.assignments):
+        p = current + i
+        replicas = tuple(replicas)
+        if any(type(b) is not int for b in replicas):
+            raise RafkaError(bad, f"topic {u.name} partition {p}: broker ids must be integers: {list(replicas)}")
+        if len(replicas) != rf:
+            raise RafkaError(bad, f"topic {u.name} partition {p}: {len(replicas)} replica(s) given, "
+                                  f"the topic's replication factor is {rf}")
+        if len(set(replicas)) != len(replicas):
+            raise RafkaError(bad, f"topic {u.name} partition {p}: a broker is named twice in {list(replicas)}")
+        unknown = [b for b in replicas if b not in image.brokers]
+        if unknown:
+            raise RafkaError(bad, f"topic {u.name} partition {p}: no registered broker {unknown}")
+        isr = tuple(b for b in replicas if image.brokers[b].eligible)
+        if not isr:
+            raise RafkaError(bad, f"topic {u.name} partition {p}: every broker of {list(replicas)} "
+                                  "is fenced or shutting down")
+        out.append((replicas, isr))
+    return out
 
 
 def alter_configs(
