@@ -35,6 +35,7 @@ TOPIC = "bad"
 MAX_MESSAGE_BYTES = 4096
 CORRUPT_MESSAGE, UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE, MESSAGE_TOO_LARGE = 2, 3, 1, 10
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+LEADER_NOT_AVAILABLE = 5
 FETCH_SESSION_ID_NOT_FOUND = 70
 
 
@@ -152,9 +153,10 @@ def test_bad_batch_refused_and_nothing_appended(leader, mangle, code):
 def test_unknown_topic_or_partition(leader):
     _c, address = leader
     with RawKafka(address) as raw:
-        assert produce(raw, good_batch(1), topic="no-such-topic")[0] == UNKNOWN_TOPIC_OR_PARTITION
+        # auto_create_topics is on by default: the Produce creates the topic and asks for a retry
+        assert produce(raw, good_batch(1), topic="no-such-topic")[0] == LEADER_NOT_AVAILABLE
         assert produce(raw, good_batch(1), partition=5)[0] == UNKNOWN_TOPIC_OR_PARTITION
-        resp = fetch(raw, 0, topic="no-such-topic")
+        resp = fetch(raw, 0, topic="never-produced")  # a Fetch creates nothing
         assert int(resp.responses[0].partitions[0].error_code) == UNKNOWN_TOPIC_OR_PARTITION
         assert produce(raw, good_batch(2))[0] == 0
 
