@@ -32,6 +32,7 @@ import trio
 
 from rafka.broker.controller.requests import AlterPartitionRequest
 from rafka.broker.replica import reads
+from rafka.broker.replica.fetch_sessions import FetchSessionCache
 from rafka.broker.replica.flush import flush_all, wall_ms
 from rafka.broker.replica.hw_checkpoint import HighWatermarkCheckpoints, group_by_dir, initial_high_watermark
 from rafka.broker.replica.log_dirs import LogDirs, partition_dir_name, remove_tree
@@ -98,6 +99,7 @@ class ReplicaManager:
         self.dirs = LogDirs(log_dirs)
         self.segment_handles = SegmentHandles(self.config.segment_handles_open_max)
         self.hw_checkpoints = HighWatermarkCheckpoints(self.dirs.dirs)
+        self.fetch_sessions = FetchSessionCache(self.config.fetch_sessions_max)  # consumers' (KIP-227)
         self.alter_partition = alter_partition
         self.broker_epoch = broker_epoch
         self.peer_call = peer_call  # (node_id, msg, timeout_s) -> response: fetchers' path to leaders

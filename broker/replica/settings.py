@@ -34,6 +34,9 @@ class ReplicaConfig:
     # Kafka's replica.high.watermark.checkpoint.interval.ms: how often each
     # log dir's replication-offset-checkpoint is rewritten (hw_checkpoint.py).
     hw_checkpoint_interval_ms: int = 5_000
+    # Kafka's max.incremental.fetch.session.cache.slots: consumer fetch
+    # sessions (KIP-227) this broker keeps (fetch_sessions.py).
+    fetch_sessions_max: int = 1000
     fetcher_partitions_max: int = 10_000   # partitions one fetcher request may carry
     # Log compaction (broker/replica/cleaner.py): how often the cleaner looks
     # for cleanable compacted partitions (Kafka's log.cleaner.backoff.ms),

@@ -7,11 +7,14 @@ one fetch path.
   (capped at `fetch_wait_ms_max`), woken by appends and HW moves.
 - read_uncommitted and read_committed are both served; with no
   transactions the last stable offset is the high watermark.
-- Fetch sessions (KIP-227): no session is ever created. A full fetch
-  (session_id 0, epoch -1 or 0) is answered with session_id 0, which tells
-  the client to keep sending full fetches; any other session id gets
-  FETCH_SESSION_ID_NOT_FOUND, a session id 0 with another epoch
-  INVALID_FETCH_SESSION_EPOCH.
+- Fetch sessions (KIP-227, v7+): the broker's FetchSessionCache
+  (broker/replica/fetch_sessions.py, `[replica] fetch_sessions_max`) serves
+  sessionless full fetches (epoch -1: librdkafka), full fetches that open a
+  session (epoch 0: the answer carries its id) and incremental fetches
+  (added/updated partitions, `forgotten_topics_data` removed; the answer
+  lists only partitions with records, an error or a moved high watermark or
+  log start). A stale session id gets FETCH_SESSION_ID_NOT_FOUND, a wrong
+  epoch INVALID_FETCH_SESSION_EPOCH (the client starts a new session).
 - v12 `last_fetched_epoch`: when the consumer's log diverged from the
   leader's (its last epoch ends before its fetch offset on the leader), the
   answer carries `diverging_epoch` and no records (KIP-320).
@@ -21,11 +24,13 @@ from __future__ import annotations
 
 import datetime
 
-from kio.schema.errors import ErrorCode as KioErrorCode
+import structlog
+import trio
 
 from rafka.broker.kafka.context import RequestContext
-from rafka.broker.kafka.errors import KafkaApiError
+from rafka.broker.kafka.errors import KafkaApiError, kafka_error
 from rafka.broker.kafka.shape import get
+from rafka.broker.replica.fetch_sessions import FetchSessionCache, FetchSessionError, PartitionAnswer, SessionPartition
 from rafka.broker.replica.types import FetchPartition, FetchResult
 from rafka.netproto.errors import ErrorCode, RafkaError
 
@@ -36,6 +41,8 @@ MAX_VERSION = 12
 fetch_wait_ms_max = 30_000             # the longest long poll a client may ask for
 fetch_response_bytes_max = 64 * 1024 * 1024  # caps a request's max_bytes
 
+log = structlog.get_logger("rafka.kafka")
+
 
 def _ms(value) -> int:
     if isinstance(value, datetime.timedelta):
@@ -43,31 +50,17 @@ def _ms(value) -> int:
     return int(value)
 
 
-def _check_session(ctx: RequestContext, request) -> None:
-    if ctx.version < 7:
-        return
-    session_id = get(request, "session_id", 0)
-    epoch = get(request, "session_epoch", -1)
-    if session_id != 0:
-        raise KafkaApiError(KioErrorCode.fetch_session_id_not_found,
-                            f"fetch session {session_id} not found (this broker creates no sessions)")
-    if epoch not in (-1, 0):
-        raise KafkaApiError(KioErrorCode.invalid_fetch_session_epoch,
-                            f"session epoch {epoch} without a session")
-
-
-def _diverging(replicas, topic: str, fp) -> dict | None:
+def _diverging(replicas, topic: str, partition: int, sp: SessionPartition) -> dict | None:
     """KIP-320: the leader's (epoch, end offset) when the consumer's last
     fetched epoch ends before its fetch offset here; None otherwise."""
-    last_epoch = get(fp, "last_fetched_epoch", -1)
+    last_epoch = sp.last_fetched_epoch
     if last_epoch < 0:
         return None
     try:
-        epoch, end = replicas.offset_for_leader_epoch(topic, fp.partition, last_epoch,
-                                                      get(fp, "current_leader_epoch", -1))
+        epoch, end = replicas.offset_for_leader_epoch(topic, partition, last_epoch, sp.current_leader_epoch)
     except RafkaError:
         return None  # the read itself reports the error
-    if epoch == last_epoch and end >= fp.fetch_offset:
+    if epoch == last_epoch and end >= sp.fetch_offset:
         return None
     return {"epoch": epoch, "end_offset": end}
 
@@ -89,19 +82,39 @@ def partition_answer(res: FetchResult, diverging: dict | None = None) -> dict:
     return body
 
 
+def _session_cache(replicas) -> FetchSessionCache:
+    cache = getattr(replicas, "fetch_sessions", None)
+    return cache if cache is not None else FetchSessionCache(0)  # no broker cache: sessionless only
+
+
+def _now_ms() -> int:
+    return int(trio.current_time() * 1000)
+
+
 async def handle(ctx: RequestContext, request) -> dict:
-    _check_session(ctx, request)
     replicas = getattr(ctx.broker, "replicas", None)
-    wanted = [(t.topic, fp) for t in request.topics for fp in t.partitions]
+    sessions = _session_cache(replicas)
+    wanted = [((t.topic, fp.partition), SessionPartition(
+        fp.fetch_offset, max(0, fp.partition_max_bytes), current_leader_epoch=get(fp, "current_leader_epoch", -1),
+        last_fetched_epoch=get(fp, "last_fetched_epoch", -1))) for t in request.topics for fp in t.partitions]
+    if ctx.version >= 7:
+        session_id, epoch = get(request, "session_id", 0), get(request, "session_epoch", -1)
+        forgotten = [(t.topic, p) for t in (get(request, "forgotten_topics_data", ()) or ()) for p in t.partitions]
+    else:
+        session_id, epoch, forgotten = 0, -1, []
+    try:
+        fctx = sessions.new_context(session_id, epoch, wanted, forgotten, _now_ms())
+    except FetchSessionError as exc:
+        raise KafkaApiError(kafka_error(exc.code), exc.message) from None
     diverging: dict[int, dict] = {}
     asks = []
-    for i, (topic, fp) in enumerate(wanted):
+    for i, ((topic, partition), sp) in enumerate(fctx.partitions):
         if replicas is not None:
-            d = _diverging(replicas, topic, fp)
+            d = _diverging(replicas, topic, partition, sp)
             if d is not None:
                 diverging[i] = d
-        asks.append(FetchPartition(topic, fp.partition, fp.fetch_offset, max(0, fp.partition_max_bytes),
-                                   current_leader_epoch=get(fp, "current_leader_epoch", -1)))
+        asks.append(FetchPartition(topic, partition, sp.fetch_offset, sp.partition_max_bytes,
+                                   current_leader_epoch=sp.current_leader_epoch))
     if replicas is None:
         results = [FetchResult(a.topic, a.partition, int(ErrorCode.NOT_LEADER_OR_FOLLOWER)) for a in asks]
     elif not asks:
@@ -111,10 +124,14 @@ async def handle(ctx: RequestContext, request) -> dict:
         max_wait_ms = 0 if diverging else min(max(0, _ms(request.max_wait)), fetch_wait_ms_max)
         results = await replicas.fetch(asks, max_wait_ms=max_wait_ms, min_bytes=max(0, request.min_bytes),
                                        max_bytes=max_bytes)
-    responses: list[dict] = []
+    answers = [PartitionAnswer(r.error_code, r.high_watermark, r.log_start_offset, bool(r.records), i in diverging)
+               for i, r in enumerate(results)]
+    session_id, include = sessions.complete(fctx, answers, _now_ms())
+    for event, fields in fctx.events:
+        log.info(f"kafka.{event}", node_id=ctx.broker.node_id, **fields)
+    by_topic: dict[str, list[dict]] = {}
     for i, res in enumerate(results):
-        topic = wanted[i][0]
-        if not responses or responses[-1]["topic"] != topic:
-            responses.append({"topic": topic, "partitions": []})
-        responses[-1]["partitions"].append(partition_answer(res, diverging.get(i)))
-    return {"throttle_time": 0, "error_code": 0, "session_id": 0, "responses": responses}
+        if include[i]:
+            by_topic.setdefault(res.topic, []).append(partition_answer(res, diverging.get(i)))
+    responses = [{"topic": topic, "partitions": parts} for topic, parts in by_topic.items()]
+    return {"throttle_time": 0, "error_code": 0, "session_id": session_id, "responses": responses}
