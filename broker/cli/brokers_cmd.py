@@ -3,14 +3,20 @@
 JSON per DESIGN.md: [{"node_id", "host", "port", "rack", "fenced"}, ...]
 plus "in_controlled_shutdown", "broker_epoch" and "last_heartbeat_ms":
 milliseconds since the active controller last heard from the broker, null
-when unknown (no live session, or no active controller could be asked).
+when unknown (no live session, or no active controller could be asked;
+then broker_epoch and in_controlled_shutdown are null too).
+
+Over the Kafka listener (DescribeCluster v2, fenced brokers included); the
+controller-only fields from the active controller's peer listener
+(broker/client/kafka_brokers.py).
 """
 
 from __future__ import annotations
 
 import json
 
-from rafka.broker.cli.topics_cmd import DEFAULT_TIMEOUT_S, run
+from rafka.broker.cli.errors import CliError
+from rafka.broker.cli.topics_cmd import DEFAULT_TIMEOUT_S
 
 
 def register(subparsers, common) -> None:
@@ -40,15 +46,27 @@ def render_brokers(rows: list[dict]) -> str:
     for r in rows:
         state = "shutdown" if r["in_controlled_shutdown"] else ("fenced" if r["fenced"] else "unfenced")
         ago = "-" if r["last_heartbeat_ms"] is None else f"{r['last_heartbeat_ms']} ms ago"
+        epoch = "-" if r["broker_epoch"] is None else r["broker_epoch"]
         lines.append(f"{r['node_id']:<4} {r['host'] + ':' + str(r['port']):<22} {r['rack'] or '-':<8} "
-                     f"{state:<10} {r['broker_epoch']:<6} {ago}")
+                     f"{state:<10} {epoch:<6} {ago}")
     return "\n".join(lines)
 
 
 def handle_list(args) -> int:
-    async def go(client):
-        return await client.list_brokers(consistent=args.consistent)
+    import trio
 
-    rows = [broker_to_dict(b) for b in run(args, go)]
+    from rafka.broker.cli.quorum_cmd import parse_bootstrap
+    from rafka.broker.client.kafka_brokers import BrokersUnavailable, list_brokers
+    from rafka.netproto.errors import RafkaError
+
+    bootstrap = parse_bootstrap(args.bootstrap)
+    try:
+        rows = trio.run(list_brokers, bootstrap, args.timeout_s, args.consistent)
+    except RafkaError as exc:
+        raise CliError(exc.code.name, exc.message) from None
+    except BrokersUnavailable as exc:
+        raise CliError("NETWORK_EXCEPTION", f"no Kafka listener answered DescribeCluster: {exc}") from None
+    except trio.TooSlowError:
+        raise CliError("REQUEST_TIMED_OUT", f"no answer within {args.timeout_s:g}s") from None
     print(json.dumps(rows) if args.json else render_brokers(rows))
     return 0

@@ -60,7 +60,7 @@ def common_parser(*, with_defaults: bool = True) -> argparse.ArgumentParser:
     common.add_argument(
         "--bootstrap",
         default=default(os.environ.get("RAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)),
-        help="HOST:PORT[,...] of any node's client listener "
+        help="HOST:PORT[,...] of any node's Kafka listener "
         f"(default: $RAFKA_BOOTSTRAP or {DEFAULT_BOOTSTRAP})",
     )
     common.add_argument("--json", action="store_true", default=default(False),

@@ -42,7 +42,7 @@ def register(subparsers, common) -> None:
         type=int,
         default=DEFAULT_BASE_PORT,
         help="node i serves Kafka on base+i-1, peers on base+100+i-1 "
-        "and rafka clients on base+200+i-1 (default 9092)",
+        "and /metrics on base+200+i-1 (default 9092)",
     )
     up.add_argument("--ready-timeout-s", type=float, default=60.0)
     up.add_argument("--status-interval-s", type=float, default=5.0)
@@ -75,20 +75,17 @@ def parse_bootstrap(text: str) -> list[str]:
 
 
 def handle_status(args) -> int:
+    """DescribeQuorum over the Kafka listener (asked of the leader)."""
     import trio
 
-    from rafka.broker.client.node_client import AdminError, quorum_status
+    from rafka.broker.client.kafka_quorum import QuorumUnavailable, quorum_status
     from rafka.broker.node.status import render_status_table
 
     bootstrap = parse_bootstrap(args.bootstrap)
-    status = trio.run(kafka_status_or_none, bootstrap, args.timeout_s)
-    if status is None:
-        # Not Kafka listeners (an old node.toml's client addresses): the
-        # rafka client protocol, until the client listener retires.
-        try:
-            status = trio.run(quorum_status, bootstrap, args.timeout_s)
-        except AdminError as exc:
-            raise CliError(exc.code, exc.message) from None
+    try:
+        status = trio.run(quorum_status, bootstrap, args.timeout_s)
+    except QuorumUnavailable as exc:
+        raise CliError("NETWORK_EXCEPTION", f"no Kafka listener answered DescribeQuorum: {exc}") from None
     if args.json:
         print(json.dumps(status))
     else:
@@ -96,35 +93,10 @@ def handle_status(args) -> int:
     return 0
 
 
-async def kafka_status_or_none(bootstrap: list[str], timeout_s: float) -> dict | None:
-    """The quorum status over the Kafka protocol (DescribeQuorum, asked of
-    the leader), or None when no address speaks Kafka."""
-    from rafka.broker.client.kafka_quorum import QuorumUnavailable
-    from rafka.broker.client.kafka_quorum import quorum_status as kafka_quorum_status
-
-    try:
-        return await kafka_quorum_status(bootstrap, timeout_s)
-    except QuorumUnavailable:
-        return None
-
-
 def handle_voter_change(args) -> int:
-    from rafka.broker.cli.topics_cmd import run
-    from rafka.broker.node.messages import AddVoterRequest, MembershipChangeResponse, RemoveVoterRequest
-
     if not 1 <= args.node_id <= NODE_ID_MAX:
         raise CliError("INVALID_ARGUMENTS", f"--node-id must be in 1..{NODE_ID_MAX}", exit_code=2)
     result = _voter_change_over_kafka(args)
-    if result is None:  # not a Kafka listener: the rafka client protocol
-        request = (AddVoterRequest if args.change == "add-voter" else RemoveVoterRequest)(args.node_id)
-
-        async def go(client):
-            return await client.call(request)
-
-        resp = run(args, go)
-        if not isinstance(resp, MembershipChangeResponse):
-            raise CliError("UNKNOWN_SERVER_ERROR", f"unexpected answer {type(resp).__name__}")
-        result = {"voters": resp.voters, "observers": resp.observers}
     if args.json:
         print(json.dumps(result))
     else:
@@ -133,17 +105,14 @@ def handle_voter_change(args) -> int:
     return 0
 
 
-def _voter_change_over_kafka(args) -> dict | None:
-    """AddRaftVoter/RemoveRaftVoter when the bootstrap speaks Kafka, else None."""
+def _voter_change_over_kafka(args) -> dict:
+    """AddRaftVoter/RemoveRaftVoter over the Kafka listener."""
     import trio
 
-    from rafka.broker.client.kafka_admin import speaks_kafka
     from rafka.broker.client.kafka_quorum import QuorumUnavailable, change_voter
     from rafka.netproto.errors import RafkaError
 
     bootstrap = parse_bootstrap(args.bootstrap)
-    if not trio.run(speaks_kafka, bootstrap, min(args.timeout_s, 5.0)):
-        return None
     kind = "add" if args.change == "add-voter" else "remove"
     try:
         return trio.run(change_voter, bootstrap, kind, args.node_id, args.timeout_s)

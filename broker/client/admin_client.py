@@ -1,6 +1,10 @@
-"""The admin client: topic and broker requests to any node of a cluster.
+"""The admin client: rafka's msgpack topic and broker requests to any node
+of a cluster, over the nodes' peer listeners as a tool ("client"
+connections naming the cluster id). Kafka clients and the CLI's topic
+commands use the Kafka listener; this serves `quorum up`'s readiness,
+`brokers list`'s controller-only fields and the test harnesses.
 
-Why: the CLI, `quorum up` and test harnesses all need the same rules for
+Why: `quorum up` and test harnesses all need the same rules for
 talking to a cluster whose controller moves: try the bootstrap nodes in
 turn; on an answer that promises nothing happened (NOT_CONTROLLER,
 LEADER_NOT_AVAILABLE, or a request that surely never left this process)
@@ -53,9 +57,13 @@ def parse_bootstrap(text: str | Sequence[str]) -> list[str]:
 
 
 class AdminClient:
-    def __init__(self, bootstrap: str | Sequence[str], timeout_s: float = 15.0) -> None:
+    def __init__(self, bootstrap: str | Sequence[str], timeout_s: float = 15.0,
+                 cluster_id: str | None = None) -> None:
+        """`bootstrap`: peer listener addresses; a node refuses a tool whose
+        `cluster_id` is not its own (or None) with INCONSISTENT_CLUSTER_ID."""
         self.bootstrap = parse_bootstrap(bootstrap)
         self.timeout_s = timeout_s
+        self.cluster_id = cluster_id
 
     async def _attempt(self, address: str, request: Message, consistent: bool, timeout_s: float) -> Message:
         """One try at one node. Any failure before `request` itself was
@@ -64,7 +72,7 @@ class AdminClient:
         host, port = as_addr(address)
         sent = False
         try:
-            async with open_connection(host, port, cluster_id=None, kind=KIND_CLIENT) as conn:
+            async with open_connection(host, port, cluster_id=self.cluster_id, kind=KIND_CLIENT) as conn:
                 if consistent and not has_field(type(request), "consistent"):
                     await conn.call(MetadataBarrierRequest(), timeout_s=timeout_s)
                 sent = True
@@ -181,15 +189,3 @@ def raise_for_result(result: rq.TopicResult) -> rq.TopicResult:
         raise RafkaError(code, result.error_message or code.name)
     return result
 
-
-async def brokers_ready(bootstrap: str | Sequence[str], expected: Sequence[int],
-                        timeout_s: float = 2.0) -> bool:
-    """True when every node id in `expected` is registered and unfenced
-    (as a node's image shows it). For `rafka quorum up`'s ready line."""
-    try:
-        brokers = await AdminClient(bootstrap, timeout_s).list_brokers()
-    except (RafkaError, trio.TooSlowError):
-        return False
-    state = {b.node_id: b for b in brokers}
-    return all(n in state and not state[n].fenced and not state[n].in_controlled_shutdown
-               for n in expected)

@@ -3,7 +3,8 @@ Metadata (for the cluster id) with the small kio client.
 
 A follower knows only its own log end, so when the answering node is not
 the leader the question is asked again of the leader's Kafka listener
-(DescribeQuorum v2 lists it). The answer has DESIGN.md's status keys:
+(DescribeQuorum v2 lists it), or of the next bootstrap address when it
+names no leader. The answer has DESIGN.md's status keys:
 cluster_id, leader_id, term, commit_index, and per voter and observer
 node_id, log_end_offset, lag (leader log end - member log end) and
 last_contact_ms (how long ago the leader heard from it).
@@ -26,13 +27,14 @@ class QuorumUnavailable(Exception):
     """No bootstrap address answered over the Kafka protocol."""
 
 
-def _split(address: str) -> tuple[str, int]:
+def split_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host.strip("[]"), int(port)
 
 
-async def _ask(address: str) -> tuple[str | None, object]:
-    conn = await KioConnection.connect(*_split(address), client_id="rafka-cli")
+async def ask_quorum(address: str) -> tuple[str | None, object]:
+    """(Metadata's cluster id, the DescribeQuorum v2 response) of one address."""
+    conn = await KioConnection.connect(*split_address(address), client_id="rafka-cli")
     try:
         await conn.send(MetadataRequest(topics=(), allow_auto_topic_creation=False,
                                         include_topic_authorized_operations=False))
@@ -71,34 +73,49 @@ def status_from(cluster_id: str | None, resp, answered_by: str) -> dict:
     }
 
 
+KAFKA_LISTENER = "KAFKA"  # DescribeQuorum's nodes also list "PEER" (rafka's tools only)
+
+
 def _leader_address(resp, leader: int | None) -> str | None:
+    """The leader's Kafka listener from DescribeQuorum v2's nodes."""
     for node in resp.nodes:
-        if node.node_id == leader and node.listeners:
-            return f"{node.listeners[0].host}:{node.listeners[0].port}"
+        if node.node_id == leader:
+            for listener in node.listeners:
+                if listener.name == KAFKA_LISTENER:
+                    return f"{listener.host}:{listener.port}"
     return None
 
 
 async def quorum_status(bootstrap: list[str], timeout_s: float) -> dict:
-    """The status as the leader sees it (as a follower does when the leader
-    cannot be reached). Raises QuorumUnavailable."""
+    """The status as the leader sees it: the bootstrap addresses in turn,
+    each follower's answer sending us to the leader it names first; when no
+    leader answers, the freshest follower view (highest term). A removed or
+    partitioned voter knows no leader and has a stale view, so its answer
+    alone is never final. Raises QuorumUnavailable."""
     errors = []
+    best: dict | None = None
+    queue, asked = list(bootstrap), set()
     with trio.move_on_after(timeout_s):
-        for address in bootstrap:
+        while queue:
+            address = queue.pop(0)
+            if address in asked:
+                continue
+            asked.add(address)
             try:
-                cluster_id, resp = await _ask(address)
+                cluster_id, resp = await ask_quorum(address)
             except (OSError, KafkaWireError, trio.BrokenResourceError) as exc:
                 errors.append(f"{address}: {exc}")
                 continue
             status = status_from(cluster_id, resp, address)
-            if any(v["log_end_offset"] is None for v in status["voters"]):
-                leader_addr = _leader_address(resp, status["leader_id"])
-                if leader_addr is not None and leader_addr != address:
-                    try:
-                        cluster_id, resp = await _ask(leader_addr)
-                        status = status_from(cluster_id, resp, leader_addr)
-                    except (OSError, KafkaWireError, trio.BrokenResourceError) as exc:
-                        errors.append(f"leader {leader_addr}: {exc}")
-            return status
+            if status["leader_id"] is not None and all(v["log_end_offset"] is not None for v in status["voters"]):
+                return status  # the leader's own view
+            leader_addr = _leader_address(resp, status["leader_id"])
+            if leader_addr is not None and leader_addr not in asked:
+                queue.insert(0, leader_addr)
+            if best is None or status["term"] > best["term"]:
+                best = status
+    if best is not None:
+        return best
     raise QuorumUnavailable("; ".join(errors) or f"no answer within {timeout_s}s")
 
 
@@ -125,7 +142,7 @@ async def change_voter(bootstrap: list[str], kind: str, node_id: int, timeout_s:
     with trio.move_on_after(timeout_s):
         for address in bootstrap:
             try:
-                conn = await KioConnection.connect(*_split(address), client_id="rafka-cli")
+                conn = await KioConnection.connect(*split_address(address), client_id="rafka-cli")
             except OSError as exc:
                 errors.append(f"{address}: {exc}")
                 continue

@@ -59,6 +59,18 @@ class NodeKafkaView:
     def quorum_status(self):
         return self._node.driver.status()
 
+    def peer_address(self, node_id: int) -> tuple[str, int] | None:
+        """(host, port) of node_id's peer listener as this node reaches it
+        (its own: the bound listener), for DescribeQuorum's node listeners;
+        None when unknown."""
+        node = self._node
+        if node_id == self.node_id:
+            if node.peer_port is None:
+                return None
+            host = node.config.peer_listener.host
+            return ("127.0.0.1" if host in ("0.0.0.0", "", "::") else host), node.peer_port
+        return node.book.get(node_id)
+
     def controller_active(self) -> bool:
         services = self._node.services
         return services is not None and services.service is not None and services.service.is_active()

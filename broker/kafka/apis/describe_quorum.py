@@ -4,7 +4,10 @@ leader, term (leader epoch), commit index (high watermark), and per voter
 and observer its log end offset and when the leader last heard from it
 (wall-clock ms) — exact on the leader; a follower knows only itself (-1
 elsewhere), so a client wanting every member asks the leader, whose Kafka
-listener v2 lists under `nodes`."""
+listener v2 lists under `nodes` (listener "KAFKA"). `nodes` also names each
+member's peer listener ("PEER", as this node reaches it), where rafka's own
+tools ask what no Kafka API carries (`rafka brokers list`'s controller-only
+fields), naming the cluster id."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ MIN_VERSION = 0
 MAX_VERSION = 2
 
 METADATA_TOPIC = "__cluster_metadata"
+KAFKA_LISTENER = "KAFKA"
+PEER_LISTENER = "PEER"
 
 
 def _status_value(st, name, default=None):
@@ -78,6 +83,9 @@ async def handle(ctx: RequestContext, request) -> dict:
     nodes = []
     for v in sorted(members):
         b = image.brokers.get(v)
-        listeners = [{"name": "KAFKA", "host": b.host, "port": b.port}] if b is not None else []
+        listeners = [{"name": KAFKA_LISTENER, "host": b.host, "port": b.port}] if b is not None else []
+        peer = getattr(ctx.broker, "peer_address", lambda _id: None)(v)
+        if peer is not None:
+            listeners.append({"name": PEER_LISTENER, "host": peer[0], "port": peer[1]})
         nodes.append({"node_id": v, "listeners": listeners})
     return {"error_code": ErrorCode.NONE, "topics": topics, "nodes": nodes}
