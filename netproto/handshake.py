@@ -7,8 +7,10 @@ id) or an ERROR frame and closes:
 - UNSUPPORTED_VERSION when ``protocol_version`` differs from ours;
 - INCONSISTENT_CLUSTER_ID when ``cluster_id`` names another cluster. A
   "client" connection may send ``cluster_id=None`` meaning "any" (the CLI
-  does not know the id in advance and learns it from ``HandshakeOk``); a
-  "peer" must name it and its ``node_id``;
+  does not know the id in advance and learns it from ``HandshakeOk``) unless
+  the listener requires it (``clients_need_cluster_id``: a node's peer
+  listener, where rafka's own tools ask status questions); a "peer" must
+  name it and its ``node_id``;
 - INVALID_REQUEST for an unknown or refused connection kind.
 
 Why: two clusters on one machine, or a node restarted on another cluster's
@@ -58,7 +60,8 @@ class Ack(Message):
 BUILTIN_TYPES = frozenset({Handshake.TYPE, HandshakeOk.TYPE, Ack.TYPE})
 
 
-def check_handshake(hs: Handshake, *, cluster_id: str, kinds: frozenset[str] | None) -> None:
+def check_handshake(hs: Handshake, *, cluster_id: str, kinds: frozenset[str] | None,
+                    clients_need_cluster_id: bool = False) -> None:
     """Raise RafkaError with the refusal code if ``hs`` may not connect."""
     if hs.protocol_version != PROTOCOL_VERSION:
         raise RafkaError(
@@ -72,6 +75,8 @@ def check_handshake(hs: Handshake, *, cluster_id: str, kinds: frozenset[str] | N
     if hs.cluster_id is None:
         if hs.kind != KIND_CLIENT:
             raise RafkaError(ErrorCode.INCONSISTENT_CLUSTER_ID, "a peer must name its cluster id")
+        if clients_need_cluster_id:
+            raise RafkaError(ErrorCode.INCONSISTENT_CLUSTER_ID, "a client of this listener must name its cluster id")
     elif hs.cluster_id != cluster_id:
         raise RafkaError(
             ErrorCode.INCONSISTENT_CLUSTER_ID,

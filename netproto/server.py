@@ -110,6 +110,7 @@ async def serve(
     node_id: int,
     accepts: Iterable[str | type] | None = None,
     kinds: Iterable[str] | None = None,
+    clients_need_cluster_id: bool = False,
     limits: NetLimits | None = None,
     observer: ConnectionObserver | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
@@ -118,9 +119,11 @@ async def serve(
     bound port (``port=0`` picks a free one). ``accepts`` is the set of
     message types (names or classes) this listener takes; None takes every
     registered type. ``kinds`` restricts connection kinds ("client",
-    "peer"); None allows both."""
+    "peer"); None allows both. ``clients_need_cluster_id`` refuses a
+    "client" connection that does not name this cluster's id."""
     server = _Server(handler, cluster_id, node_id, _type_names(accepts),
                      frozenset(kinds) if kinds is not None else None, limits or NetLimits())
+    server.clients_need_cluster_id = clients_need_cluster_id
     server.observer = observer
     listeners = await trio.open_tcp_listeners(port, host=host)
     if port == 0 and len(listeners) > 1:  # e.g. IPv4 + IPv6 with different ports
@@ -143,6 +146,7 @@ class _Server:
         self.node_id = node_id
         self.accepts = accepts
         self.kinds = kinds
+        self.clients_need_cluster_id = False
         self.observer: ConnectionObserver | None = None
         self.limits = limits
         self.active = 0
@@ -231,7 +235,8 @@ class _Server:
             raise RafkaError(ErrorCode.INVALID_REQUEST, "the first message must be a handshake")
         hs = from_wire(type_name, body)
         assert isinstance(hs, Handshake)
-        check_handshake(hs, cluster_id=self.cluster_id, kinds=self.kinds)
+        check_handshake(hs, cluster_id=self.cluster_id, kinds=self.kinds,
+                        clients_need_cluster_id=self.clients_need_cluster_id)
         ok = HandshakeOk(PROTOCOL_VERSION, self.cluster_id, self.node_id)
         await fs.stream.send_all(encode_message(RESPONSE, 0, ok, self.limits.frame_bytes_max))  # type: ignore[attr-defined]
         return hs

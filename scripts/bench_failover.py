@@ -48,7 +48,7 @@ async def time_to_commit(cluster: RafkaCluster, survivors: list[int], timeout_s:
     async def offer(i: int) -> None:
         while not done.is_set():
             try:
-                await bench_append(cluster.address(i), [b"failover-probe"], timeout_s=timeout_s)
+                await bench_append(cluster.address(i), cluster.cluster_id, [b"failover-probe"], timeout_s=timeout_s)
             except AdminError:
                 await trio.sleep(POLL_S)
                 continue
@@ -75,7 +75,7 @@ async def caught_up(cluster: RafkaCluster, node: int, timeout_s: float) -> None:
         while True:
             try:
                 leader = await wait_leader(cluster, timeout_s)
-                st = await node_status(cluster.address(node), timeout_s=1.0)
+                st = await node_status(cluster.address(node), cluster.cluster_id, timeout_s=1.0)
                 if st["applied_index"] >= leader["commit_index"]:
                     return
             except AdminError:
@@ -92,7 +92,7 @@ async def steady_commit_s(cluster: RafkaCluster, samples: int = 20) -> float:
     times = []
     for _ in range(samples):
         t0 = trio.current_time()
-        await bench_append(cluster.address(leader["node_id"]), [b"steady"], timeout_s=10)
+        await bench_append(cluster.address(leader["node_id"]), cluster.cluster_id, [b"steady"], timeout_s=10)
         times.append(trio.current_time() - t0)
     return statistics.median(times)
 

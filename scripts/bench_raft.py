@@ -2,8 +2,9 @@
 
 rafka side: three `rafka node start --bench` processes on 127.0.0.1 with
 fsync on (the default); a load generator in this process keeps a bounded
-window of 100-byte entries in flight through the client API (BenchAppend
-requests of --entries-per-request entries each) and counts entries whose
+window of 100-byte entries in flight through the tool API on the peer
+listener (BenchAppend requests of --entries-per-request entries each, the
+connection naming the cluster id) and counts entries whose
 commit was acknowledged.
 
 Baseline, same run: a three-process PySyncObj cluster on loopback, in memory
@@ -160,26 +161,21 @@ class RafkaCluster:
 
         self.root = root
         self.ids = list(range(1, n + 1))
-        ports = free_ports(2 * n)
-        self.client = dict(zip(self.ids, ports[:n]))
-        self.peer = dict(zip(self.ids, ports[n:]))
+        self.peer = dict(zip(self.ids, free_ports(n)))
         self.bench = bench
         self.procs: dict[int, subprocess.Popen] = {}
-        cluster_id = new_cluster_id()
+        self.cluster_id = cluster_id = new_cluster_id()
         voters = {j: f"127.0.0.1:{self.peer[j]}" for j in self.ids}
-        clients = {j: f"127.0.0.1:{self.client[j]}" for j in self.ids}
         for i in self.ids:
             node_dir = root / f"node-{i}"
             format_dir(node_dir, i, cluster_id)
             (node_dir / "node.toml").write_text(
-                render_config(
-                    node_id=i, data_dir=".", client=clients[i], peer=voters[i],
-                    voters=voters, client_addresses=clients,
-                )  # fmt: skip
+                render_config(node_id=i, data_dir=".", peer=voters[i], voters=voters)
             )
 
     def address(self, i: int) -> str:
-        return f"127.0.0.1:{self.client[i]}"
+        """Node i's peer listener (tools name self.cluster_id)."""
+        return f"127.0.0.1:{self.peer[i]}"
 
     def start(self, i: int) -> None:
         cmd = [
@@ -210,7 +206,7 @@ async def wait_leader(cluster: RafkaCluster, timeout_s: float, exclude=()) -> di
                 if i in exclude:
                     continue
                 try:
-                    st = await node_status(cluster.address(i), timeout_s=1.0)
+                    st = await node_status(cluster.address(i), cluster.cluster_id, timeout_s=1.0)
                 except AdminError:
                     continue
                 if st["role"] == "leader" and st["leader_id"] == i:
@@ -218,7 +214,7 @@ async def wait_leader(cluster: RafkaCluster, timeout_s: float, exclude=()) -> di
             await trio.sleep(0.02)
 
 
-async def rafka_load(address: str, args: argparse.Namespace) -> tuple[int, float]:
+async def rafka_load(address: str, cluster_id: str, args: argparse.Namespace) -> tuple[int, float]:
     """Keep `window` entries in flight in requests of `entries_per_request`."""
     import trio
 
@@ -229,7 +225,7 @@ async def rafka_load(address: str, args: argparse.Namespace) -> tuple[int, float
     workers = max(1, args.window // epr)
     entries = [b"x" * args.entry_bytes] * epr
     committed = 0
-    async with connect(address) as conn:
+    async with connect(address, cluster_id) as conn:
         start = trio.current_time()
         end = start + args.duration_s
 
@@ -256,7 +252,7 @@ def run_rafka(args: argparse.Namespace) -> float:
             cluster.start(i)
         leader = trio.run(wait_leader, cluster, 60.0)
         address = cluster.address(leader["node_id"])
-        committed, elapsed = trio.run(rafka_load, address, args)
+        committed, elapsed = trio.run(rafka_load, address, cluster.cluster_id, args)
     finally:
         cluster.close()
         if not args.keep_dir:

@@ -23,8 +23,8 @@ def start_node(root: Path, kafka_settings: dict[str, int | bool] | None = None) 
     process and the Kafka port."""
     node_dir = root / "node-1"
     format_dir(node_dir, 1)
-    client, peer, kafka = free_ports(3)
-    text = render_config(node_id=1, data_dir=str(node_dir), client=f"127.0.0.1:{client}",
+    peer, kafka = free_ports(2)
+    text = render_config(node_id=1, data_dir=str(node_dir),
                          peer=f"127.0.0.1:{peer}", voters={1: f"127.0.0.1:{peer}"},
                          kafka=f"127.0.0.1:{kafka}")
     if kafka_settings:

@@ -1,7 +1,8 @@
 """Clients of a running cluster, for the CLI, `quorum up`, tests and tools.
 
-Over the rafka client protocol: admin_client.py (AdminClient: topic and
-broker requests to any node, with controller failover) and node_client.py
+Over rafka's msgpack protocol, as a tool of the nodes' peer listeners
+(naming the cluster id): admin_client.py (AdminClient: topic and broker
+requests to any node, with controller failover) and node_client.py
 (node-level questions such as quorum status, asked of one node or of the
 leader). Over the Kafka protocol: kio_client.py (a pipelined kio
 connection), kafka_admin.py (the CLI's topic commands: confluent-kafka for

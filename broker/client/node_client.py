@@ -1,8 +1,12 @@
-"""The CLI's client for node-level requests (quorum status, bench appends).
+"""rafka's own tools' client for node-level requests (quorum status, bench
+appends), asked of a node's peer listener as a "client" connection that
+names the cluster id (meta.properties, the harness, or Kafka Metadata's
+cluster_id tell it).
 
-Why a separate module: the CLI, `quorum up`, the integration fixture and the
-benchmarks all ask nodes the same questions; this is the one place that
-knows how to find the leader and turn network failures into typed errors.
+Why a separate module: `quorum up`, the integration fixtures, `brokers list`
+and the benchmarks all ask nodes the same questions; this is the one place
+that knows how to find the leader and turn network failures into typed
+errors.
 
 Every call is bounded by the caller's `timeout_s`; failures raise
 `AdminError` with a Kafka-style code name (e.g. NETWORK_EXCEPTION,
@@ -45,8 +49,9 @@ def split_address(address: str) -> tuple[str, int]:
 
 
 @asynccontextmanager
-async def connect(address: str, cluster_id: str | None = None) -> AsyncIterator[Connection]:
-    """A client connection to one node; RafkaError becomes AdminError."""
+async def connect(address: str, cluster_id: str) -> AsyncIterator[Connection]:
+    """A tool connection to one node's peer listener; RafkaError becomes
+    AdminError (INCONSISTENT_CLUSTER_ID when the id is not that node's)."""
     host, port = split_address(address)
     try:
         async with open_connection(host, port, cluster_id=cluster_id, kind=KIND_CLIENT) as conn:
@@ -55,19 +60,19 @@ async def connect(address: str, cluster_id: str | None = None) -> AsyncIterator[
         raise AdminError(exc.code_name, f"{address}: {exc.message}") from None
 
 
-async def _call(address: str, request, timeout_s: float):
+async def _call(address: str, cluster_id: str, request, timeout_s: float):
     with trio.fail_after(timeout_s):
-        async with connect(address) as conn:
+        async with connect(address, cluster_id) as conn:
             try:
                 return await conn.call(request, timeout_s=timeout_s)
             except RafkaError as exc:
                 raise AdminError(exc.code_name, f"{address}: {exc.message}") from None
 
 
-async def node_status(address: str, timeout_s: float = 5.0) -> dict:
+async def node_status(address: str, cluster_id: str, timeout_s: float = 5.0) -> dict:
     """One node's own view of the quorum (no redirect)."""
     try:
-        resp = await _call(address, QuorumStatusRequest(), timeout_s)
+        resp = await _call(address, cluster_id, QuorumStatusRequest(), timeout_s)
     except trio.TooSlowError:
         raise AdminError("REQUEST_TIMED_OUT", f"{address}: no answer in {timeout_s}s") from None
     if not isinstance(resp, QuorumStatusResponse):
@@ -75,9 +80,9 @@ async def node_status(address: str, timeout_s: float = 5.0) -> dict:
     return status_to_dict(resp)
 
 
-async def quorum_status(bootstrap: list[str], timeout_s: float = 5.0) -> dict:
-    """The leader's view: ask the bootstrap nodes, follow a follower's hint
-    to the leader's client address, and fall back to the freshest follower
+async def quorum_status(bootstrap: list[str], cluster_id: str, timeout_s: float = 5.0) -> dict:
+    """The leader's view: ask the bootstrap nodes (peer listeners), follow a
+    follower's hint to the leader's peer address, and fall back to the freshest follower
     view (highest term) when no leader answers."""
     queue = list(bootstrap)
     asked: set[str] = set()
@@ -91,13 +96,13 @@ async def quorum_status(bootstrap: list[str], timeout_s: float = 5.0) -> dict:
                 continue
             asked.add(address)
             try:
-                status = await node_status(address, per_call_s)
+                status = await node_status(address, cluster_id, per_call_s)
             except AdminError as exc:
                 last_error = exc
                 continue
             if status["role"] == "leader" and status["leader_id"] == status["node_id"]:
                 return status
-            hint = status.get("leader_client_address")
+            hint = status.get("leader_peer_address")
             if hint and hint not in asked:
                 queue.insert(0, hint)
             if best is None or status["term"] > best["term"]:
@@ -109,11 +114,11 @@ async def quorum_status(bootstrap: list[str], timeout_s: float = 5.0) -> dict:
     raise AdminError("REQUEST_TIMED_OUT", f"no node answered within {timeout_s}s")
 
 
-async def bench_append(address: str, entries: list[bytes], timeout_s: float = 10.0) -> dict:
+async def bench_append(address: str, cluster_id: str, entries: list[bytes], timeout_s: float = 10.0) -> dict:
     """Append opaque entries through a node started with --bench; returns
     {"first_index", "last_index", "term"} once they are committed."""
     try:
-        resp = await _call(address, BenchAppendRequest(entries=list(entries)), timeout_s)
+        resp = await _call(address, cluster_id, BenchAppendRequest(entries=list(entries)), timeout_s)
     except trio.TooSlowError:
         raise AdminError("REQUEST_TIMED_OUT", f"{address}: no answer in {timeout_s}s") from None
     if not isinstance(resp, BenchAppendResponse):

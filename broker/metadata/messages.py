@@ -1,4 +1,5 @@
-"""Node-level admin messages of the metadata layer (client listener).
+"""Node-level admin messages of the metadata layer (asked by rafka's tools
+on the peer listener).
 
 The topic/broker admin requests themselves live in
 broker/controller/requests.py; these are the extra questions a client asks

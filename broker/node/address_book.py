@@ -1,4 +1,4 @@
-"""The node's address book: node id -> peer address (and client address).
+"""The node's address book: node id -> peer address.
 
 Why: the Raft core knows members only by id (`ConfigState` carries no
 addresses). The static voters table of node.toml is authoritative (a harness
@@ -25,17 +25,15 @@ def parse_addr(text: str) -> Addr:
 
 
 class AddressBook:
-    """node id -> peer address (and client address when announced).
+    """node id -> peer address.
 
     Invariant: an id of the static voters table always maps to its static
     address; announced addresses only fill ids missing from it."""
 
-    def __init__(self, static: dict[int, Addr], static_clients: dict[int, str] | None = None,
-                 entries_max: int = 1024) -> None:
+    def __init__(self, static: dict[int, Addr], entries_max: int = 1024) -> None:
         self.static = dict(static)
         self.entries_max = entries_max
         self.learned: dict[int, Addr] = {}
-        self.clients: dict[int, str] = dict(static_clients or {})
 
     def get(self, node_id: int) -> Addr | None:
         return self.static.get(node_id) or self.learned.get(node_id)
@@ -43,22 +41,18 @@ class AddressBook:
     def ids(self) -> list[int]:
         return sorted(set(self.static) | set(self.learned))
 
-    def client_address(self, node_id: int) -> str | None:
-        return self.clients.get(node_id)
+    def address_text(self, node_id: int) -> str | None:
+        """"host:port" of node_id's peer listener, or None when unknown."""
+        a = self.get(node_id)
+        return None if a is None else f"{a[0]}:{a[1]}"
 
-    def learn(self, node_id: int, peer: Addr, client: str | None = None) -> bool:
+    def learn(self, node_id: int, peer: Addr) -> bool:
         """Record an announced address; True when the book changed.
         Raises MembershipError when a new id would exceed `entries_max`."""
         if node_id <= 0:
             raise MembershipError(f"bad node id {node_id}")
-        changed = False
-        if client is not None and self.clients.get(node_id) != client:
-            if node_id not in self.clients and len(self.clients) >= self.entries_max:
-                raise MembershipError(f"address book full ({self.entries_max} entries)")
-            self.clients[node_id] = client
-            changed = True
         if node_id in self.static or self.learned.get(node_id) == peer:
-            return changed
+            return False
         if node_id not in self.learned and len(self.learned) + len(self.static) >= self.entries_max:
             raise MembershipError(f"address book full ({self.entries_max} entries)")
         self.learned[node_id] = peer
@@ -66,6 +60,3 @@ class AddressBook:
 
     def peer_table(self) -> dict[str, str]:
         return {str(i): f"{a[0]}:{a[1]}" for i in self.ids() if (a := self.get(i)) is not None}
-
-    def client_table(self) -> dict[str, str]:
-        return {str(i): a for i, a in sorted(self.clients.items())}

@@ -56,13 +56,14 @@ class BenchStateMachine:
 
 
 class BenchHandler:
-    """Serves BenchAppendRequest on the client listener of a `--bench` node."""
+    """Serves BenchAppendRequest to tools (the peer listener's "client"
+    connections) on a `--bench` node."""
 
     def __init__(self, driver, node_id: int) -> None:
         self.driver = driver
         self.node_id = node_id
 
-    def client_handlers(self) -> dict:
+    def tool_handlers(self) -> dict:
         return {BenchAppendRequest.TYPE: self.handle_append}
 
     async def handle_append(self, req: BenchAppendRequest, ctx=None) -> BenchAppendResponse:

@@ -6,13 +6,18 @@ once, at start-up, and a bad file raises `ConfigError` naming the field, which
 the CLI prints as one line.
 
 Invariants of a `NodeConfig` returned by `load_config`/`parse_config`:
-- `node_id` and every voters/client_addresses id is in 1..NODE_ID_MAX
+- `node_id` and every voters id is in 1..NODE_ID_MAX
   (Kafka's int32; 0 is Raft's "nobody") and, when the node is a controller, a key of
   `voters`;
 - `data_dir` is absolute (a relative path is resolved against the folder of
   the config file, not the working directory);
 - every timing is a positive int of milliseconds, and
   `heartbeat_interval_ms < election_timeout_ms`, `tick_ms <= heartbeat_interval_ms`.
+
+Retired names (RETIRED_KEYS) are refused with one line that says what
+replaced them, like any unknown key but clearer: the msgpack client
+listener (`listeners.client`, `advertised_client`, `client_addresses`) is
+gone; rafka's tools ask the peer listener, naming the cluster id.
 """
 
 from __future__ import annotations
@@ -38,6 +43,15 @@ NODE_ID_MAX = 2**31 - 1
 def valid_node_id(value: Any) -> bool:
     """Whether value is an int node id in NODE_ID_MIN..NODE_ID_MAX (no bools)."""
     return isinstance(value, int) and not isinstance(value, bool) and NODE_ID_MIN <= value <= NODE_ID_MAX
+
+
+RETIRED_KEYS = {
+    "listeners.client": "the msgpack client listener is retired: remove it (Kafka clients use "
+                        "listeners.kafka; rafka's tools ask listeners.peer with the cluster id)",
+    "advertised_client": "the msgpack client listener is retired: remove it (use advertised_kafka)",
+    "client_addresses": "the msgpack client listener is retired: remove it (tools follow the "
+                        "leader's peer address)",
+}
 
 
 class ConfigError(Exception):
@@ -78,17 +92,12 @@ class BrokerSettings:
 class NodeConfig:
     node_id: int
     data_dir: Path
-    client_listener: HostPort
     peer_listener: HostPort
     voters: dict[int, HostPort]
-    advertised_client: HostPort
     roles: tuple[str, ...] = VALID_ROLES
     rack: str | None = None
     raft: RaftSettings = field(default_factory=RaftSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
-    # Optional map node id -> advertised client address of the other nodes,
-    # so a follower can point a client at the leader.
-    client_addresses: dict[int, HostPort] = field(default_factory=dict)
     source: Path | None = None
     # The Kafka wire-protocol listener (`listeners.kafka`; none when
     # absent) and the address brokers register and Metadata returns.
@@ -104,6 +113,9 @@ class NodeConfig:
     # session timeout bounds, initial_rebalance_delay_ms, retention, limits).
     group: GroupConfig = field(default_factory=GroupConfig)
     log_dirs: tuple[Path, ...] = ()
+    # The address a broker registers: set by the node once its listeners
+    # are bound (the advertised Kafka address, else the peer listener's).
+    advertised_broker: HostPort | None = None
 
     @property
     def partition_log_dirs(self) -> list[Path]:
@@ -265,15 +277,19 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     doc = dict(doc)
     listeners = doc.pop("listeners", None)
     if not isinstance(listeners, dict):
-        raise ConfigError("listeners: missing table with 'client' and 'peer'")
+        raise ConfigError("listeners: missing table with 'peer'")
     listeners = dict(listeners)
     # In TOML, keys written after the [listeners] header belong to it, so the
-    # documented layout puts voters/advertised_client there; accept both.
-    for key in ("voters", "advertised_client", "client_addresses", "advertised_kafka"):
+    # documented layout puts voters/advertised_kafka there; accept both.
+    for key in ("voters", "advertised_kafka", "advertised_client", "client_addresses"):
         if key in listeners:
             if key in doc:
                 raise ConfigError(f"{key}: given both at top level and under [listeners]")
             doc[key] = listeners.pop(key)
+
+    for key, why in RETIRED_KEYS.items():
+        if (listeners if key.startswith("listeners.") else doc).get(key.rpartition(".")[2]) is not None:
+            raise ConfigError(f"{key}: {why}")
 
     node_id = doc.pop("node_id", None)
     if not valid_node_id(node_id):
@@ -299,9 +315,8 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     if rack is not None and (not isinstance(rack, str) or not rack):
         raise ConfigError("rack: expected a non-empty string")
 
-    if "client" not in listeners or "peer" not in listeners:
-        raise ConfigError("listeners: both 'client' and 'peer' are required")
-    client = parse_host_port(listeners.pop("client"), "listeners.client")
+    if "peer" not in listeners:
+        raise ConfigError("listeners: 'peer' is required")
     peer = parse_host_port(listeners.pop("peer"), "listeners.peer")
     kafka_raw = listeners.pop("kafka", None)
     kafka_listener = None if kafka_raw is None else parse_host_port(kafka_raw, "listeners.kafka")
@@ -316,13 +331,6 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         raise ConfigError("voters: at least one voter is required")
     if "controller" in roles and node_id not in voters:
         raise ConfigError(f"voters: a controller's own id {node_id} must be listed")
-
-    advertised_raw = doc.pop("advertised_client", None)
-    advertised = client if advertised_raw is None else parse_host_port(
-        advertised_raw, "advertised_client"
-    )
-    client_addresses = _id_address_table(doc.pop("client_addresses", []), "client_addresses")
-    client_addresses.setdefault(node_id, advertised)
 
     advertised_kafka_raw = doc.pop("advertised_kafka", None)
     if advertised_kafka_raw is not None and kafka_listener is None:
@@ -340,15 +348,12 @@ def parse_config(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     return NodeConfig(
         node_id=node_id,
         data_dir=data_dir,
-        client_listener=client,
         peer_listener=peer,
         voters=voters,
-        advertised_client=advertised,
         roles=roles,
         rack=rack,
         raft=raft,
         broker=broker,
-        client_addresses=client_addresses,
         source=source,
         kafka_listener=kafka_listener,
         metrics_listener=metrics_listener,
@@ -399,10 +404,8 @@ def render_config(
     *,
     node_id: int,
     data_dir: str,
-    client: str,
     peer: str,
     voters: dict[int, str],
-    client_addresses: dict[int, str] | None = None,
     raft: dict[str, int | bool] | None = None,
     broker: dict[str, int | bool] | None = None,
     rack: str | None = None,
@@ -428,10 +431,7 @@ def render_config(
     if rack is not None:
         lines.append(f"rack = {_quote(rack)}")
     lines.append(f"voters = [{voter_list}]")
-    if client_addresses:
-        addr_list = ", ".join(_quote(f"{i}@{a}") for i, a in sorted(client_addresses.items()))
-        lines.append(f"client_addresses = [{addr_list}]")
-    lines += ["", "[listeners]", f"client = {_quote(client)}", f"peer = {_quote(peer)}"]
+    lines += ["", "[listeners]", f"peer = {_quote(peer)}"]
     if kafka is not None:
         lines.append(f"kafka = {_quote(kafka)}")
     if metrics is not None:

@@ -54,7 +54,7 @@ class NodeKafkaView:
         if membership is None:
             raise RafkaError(ErrorCode.NOT_CONTROLLER, f"node {self.node_id}: membership not started")
         request = (AddVoterRequest if kind == "add" else RemoveVoterRequest)(node_id)
-        return await membership.handle_client_change(request)
+        return await membership.handle_tool_change(request)
 
     def quorum_status(self):
         return self._node.driver.status()

@@ -8,8 +8,8 @@ addresses), so the node keeps an `AddressBook`: the static voters table
 overridden) plus addresses announced by nodes that are not in it.
 
 How an observer joins: every `announce_interval_ms` a node missing from its
-own voters table sends `JoinAsObserverRequest(node_id, peer_address,
-client_address)` to every member it has an address for. Every receiver
+own voters table sends `JoinAsObserverRequest(node_id, peer_address)` to
+every member it has an address for. Every receiver
 records the address (so any future leader can replicate to it, and voters
 can answer it once it is promoted); the Raft leader also proposes
 `add_learner` when the node is not yet a member. Once a member, the node
@@ -17,9 +17,9 @@ keeps announcing, more slowly (`member_announce_interval_ms`), so a member
 that restarted (the book is kept in memory only) learns the address again.
 
 Voter changes (`rafka quorum add-voter|remove-voter`) are decided on the
-Raft leader: a request on the client listener of another node is forwarded
-once to the leader's peer listener; on a peer listener it is decided there
-or refused with NOT_CONTROLLER. When a change is refused:
+Raft leader: a request from a tool (a "client" connection of the peer
+listener) on another node is forwarded once to the leader's peer listener;
+one from a peer is decided there or refused with NOT_CONTROLLER. When a change is refused:
 broker/node/voter_policy.py. The address book: broker/node/address_book.py.
 """
 
@@ -72,8 +72,7 @@ class MembershipService:
     Raft driver, calls peers through `call_peer(addr, request, timeout_s)`)."""
 
     def __init__(self, node_id: int, driver, book: AddressBook, *, call_peer, forward,
-                 announce: bool, peer_address: str,
-                 client_address: str | None, config: MembershipConfig | None = None) -> None:
+                 announce: bool, peer_address: str, config: MembershipConfig | None = None) -> None:
         self.node_id = node_id
         self.driver = driver
         self.book = book
@@ -81,7 +80,6 @@ class MembershipService:
         self.forward = forward
         self.announce = announce
         self.peer_address = peer_address
-        self.client_address = client_address
         self.config = config or MembershipConfig()
         self.member = False
         self.log = log.bind(node_id=node_id)
@@ -89,26 +87,24 @@ class MembershipService:
     @classmethod
     def for_node(cls, config, driver, book: AddressBook, *, call_peer, forward) -> "MembershipService":
         """Build from a broker.config.NodeConfig; a node missing from its own
-        voters table announces itself (call `set_bound_ports` once bound)."""
-        peer, client = config.peer_listener, config.advertised_client
+        voters table announces itself (call `set_bound_port` once bound)."""
+        peer = config.peer_listener
         return cls(
             config.node_id, driver, book, call_peer=call_peer, forward=forward,
             announce=not config.is_voter,
             peer_address=f"{peer.host}:{peer.port}",
-            client_address=f"{client.host}:{client.port}",
         )
 
-    def set_bound_ports(self, peer_port: int, client_port: int) -> None:
-        """Listeners configured with port 0: announce the ports they bound."""
+    def set_bound_port(self, peer_port: int) -> None:
+        """A peer listener configured with port 0: announce the port it bound."""
         host, _, port = self.peer_address.rpartition(":")
         if port == "0":
             self.peer_address = f"{host}:{peer_port}"
-        if self.client_address is not None and self.client_address.endswith(":0"):
-            self.client_address = f"{self.client_address.rpartition(':')[0]}:{client_port}"
 
     # ----------------------------------------------------------- handlers
-    def client_handlers(self) -> dict:
-        return {AddVoterRequest.TYPE: self.handle_client_change, RemoveVoterRequest.TYPE: self.handle_client_change}
+    def tool_handlers(self) -> dict:
+        """For tools (forwarded to the leader); peer_handlers for peers."""
+        return {AddVoterRequest.TYPE: self.handle_tool_change, RemoveVoterRequest.TYPE: self.handle_tool_change}
 
     def peer_handlers(self) -> dict:
         return {
@@ -126,7 +122,7 @@ class MembershipService:
         if claimed is not None and claimed != msg.node_id:
             raise RafkaError(ErrorCode.INVALID_REQUEST, f"node {claimed} cannot join as node {msg.node_id}")
         try:
-            if self.book.learn(msg.node_id, parse_addr(msg.peer_address), msg.client_address):
+            if self.book.learn(msg.node_id, parse_addr(msg.peer_address)):
                 self.log.info("membership.address_learned", peer=msg.node_id, address=msg.peer_address)
         except MembershipError as exc:
             raise RafkaError(ErrorCode.INVALID_REQUEST, str(exc)) from None
@@ -143,10 +139,10 @@ class MembershipService:
             members = set(st.voters) | set(st.learners)
         return JoinAsObserverResponse(
             member=msg.node_id in members, leader_id=st.leader_id,
-            peer_addresses=self.book.peer_table(), client_addresses=self.book.client_table(),
+            peer_addresses=self.book.peer_table(),
         )
 
-    async def handle_client_change(self, msg, ctx=None) -> MembershipChangeResponse:
+    async def handle_tool_change(self, msg, ctx=None) -> MembershipChangeResponse:
         st = self.driver.status()
         if st.is_leader:
             return await self._change(msg)
@@ -205,7 +201,7 @@ class MembershipService:
             await trio.sleep(interval / 1000)
 
     async def announce_once(self) -> None:
-        request = JoinAsObserverRequest(self.node_id, self.peer_address, self.client_address)
+        request = JoinAsObserverRequest(self.node_id, self.peer_address)
         timeout_s = self.config.announce_timeout_ms / 1000
         member = False
         for node_id in self.book.ids():
@@ -235,6 +231,6 @@ class MembershipService:
             try:
                 node_id = int(key)
                 if node_id != self.node_id:
-                    self.book.learn(node_id, parse_addr(text), resp.client_addresses.get(key))
+                    self.book.learn(node_id, parse_addr(text))
             except (ValueError, MembershipError) as exc:
                 self.log.debug("membership.bad_address", entry=key, error=str(exc))

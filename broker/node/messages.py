@@ -1,21 +1,28 @@
-"""Client-facing node messages (the client listener; never Raft traffic).
+"""Node messages on the peer listener; never Raft traffic.
+
+rafka's own tools (the test harnesses, the jepsen harness, `quorum up`,
+`brokers list`, the benchmarks) ask these as "client" connections of the
+peer listener, which must name the cluster id in their handshake (Kafka
+clients use the Kafka listener; the msgpack client listener is retired).
 
 - QuorumStatusRequest -> QuorumStatusResponse: a node's view of the metadata
   quorum. The leader knows every member's log end and last contact; a
   follower answers with what it knows (its own log, the leader id and, when
-  known, the leader's client address) so a client can retry at the leader.
+  known, the leader's peer address) so a tool can retry at the leader.
 - BenchAppendRequest -> BenchAppendResponse: benchmark-only. Appends opaque
   entries to the metadata log and answers once they are committed and
   applied. A node serves it only when started with `--bench`; otherwise the
-  request type is not even accepted on the client listener.
-- JoinAsObserverRequest -> JoinAsObserverResponse (peer listener only): a
-  node that is not in its own voters table announces its peer (and client)
-  address to every member it knows; the Raft leader also adds it as a
-  learner. The answer carries the answering node's address book, so the
-  joiner learns members it has no static address for.
-- AddVoterRequest / RemoveVoterRequest -> MembershipChangeResponse (client
-  listener; forwarded once to the leader's peer listener): single-server
-  voter changes (`rafka quorum add-voter|remove-voter`).
+  request type is not even accepted.
+- JoinAsObserverRequest -> JoinAsObserverResponse (from peers): a node that
+  is not in its own voters table announces its peer address to every member
+  it knows; the Raft leader also adds it as a learner. The answer carries
+  the answering node's address book, so the joiner learns members it has no
+  static address for.
+- AddVoterRequest / RemoveVoterRequest -> MembershipChangeResponse: single-
+  server voter changes. From a tool: forwarded once to the leader's peer
+  listener; from a peer: decided there or refused with NOT_CONTROLLER.
+  (`rafka quorum add-voter|remove-voter` uses Kafka's AddRaftVoter and
+  RemoveRaftVoter on the Kafka listener.)
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ class QuorumStatusResponse(Message):
     log_end_offset: int
     voters: list[ReplicaState] = field(default_factory=list)
     observers: list[ReplicaState] = field(default_factory=list)
-    leader_client_address: str | None = None
+    leader_peer_address: str | None = None
     # The state machine's own summary (e.g. an entry count and a digest of
     # everything applied), so tests can compare replicas.
     state_machine: dict[str, str] = field(default_factory=dict)
@@ -89,7 +96,6 @@ class JoinAsObserverRequest(Message):
     TYPE = "node.JoinAsObserverRequest"
     node_id: int
     peer_address: str  # "host:port" of the sender's peer listener
-    client_address: str | None = None
 
 
 @register
@@ -100,7 +106,6 @@ class JoinAsObserverResponse(Message):
     leader_id: int | None
     # node id (as text) -> "host:port", of the answering node's address book.
     peer_addresses: dict[str, str] = field(default_factory=dict)
-    client_addresses: dict[str, str] = field(default_factory=dict)
 
 
 @register
@@ -125,7 +130,8 @@ class MembershipChangeResponse(Message):
     observers: list[int]
 
 
-CLIENT_TYPES = frozenset({QuorumStatusRequest.TYPE})
-MEMBERSHIP_CLIENT_TYPES = frozenset({AddVoterRequest.TYPE, RemoveVoterRequest.TYPE})
-MEMBERSHIP_PEER_TYPES = MEMBERSHIP_CLIENT_TYPES | {JoinAsObserverRequest.TYPE}
+# What a tool may ask (besides the metadata services' and bench tables).
+TOOL_TYPES = frozenset({QuorumStatusRequest.TYPE})
+MEMBERSHIP_TOOL_TYPES = frozenset({AddVoterRequest.TYPE, RemoveVoterRequest.TYPE})
+MEMBERSHIP_PEER_TYPES = MEMBERSHIP_TOOL_TYPES | {JoinAsObserverRequest.TYPE}
 BENCH_TYPES = frozenset({BenchAppendRequest.TYPE})

@@ -2,16 +2,16 @@
 
 Why one bundle: the node (broker/node.py) should not know how the active
 controller, the broker lifecycle and the admin handlers fit together; it
-builds `MetadataServices`, merges its handler tables into its two
-listeners, starts `run` in its nursery and calls `shutdown` on SIGTERM.
+builds `MetadataServices`, merges its handler tables into its peer
+listener's tool and peer tables, starts `run` in its nursery and calls `shutdown` on SIGTERM.
 
 Wiring contract for the node::
 
     services = MetadataServices.for_node(config, driver, state_machine, forward, rng)
-    # client listener: accepts |= services.client_types,
-    #                  dispatch msg.TYPE -> services.client_handlers()[msg.TYPE]
-    # peer listener:   accepts |= services.peer_types,
-    #                  dispatch msg.TYPE -> services.peer_handlers()[msg.TYPE]
+    # peer listener, tools ("client" connections naming the cluster id):
+    #     accepts |= services.client_types, dispatch -> services.client_handlers()[msg.TYPE]
+    # peer listener, peers:
+    #     accepts |= services.peer_types, dispatch -> services.peer_handlers()[msg.TYPE]
     await nursery.start(services.run)
     ...
     # on SIGTERM, before transferring Raft leadership and exiting:
@@ -116,8 +116,8 @@ class MetadataServices:
             raft=DriverRaftHandle(driver),
             metadata=state_machine,
             forward=forward,
-            advertised_host=config.advertised_client.host,
-            advertised_port=config.advertised_client.port,
+            advertised_host=config.advertised_broker.host,
+            advertised_port=config.advertised_broker.port,
             rack=config.rack,
             rng=rng,
             controller_config=ControllerConfig(

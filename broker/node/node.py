@@ -1,23 +1,26 @@
-"""The node process: Raft storage, driver, peer and client listeners.
+"""The node process: Raft storage, driver, Kafka and peer listeners.
 
 Wiring (one trio nursery, everything structured):
 - `DiskStorage` under DATA_DIR/metadata (the Raft log, hard state, snapshots);
 - a `RaftDriver` running a `RaftCore`, applying committed entries to a
   pluggable state machine (`apply(entry)`, `snapshot()`, `restore(data)`,
   optionally `summary() -> dict[str, str]` for status);
-- the peer listener (kind "peer", Raft messages only) hands each message to
-  the driver; the Raft transport sends one-way messages through a netproto
-  pool to each voter's address from the config's voters table (the only
-  way this node reaches others, so a harness may put proxies there);
-- the client listener (kind "client") serves node messages
-  (broker/node/messages.py);
+- the peer listener: from peers (kind "peer") Raft messages, handed to the
+  driver, and the peer handler tables; the Raft transport sends one-way
+  messages through a netproto pool to each voter's address from the
+  config's voters table (the only way this node reaches others, so a
+  harness may put proxies there). From rafka's own tools (kind "client",
+  which must name the cluster id) the tool tables only: quorum and metadata
+  status, barriers, reads and admin writes of broker/controller's client
+  table, voter changes, bench appends (broker/node/messages.py); never Raft
+  or replica traffic. (The msgpack client listener is retired.)
 - the state machine: the metadata image (broker/node/state_machine.py), or
   with `--bench` the Raft benchmark's (broker/node/bench.py, which also
   serves BenchAppend), chosen here once;
 - `MetadataServices` (controller, broker lifecycle, admin API) when the
   state machine is the metadata one: its handler tables are merged into
-  the two listeners, and it forwards controller requests to a voter's peer
-  listener through the same pool;
+  the peer listener's two tables, and it forwards controller requests to
+  a voter's peer listener through the same pool;
 - `MembershipService` (broker/node/membership.py): the address book the
   transport and forwards use (the static voters table plus addresses
   announced by observers), JoinAsObserver on the peer listener, and the
@@ -49,9 +52,9 @@ from rafka.broker.node.kafka_view import NodeKafkaView
 from rafka.broker.node.node_metrics import NodeMetrics
 from rafka.broker.node.bench import BenchHandler, BenchStateMachine
 from rafka.broker.node.messages import (
-    CLIENT_TYPES,
-    MEMBERSHIP_CLIENT_TYPES,
     MEMBERSHIP_PEER_TYPES,
+    MEMBERSHIP_TOOL_TYPES,
+    TOOL_TYPES,
     QuorumStatusRequest,
 )
 from rafka.broker.node.address_book import AddressBook
@@ -141,22 +144,19 @@ class Node:
         self.state_machine = state_machine
         self.with_services = metadata_services and hasattr(self.state_machine, "image")
         self.services: MetadataServices | None = None
-        self.client_handlers: dict = {}
+        # Message TYPE -> handler, for tools and for peers (the peer listener).
+        self.tool_handlers: dict = {}
         self.peer_handlers: dict = {}
         self.pool = None
         self.rng = rng or random.Random()
         self.driver: RaftDriver | None = None
         self.last_inbound: dict[int, float] = {}
         self.log = log.bind(node_id=self.node_id)
-        self.client_port: int | None = None
         self.peer_port: int | None = None
         self.peer_connections = PeerConnections(self.node_id)  # the peer listener's, for the controller
         self.kafka_port: int | None = None
         self.kafka: KafkaListener | None = None
-        self.book = AddressBook(
-            {i: (hp.host, hp.port) for i, hp in config.voters.items()},
-            {i: str(hp) for i, hp in config.client_addresses.items()},
-        )
+        self.book = AddressBook({i: (hp.host, hp.port) for i, hp in config.voters.items()})
         self.membership: MembershipService | None = None
         # Data partitions (broker role with metadata services): broker/replica.
         self.replicas: ReplicaManager | None = None
@@ -185,7 +185,7 @@ class Node:
             raise NodeStartError("KAFKA_STORAGE_ERROR", f"cannot open the metadata log: {exc}") from None
 
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled; started() once both listeners are bound."""
+        """Serve until cancelled; started() once every listener is bound."""
         storage = self._open_storage()
         try:
             core = RaftCore(self.node_id, self._raft_config(), storage, self.rng)
@@ -218,14 +218,14 @@ class Node:
                         # Brokers register (and Metadata returns) their
                         # advertised Kafka address when they serve Kafka.
                         self.services = MetadataServices.for_node(
-                            dataclasses.replace(self.config, roles=roles, advertised_client=registered),
+                            dataclasses.replace(self.config, roles=roles, advertised_broker=registered),
                             self.driver,
                             self.state_machine,
                             self._forward,
                             random.Random(self.rng.getrandbits(64)),
                         )
                         self.services.watch_peer_connections(self.peer_connections)
-                        self.client_handlers = dict(self.services.client_handlers())
+                        self.tool_handlers = dict(self.services.client_handlers())
                         self.peer_handlers = dict(self.services.peer_handlers())
                         if "broker" in self.config.roles:
                             self.replicas = self._replica_manager()
@@ -237,23 +237,16 @@ class Node:
                         self.config, self.driver, self.book, call_peer=pool.call, forward=self._forward,
                     )
                     self.peer_handlers.update(self.membership.peer_handlers())
-                    self.client_handlers.update(self.membership.client_handlers())
+                    self.tool_handlers.update(self.membership.tool_handlers())
                     if self.bench:
-                        self.client_handlers.update(BenchHandler(self.driver, self.node_id).client_handlers())
-                    peer_accepts = {m.TYPE for m in ALL_MESSAGES} | set(self.peer_handlers)
-                    peer_accepts |= set(MEMBERSHIP_PEER_TYPES)
-                    self.peer_port = await self._listen(
-                        nursery, self._on_peer, self.config.peer_listener, peer_accepts, KIND_PEER
-                    )
-                    accepts = set(CLIENT_TYPES) | set(self.client_handlers) | set(MEMBERSHIP_CLIENT_TYPES)
-                    self.client_port = await self._listen(
-                        nursery, self._on_client, self.config.client_listener, accepts, KIND_CLIENT
-                    )
-                    self.membership.set_bound_ports(self.peer_port, self.client_port)
+                        self.tool_handlers.update(BenchHandler(self.driver, self.node_id).tool_handlers())
+                    accepts = {m.TYPE for m in ALL_MESSAGES} | set(self.peer_handlers) | set(MEMBERSHIP_PEER_TYPES)
+                    accepts |= set(TOOL_TYPES) | set(self.tool_handlers) | set(MEMBERSHIP_TOOL_TYPES)
+                    self.peer_port = await self._listen(nursery, self._on_peer, self.config.peer_listener, accepts)
+                    self.membership.set_bound_port(self.peer_port)
                     self.log.info(
                         "node_started",
                         cluster_id=self.cluster_id,
-                        client_port=self.client_port,
                         peer_port=self.peer_port,
                         kafka_port=self.kafka_port,
                         metrics_port=self.metrics_port,
@@ -295,13 +288,12 @@ class Node:
     async def _listen_kafka(self, nursery):
         """Bind the Kafka listener (when configured) before the broker
         registers; returns the address to register: the advertised Kafka
-        address (its port the bound one when configured as 0), else the
-        advertised client address."""
+        address (its port the bound one when configured as 0), else (a node
+        without Kafka, e.g. a --bench one) the peer listener's."""
         hp = self.config.kafka_listener
         if hp is None:
-            return self.config.advertised_client
-        self.kafka = KafkaListener(NodeKafkaView(self, self.config.kafka), hp.host, hp.port,
-                                   legacy_target=self._legacy_client_target)
+            return self.config.peer_listener
+        self.kafka = KafkaListener(NodeKafkaView(self, self.config.kafka), hp.host, hp.port)
         try:
             self.kafka_port = await nursery.start(self.kafka.run)
         except OSError as exc:
@@ -320,15 +312,8 @@ class Node:
         except OSError as exc:
             raise NodeStartError("PORT_IN_USE", f"cannot listen on {hp} (metrics): {exc.strerror or exc}") from None
 
-    def _legacy_client_target(self):
-        """Where the Kafka port relays rafka client-protocol connections
-        (broker/kafka/legacy_bridge.py): this node's client listener."""
-        if self.client_port is None:
-            return None
-        host = self.config.client_listener.host
-        return ("127.0.0.1" if host in ("0.0.0.0", "", "::") else host, self.client_port)
-
-    async def _listen(self, nursery, handler, hp, accepts, kind) -> int:
+    async def _listen(self, nursery, handler, hp, accepts) -> int:
+        """The peer listener: peers, and tools that name the cluster id."""
         try:
             return await nursery.start(
                 functools.partial(
@@ -339,12 +324,13 @@ class Node:
                     cluster_id=self.cluster_id,
                     node_id=self.node_id,
                     accepts=accepts,
-                    kinds={kind},
+                    kinds={KIND_PEER, KIND_CLIENT},
+                    clients_need_cluster_id=True,
                     observer=self.peer_connections,
                 )
             )
         except OSError as exc:
-            raise NodeStartError("PORT_IN_USE", f"cannot listen on {hp} ({kind}): {exc.strerror or exc}") from None
+            raise NodeStartError("PORT_IN_USE", f"cannot listen on {hp} (peer): {exc.strerror or exc}") from None
 
     # ------------------------------------------------------------ handlers
     async def _forward(self, node_id: int, request, timeout_s: float):
@@ -357,6 +343,8 @@ class Node:
         return await self.pool.call(addr, request, timeout_s)
 
     async def _on_peer(self, msg, ctx):
+        if ctx.kind == KIND_CLIENT:
+            return await self._on_tool(msg, ctx)
         handler = self.peer_handlers.get(msg.TYPE)
         if handler is not None:
             return await handler(msg, ctx)
@@ -367,24 +355,25 @@ class Node:
         self.driver.deliver(msg)
         return None
 
-    async def _on_client(self, msg, ctx):
+    async def _on_tool(self, msg, ctx):
+        """A tool's request: the tool tables only (never Raft or replica traffic)."""
         if isinstance(msg, QuorumStatusRequest):
             return self.status_response()
-        handler = self.client_handlers.get(msg.TYPE)
+        handler = self.tool_handlers.get(msg.TYPE)
         if handler is not None:
             return await handler(msg, ctx)
         raise RafkaError(ErrorCode.INVALID_REQUEST, f"unsupported request {msg.TYPE}")
 
     def status_response(self):
         st = self.driver.status()
-        leader_addr = self.book.client_address(st.leader_id) if st.leader_id else None
+        leader_addr = self.book.address_text(st.leader_id) if st.leader_id else None
         summary = getattr(self.state_machine, "summary", None)
         return status_from_driver(
             st,
             cluster_id=self.cluster_id,
             now=trio.current_time(),
             last_inbound=self.last_inbound,
-            leader_client_address=str(leader_addr) if leader_addr else None,
+            leader_peer_address=leader_addr,
             state_machine=summary() if summary else {},
         )
 

@@ -3,8 +3,8 @@ locks and formatting that make DIR safe to (re)use.
 
 Node i: DIR/node-i/ (data, logs, node.toml, node.out), Kafka port
 base+i-1 (base 9092 by default, so a Kafka client's default bootstrap
-works), peer port base+100+i-1, and, until the rafka client listener
-retires, client port base+200+i-1. DIR/.lock is held by the running `quorum
+works), peer port base+100+i-1 (peers, and rafka's own tools naming the
+cluster id), metrics (/metrics over HTTP) base+200+i-1. DIR/.lock is held by the running `quorum
 up`; a node directory held by a running node is never reformatted.
 """
 
@@ -19,16 +19,13 @@ from rafka.broker.node.meta_properties import MetaPropertiesError, format_dir, n
 
 PEER_PORT_OFFSET = 100
 METRICS_PORT_OFFSET = 200
-# The rafka client listener (internal now: the CLI reaches it through the
-# Kafka port) sits in the block after the metrics.
-CLIENT_PORT_OFFSET = 300
-PORT_OFFSET_MAX = CLIENT_PORT_OFFSET
+PORT_OFFSET_MAX = METRICS_PORT_OFFSET
 
 
 class QuorumLayout:
     """Where node i of a local quorum lives: DIR/node-i/ (data, logs,
     node.toml, node.out), Kafka port base+i-1, peer port base+100+i-1,
-    metrics (/metrics over HTTP) base+200+i-1, rafka client port base+300+i-1."""
+    metrics (/metrics over HTTP) base+200+i-1."""
 
     def __init__(self, root: Path, nodes: int, base_port: int) -> None:
         self.root = root
@@ -47,9 +44,6 @@ class QuorumLayout:
     def kafka_address(self, i: int) -> str:
         return f"127.0.0.1:{self.kafka_port(i)}"
 
-    def client_port(self, i: int) -> int:
-        return self.base_port + CLIENT_PORT_OFFSET + i - 1
-
     def metrics_port(self, i: int) -> int:
         return self.base_port + METRICS_PORT_OFFSET + i - 1
 
@@ -59,12 +53,12 @@ class QuorumLayout:
     def peer_port(self, i: int) -> int:
         return self.base_port + PEER_PORT_OFFSET + i - 1
 
-    def client_address(self, i: int) -> str:
-        return f"127.0.0.1:{self.client_port(i)}"
+    def peer_address(self, i: int) -> str:
+        return f"127.0.0.1:{self.peer_port(i)}"
 
     def all_ports(self) -> list[int]:
         return ([self.kafka_port(i) for i in self.ids] + [self.peer_port(i) for i in self.ids]
-                + [self.client_port(i) for i in self.ids] + [self.metrics_port(i) for i in self.ids])
+                + [self.metrics_port(i) for i in self.ids])
 
     @property
     def bootstrap(self) -> str:
@@ -110,8 +104,7 @@ class QuorumLayout:
     def prepare(self) -> str:
         """Format every node (reusing the cluster id) and write its node.toml."""
         cluster_id = self.shared_cluster_id()
-        voters = {j: f"127.0.0.1:{self.peer_port(j)}" for j in self.ids}
-        clients = {j: self.client_address(j) for j in self.ids}
+        voters = {j: self.peer_address(j) for j in self.ids}
         for i in self.ids:
             try:
                 format_dir(self.node_dir(i), i, cluster_id)
@@ -121,12 +114,10 @@ class QuorumLayout:
             text = render_config(
                 node_id=i,
                 data_dir=".",
-                client=self.client_address(i),
-                peer=f"127.0.0.1:{self.peer_port(i)}",
+                peer=self.peer_address(i),
                 kafka=self.kafka_address(i),
                 metrics=f"127.0.0.1:{self.metrics_port(i)}",
                 voters=voters,
-                client_addresses=clients,
                 raft=raft,
                 broker=broker,
             )

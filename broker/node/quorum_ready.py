@@ -19,11 +19,12 @@ def quorum_ready(status: dict, ids: list[int]) -> bool:
     return set(ids) <= set(voters) and all(voters[i].get("lag") == 0 for i in ids)
 
 
-async def brokers_ready(bootstrap: list[str], ids: list[int], timeout_s: float) -> bool:
-    """Every node is a registered, unfenced broker (a linearizable read)."""
+async def brokers_ready(bootstrap: list[str], cluster_id: str, ids: list[int], timeout_s: float) -> bool:
+    """Every node is a registered, unfenced broker (a linearizable read,
+    asked of the peer listeners in `bootstrap`)."""
     from rafka.broker.client.admin_client import AdminClient
 
-    client = AdminClient(",".join(bootstrap), timeout_s=timeout_s)
+    client = AdminClient(",".join(bootstrap), timeout_s=timeout_s, cluster_id=cluster_id)
     brokers = {b.node_id: b for b in await client.list_brokers(consistent=True)}
     return all(i in brokers and not brokers[i].fenced for i in ids)
 
@@ -36,11 +37,11 @@ def status_line(status: dict) -> str:
     )
 
 
-async def brokers_ready_now(bootstrap: list[str], ids: list[int]) -> bool:
+async def brokers_ready_now(bootstrap: list[str], cluster_id: str, ids: list[int]) -> bool:
     import trio
 
     try:
         with trio.fail_after(3.0):
-            return await brokers_ready(bootstrap, ids, 2.0)
+            return await brokers_ready(bootstrap, cluster_id, ids, 2.0)
     except Exception:  # noqa: BLE001 - not registered yet / no controller yet
         return False

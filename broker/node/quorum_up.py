@@ -31,7 +31,10 @@ async def run_quorum_up(layout: QuorumLayout, args) -> int:
     from rafka.broker.client.node_client import quorum_status
 
     children = Children(layout)
-    bootstrap = [layout.client_address(i) for i in layout.ids]
+    # rafka's own questions go to the peer listeners, naming the cluster id
+    # that prepare() wrote into every node's meta.properties.
+    bootstrap = [layout.peer_address(i) for i in layout.ids]
+    cluster_id = layout.shared_cluster_id()
     code = 0
     try:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -49,7 +52,7 @@ async def run_quorum_up(layout: QuorumLayout, args) -> int:
                     _say(f"node {i} pid={children.procs[i].pid}")
                 for i in layout.ids:
                     _say(f"metrics node-{i} {layout.metrics_url(i)}")
-                code = await _supervise(layout, args, children, bootstrap, quorum_status)
+                code = await _supervise(layout, args, children, bootstrap, cluster_id, quorum_status)
                 nursery.cancel_scope.cancel()
     finally:
         _say("stopping nodes")
@@ -58,7 +61,7 @@ async def run_quorum_up(layout: QuorumLayout, args) -> int:
     return code
 
 
-async def _supervise(layout, args, children: Children, bootstrap, quorum_status) -> int:
+async def _supervise(layout, args, children: Children, bootstrap, cluster_id, quorum_status) -> int:
     """Wait for ready, then print status and watch children until cancelled."""
     import trio
 
@@ -76,7 +79,7 @@ async def _supervise(layout, args, children: Children, bootstrap, quorum_status)
             _say(f"node {i} pid={children.procs[i].pid}")
         try:
             with trio.fail_after(2.0):
-                status = await quorum_status(bootstrap, 2.0)
+                status = await quorum_status(bootstrap, cluster_id, 2.0)
         except Exception:  # noqa: BLE001 - a quorum that does not answer yet
             status = None
         now = trio.current_time()
@@ -84,7 +87,7 @@ async def _supervise(layout, args, children: Children, bootstrap, quorum_status)
             if (
                 status is not None
                 and quorum_ready(status, layout.ids)
-                and await brokers_ready_now(bootstrap, layout.ids)
+                and await brokers_ready_now(bootstrap, cluster_id, layout.ids)
             ):
                 ready = True
                 _say(f"ready bootstrap={layout.bootstrap}")

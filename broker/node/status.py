@@ -36,7 +36,7 @@ def build_status(
     observers: list[int],
     match_index: Mapping[int, int] | None,
     last_contact_ms: Mapping[int, int | None],
-    leader_client_address: str | None = None,
+    leader_peer_address: str | None = None,
     state_machine: Mapping[str, str] | None = None,
 ) -> QuorumStatusResponse:
     """Assemble the answer. Log end offsets follow Kafka's convention: the
@@ -78,7 +78,7 @@ def build_status(
         log_end_offset=leader_end,
         voters=[member(i) for i in sorted(voters)],
         observers=[member(i) for i in sorted(observers)],
-        leader_client_address=leader_client_address,
+        leader_peer_address=leader_peer_address,
         state_machine=dict(state_machine or {}),
     )
 
@@ -89,7 +89,7 @@ def status_from_driver(
     cluster_id: str,
     now: float,
     last_inbound: Mapping[int, float],
-    leader_client_address: str | None,
+    leader_peer_address: str | None,
     state_machine: Mapping[str, str],
 ) -> QuorumStatusResponse:
     """A node's answer from its Raft driver's status `st`: last contact is
@@ -114,7 +114,7 @@ def status_from_driver(
         observers=st.learners,
         match_index=match_index,
         last_contact_ms=contact,
-        leader_client_address=leader_client_address,
+        leader_peer_address=leader_peer_address,
         state_machine=state_machine,
     )
 
@@ -141,7 +141,7 @@ def status_to_dict(resp: QuorumStatusResponse) -> dict:
         "role": resp.role,
         "applied_index": resp.applied_index,
         "log_end_offset": resp.log_end_offset,
-        "leader_client_address": resp.leader_client_address,
+        "leader_peer_address": resp.leader_peer_address,
         "state_machine": state_machine_to_json(resp.state_machine),
     }
 

@@ -43,11 +43,10 @@ class LocalCluster:
         self.ids = list(range(1, nodes + 1))
         self.cluster_id = new_cluster_id()
         self.replica = replica
-        ports = free_ports(4 * nodes)
+        ports = free_ports(3 * nodes)
         self.kafka_ports = dict(zip(self.ids, ports[:nodes]))
         self.peer_ports = dict(zip(self.ids, ports[nodes: 2 * nodes]))
-        self.client_ports = dict(zip(self.ids, ports[2 * nodes: 3 * nodes]))
-        self.metrics_ports = dict(zip(self.ids, ports[3 * nodes:]))
+        self.metrics_ports = dict(zip(self.ids, ports[2 * nodes:]))
         self.procs: dict[int, subprocess.Popen] = {}
 
     # ------------------------------------------------------------ layout
@@ -69,8 +68,8 @@ class LocalCluster:
         for i in self.ids:
             format_dir(self.node_dir(i), i, self.cluster_id)
             (self.node_dir(i) / "node.toml").write_text(render_config(
-                node_id=i, data_dir=str(self.node_dir(i)), client=f"127.0.0.1:{self.client_ports[i]}",
-                peer=f"127.0.0.1:{self.peer_ports[i]}", kafka=self.kafka_address(i), voters=voters,
+                node_id=i, data_dir=str(self.node_dir(i)), peer=f"127.0.0.1:{self.peer_ports[i]}",
+                kafka=self.kafka_address(i), voters=voters,
                 metrics=f"127.0.0.1:{self.metrics_ports[i]}", raft=TEST_RAFT, broker=TEST_BROKER,
                 replica=self.replica,
             ))

@@ -90,9 +90,7 @@ class ProcessCluster:
         self.procs: dict[int, subprocess.Popen] = {}
         self.proxies: dict[tuple[int, int], LinkProxy] = {}
         total = len(self.ids)
-        ports = free_ports(2 * total)
-        self.client_ports = dict(zip(self.ids, ports[:total]))
-        self.peer_ports = dict(zip(self.ids, ports[total:]))
+        self.peer_ports = dict(zip(self.ids, free_ports(total)))
         # With kafka=True every node also serves the Kafka protocol.
         self.kafka_ports = dict(zip(self.ids, free_ports(total))) if kafka else {}
 
@@ -103,12 +101,22 @@ class ProcessCluster:
     def config_path(self, i: int) -> Path:
         return self.node_dir(i) / "node.toml"
 
-    def client_address(self, i: int) -> str:
-        return f"127.0.0.1:{self.client_ports[i]}"
+    def peer_address(self, i: int) -> str:
+        """Node i's own peer listener (never a proxy): where the tests' own
+        status, digest, barrier and admin requests go, naming the cluster id."""
+        return f"127.0.0.1:{self.peer_ports[i]}"
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(self.client_address(i) for i in self.ids)
+        """The peer listeners, for broker/client's AdminClient (with
+        cluster_id=self.cluster_id)."""
+        return ",".join(self.peer_address(i) for i in self.ids)
+
+    def admin(self, bootstrap: str | None = None, timeout_s: float = 15.0):
+        """An AdminClient (msgpack admin requests, as a tool of the peer listeners)."""
+        from rafka.broker.client.admin_client import AdminClient
+
+        return AdminClient(bootstrap or self.bootstrap, timeout_s, cluster_id=self.cluster_id)
 
     def kafka_address(self, i: int) -> str:
         return f"127.0.0.1:{self.kafka_ports[i]}"
@@ -139,10 +147,8 @@ class ProcessCluster:
                 render_config(
                     node_id=i,
                     data_dir=str(self.node_dir(i)),
-                    client=self.client_address(i),
-                    peer=f"127.0.0.1:{self.peer_ports[i]}",
+                    peer=self.peer_address(i),
                     voters=voters,
-                    client_addresses={j: self.client_address(j) for j in self.ids},
                     raft=self.raft,
                     broker=self.broker,
                     roles=("controller", "broker") if i in self.voter_ids else ("broker",),
@@ -236,7 +242,7 @@ class ProcessCluster:
         """Node i's own view (no redirect to the leader)."""
         from rafka.broker.client.node_client import node_status
 
-        return await node_status(self.client_address(i), timeout_s=timeout_s)
+        return await node_status(self.peer_address(i), self.cluster_id, timeout_s=timeout_s)
 
     async def statuses(self, ids=None) -> dict[int, dict]:
         out: dict[int, dict] = {}
@@ -263,7 +269,7 @@ class ProcessCluster:
     async def append(self, i: int, entries: list[bytes], timeout_s: float = 10.0) -> dict:
         from rafka.broker.client.node_client import bench_append
 
-        return await bench_append(self.client_address(i), entries, timeout_s=timeout_s)
+        return await bench_append(self.peer_address(i), self.cluster_id, entries, timeout_s=timeout_s)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ class GroupCluster(LocalCluster):
         for i in self.ids:
             format_dir(self.node_dir(i), i, self.cluster_id)
             (self.node_dir(i) / "node.toml").write_text(render_config(
-                node_id=i, data_dir=str(self.node_dir(i)), client=f"127.0.0.1:{self.client_ports[i]}",
+                node_id=i, data_dir=str(self.node_dir(i)),
                 peer=f"127.0.0.1:{self.peer_ports[i]}", kafka=self.kafka_address(i), voters=voters,
                 raft=TEST_RAFT, broker=TEST_BROKER, group=TEST_GROUP,
             ))

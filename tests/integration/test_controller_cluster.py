@@ -47,7 +47,7 @@ async def start_and_wait(cluster, client: AdminClient) -> None:
 async def statuses(client: AdminClient, cluster) -> dict[int, tuple[int, str]]:
     out = {}
     for i in cluster.ids:
-        s = await client.metadata_status(cluster.client_address(i))
+        s = await client.metadata_status(cluster.peer_address(i))
         out[i] = (s.metadata_offset, s.digest)
     return out
 
@@ -57,16 +57,16 @@ async def test_topics_cli_errors_and_full_restart(cluster_factory):
     documented JSON shapes; invalid requests fail with one-line Kafka errors
     and change nothing; after stopping and restarting every node all topics
     and configs are still there and every node has the same image."""
-    cluster = await cluster_factory(3, broker=BROKER_TIMING)
-    b = cluster.bootstrap
-    client = AdminClient(b, timeout_s=15)
+    cluster = await cluster_factory(3, broker=BROKER_TIMING, kafka=True)
+    b = cluster.kafka_bootstrap
+    client = cluster.admin()
     await start_and_wait(cluster, client)
 
     rc, out, err = await cli("topics", "create", "orders", "--partitions", "6", "--replication-factor", "3",
                              "--config", "retention.ms=1000", "--bootstrap", b, "--json")
     assert rc == 0, err
     rc, out, err = await cli("topics", "create", "logs", "--partitions", "2", "--replication-factor", "1",
-                             "--bootstrap", cluster.client_address(3))
+                             "--bootstrap", cluster.kafka_address(3))
     assert rc == 0, err
 
     rc, out, err = await cli("topics", "describe", "orders", "--consistent", "--json", "--bootstrap", b)
@@ -96,7 +96,7 @@ async def test_topics_cli_errors_and_full_restart(cluster_factory):
     results = []
 
     async def run_bad(k, args, code):
-        address = cluster.client_address(cluster.ids[k % 3])
+        address = cluster.kafka_address(cluster.ids[k % 3])
         results.append((code, await cli(*args, "--bootstrap", address, "--json")))
 
     async with trio.open_nursery() as n:
@@ -113,7 +113,7 @@ async def test_topics_cli_errors_and_full_restart(cluster_factory):
     assert json.loads(out) == ["logs", "orders"]
 
     rc, out, err = await cli("topics", "alter", "orders", "--partitions", "8", "--config", "retention.ms=2000",
-                             "--bootstrap", cluster.client_address(2))
+                             "--bootstrap", cluster.kafka_address(2))
     assert rc == 0, err
     rc, out, err = await cli("brokers", "list", "--json", "--bootstrap", b)
     rows = json.loads(out)
@@ -145,9 +145,11 @@ async def test_killed_broker_is_fenced_and_returns(cluster_factory):
     timeout it leads nothing, the epochs of its partitions went up and no
     ISR holds it; restarted, it is unfenced and gets its preferred
     leaderships back. A broker stopped with SIGTERM instead has moved its
-    leaderships away before it exits (controlled shutdown)."""
-    cluster = await cluster_factory(3, broker=BROKER_TIMING)
-    client = AdminClient(cluster.bootstrap, timeout_s=15)
+    leaderships away before it exits (controlled shutdown). `brokers list`
+    (Kafka's DescribeCluster v2 plus the controller's peer listener) shows
+    the fenced broker with its stale heartbeat."""
+    cluster = await cluster_factory(3, broker=BROKER_TIMING, kafka=True)
+    client = cluster.admin()
     await start_and_wait(cluster, client)
     r = await client.create_topic("f", 6, 3)
     assert r.error_code == 0, r.error_message
@@ -158,7 +160,7 @@ async def test_killed_broker_is_fenced_and_returns(cluster_factory):
     assert led
 
     await cluster.kill(victim)
-    survivors = AdminClient(",".join(cluster.client_address(i) for i in cluster.ids if i != victim), 15)
+    survivors = cluster.admin(",".join(cluster.peer_address(i) for i in cluster.ids if i != victim))
 
     async def moved():
         d = await survivors.describe_topic("f", consistent=True)
@@ -170,6 +172,14 @@ async def test_killed_broker_is_fenced_and_returns(cluster_factory):
             assert p.leader is not None and p.leader_epoch > led[p.partition]
     brokers = {b.node_id: b for b in await survivors.list_brokers(consistent=True)}
     assert brokers[victim].fenced
+    rc, out, err = await cli("brokers", "list", "--json", "--consistent", "--bootstrap",
+                             ",".join(cluster.kafka_address(i) for i in cluster.ids if i != victim))
+    assert rc == 0, err
+    rows = {r["node_id"]: r for r in json.loads(out)}
+    assert sorted(rows) == [1, 2, 3] and rows[victim]["fenced"] is True
+    assert rows[victim]["port"] == cluster.kafka_ports[victim]
+    assert rows[victim]["broker_epoch"] == brokers[victim].broker_epoch
+    assert rows[leader]["fenced"] is False and isinstance(rows[leader]["last_heartbeat_ms"], int)
 
     cluster.start(victim)
     await wait_for(lambda: brokers_unfenced(client, cluster.ids), timeout_s=30, what="victim unfenced")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from rafka.broker.client.admin_client import AdminClient
 from tests.integration.conftest import wait_for
 from tests.integration.kafka_clients import (
     aiokafka_topics,
@@ -31,7 +30,7 @@ async def test_real_clients_read_cluster_metadata(cluster_factory):
         return md if sorted(md.brokers) == [1, 2, 3] else None
 
     await wait_for(all_brokers_listed, timeout_s=30, what="three unfenced brokers in Metadata")
-    admin = AdminClient(cluster.bootstrap)
+    admin = cluster.admin()
     result = await admin.create_topic("orders", 3, 2)
     assert result.error_code == 0, result
 

@@ -10,7 +10,6 @@ import json
 import pytest
 import trio
 
-from rafka.broker.client.admin_client import AdminClient
 from tests.integration.conftest import rafka_cmd, subprocess_env, wait_for
 
 pytestmark = pytest.mark.integration
@@ -39,9 +38,9 @@ async def test_observer_joins_is_promoted_and_a_voter_is_removed(cluster_factory
     unfenced, sees new topics in its own image; `quorum add-voter` promotes
     it (and refuses a non-observer), `quorum remove-voter` removes another
     voter (and refuses an unknown one), and the new quorum still commits."""
-    cluster = await cluster_factory(3, observers=1, broker=BROKER_TIMING)
-    b = cluster.bootstrap
-    client = AdminClient(b, timeout_s=15)
+    cluster = await cluster_factory(3, observers=1, broker=BROKER_TIMING, kafka=True)
+    b = cluster.kafka_bootstrap
+    client = cluster.admin()
     cluster.start_all()
     await cluster.wait_leader(among=[1, 2, 3], timeout_s=30)
 
@@ -63,7 +62,7 @@ async def test_observer_joins_is_promoted_and_a_voter_is_removed(cluster_factory
     rc, out, err = await cli("brokers", "list", "--json", "--bootstrap", b)
     assert rc == 0, err
     row = {r["node_id"]: r for r in json.loads(out)}[OBSERVER]
-    assert row["port"] == int(cluster.client_address(OBSERVER).rpartition(":")[2]) and row["fenced"] is False
+    assert row["port"] == cluster.kafka_ports[OBSERVER] and row["fenced"] is False
 
     rc, _, err = await cli("topics", "create", "seen-by-observer", "--partitions", "2",
                            "--replication-factor", "3", "--bootstrap", b)
@@ -71,12 +70,12 @@ async def test_observer_joins_is_promoted_and_a_voter_is_removed(cluster_factory
 
     async def observer_image_current():
         leader = await cluster.wait_leader(among=[1, 2, 3], timeout_s=10)
-        lead = await client.metadata_status(cluster.client_address(leader["node_id"]))
-        mine = await client.metadata_status(cluster.client_address(OBSERVER))
+        lead = await client.metadata_status(cluster.peer_address(leader["node_id"]))
+        mine = await client.metadata_status(cluster.peer_address(OBSERVER))
         return mine.metadata_offset == lead.metadata_offset and mine.digest == lead.digest and mine.topics >= 1
 
     await wait_for(observer_image_current, timeout_s=30, what="the observer's image equal to the leader's")
-    observer_only = AdminClient(cluster.client_address(OBSERVER), timeout_s=15)
+    observer_only = cluster.admin(cluster.peer_address(OBSERVER))
     d = await observer_only.describe_topic("seen-by-observer")
     assert len(d.partitions) == 2
 
@@ -86,10 +85,10 @@ async def test_observer_joins_is_promoted_and_a_voter_is_removed(cluster_factory
     rc, _, err = await cli("quorum", "remove-voter", "--node-id", "9", "--bootstrap", b)
     assert rc != 0 and "not a voter" in err, err
 
-    # Promote the observer (through the observer's own client listener: forwarded to the leader).
+    # Promote the observer (through the observer's own Kafka listener: forwarded to the leader).
     async def promoted():
         rc, out, err = await cli("quorum", "add-voter", "--node-id", str(OBSERVER), "--json",
-                                 "--bootstrap", cluster.client_address(OBSERVER))
+                                 "--bootstrap", cluster.kafka_address(OBSERVER))
         if rc != 0:
             assert "not caught up" in err or "in progress" in err, err  # retry only these
             return None

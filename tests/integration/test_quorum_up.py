@@ -163,11 +163,11 @@ def test_quorum_up_ready_status_shape_stop_and_resume(tmp_path):
 def test_node_start_refuses_unformatted_and_foreign_dirs(tmp_path):
     """Goal: `node start` exits non-zero with one line on an unformatted data
     dir and on a dir formatted for another node."""
-    client, peer = free_ports(2)
+    (peer,) = free_ports(1)
     cfg = tmp_path / "node.toml"
     cfg.write_text(
         render_config(
-            node_id=1, data_dir="data", client=f"127.0.0.1:{client}",
+            node_id=1, data_dir="data",
             peer=f"127.0.0.1:{peer}", voters={1: f"127.0.0.1:{peer}"},
         )  # fmt: skip
     )

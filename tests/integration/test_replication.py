@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import trio
 
-from rafka.broker.client.admin_client import AdminClient
 from rafka.broker.replica.test_api import AppendForTestRequest, ReadForTestRequest
 from rafka.log.records import Record, build_batch
 from rafka.netproto.handshake import KIND_PEER
@@ -32,7 +31,7 @@ async def test_kill_leader_acked_records_survive_and_restarted_broker_rejoins(cl
     truncates/catches up, rejoins the ISR, and all logs are byte-identical below the HW."""
     monkeypatch.setenv("RAFKA_REPLICA_TEST_API", "1")
     cluster = await cluster_factory(3, broker=BROKER_TIMING)
-    admin = AdminClient(cluster.bootstrap, timeout_s=15)
+    admin = cluster.admin()
     await start_and_wait(cluster, admin)
     res = await admin.create_topic("r", 1, 3)
     assert res.error_code == 0, res

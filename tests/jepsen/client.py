@@ -1,4 +1,5 @@
-"""Adapters from the harness to the node's client API.
+"""Adapters from the harness to the node's tool API (its peer listener, as a
+"client" connection naming the cluster id).
 
 Why a seam here: the workload and the nemesis driver speak a tiny protocol
 (`AdminClient` in workload_metadata.py, `node_status` below); this module is

@@ -3,10 +3,12 @@ directed link goes through a `LinkProxy`.
 
 Wiring (why): node i's voters table maps node j to the proxy for link i->j,
 which forwards to node j's real peer listener, so faulting proxy i->j is
-exactly "i cannot send to j". Clients reach node j through the client proxy
-for j; the node advertises that proxy as its client address so a redirect to
-the leader stays behind the proxy too. The harness's own control traffic
-(status polls) goes straight to the client listeners: it is not under test.
+exactly "i cannot send to j". The workload's admin client reaches node j's
+peer listener (a "client" connection naming the cluster id) through the
+client proxy for j; Kafka clients reach its Kafka listener through the
+kafka proxy for j, which the node advertises. The harness's own control
+traffic (status polls, digests) goes straight to the peer listeners: it is
+not under test.
 
 Process control: kill -9 (`kill`), restart on the same data dir and ports
 (`launch`), SIGSTOP/SIGCONT (`pause`/`resume`). `stop_all` always ends every
@@ -69,7 +71,6 @@ class ClusterSettings:
 class NodeProc:
     node_id: int
     dir: Path
-    client_port: int
     peer_port: int
     kafka_port: int
     proc: subprocess.Popen | None = None
@@ -105,11 +106,14 @@ def _q(text: str) -> str:
 NODE_PORT_RANGE = (20000, 32768)
 
 
-def _node_ports(nodes: int) -> list[tuple[int, int, int]]:
-    """3 distinct ports per node, each bindable a moment ago."""
+PORTS_PER_NODE = 2  # peer, kafka
+
+
+def _node_ports(nodes: int) -> list[tuple[int, ...]]:
+    """PORTS_PER_NODE distinct ports per node, each bindable a moment ago."""
     pick = random.SystemRandom()
     chosen: list[int] = []
-    while len(chosen) < 3 * nodes:
+    while len(chosen) < PORTS_PER_NODE * nodes:
         port = pick.randrange(*NODE_PORT_RANGE)
         if port in chosen:
             continue
@@ -119,7 +123,8 @@ def _node_ports(nodes: int) -> list[tuple[int, int, int]]:
             except OSError:
                 continue
         chosen.append(port)
-    return [tuple(chosen[3 * k: 3 * k + 3]) for k in range(nodes)]
+    n = PORTS_PER_NODE
+    return [tuple(chosen[n * k: n * k + n]) for k in range(nodes)]
 
 
 class Cluster:
@@ -148,7 +153,7 @@ class Cluster:
                     p = LinkProxy(f"{i}->{j}", HOST, self.nodes[j].peer_port)
                     await nursery.start(p.serve)
                     self.peer_proxies[(i, j)] = p
-            c = LinkProxy(f"client->{i}", HOST, self.nodes[i].client_port)
+            c = LinkProxy(f"client->{i}", HOST, self.nodes[i].peer_port)
             await nursery.start(c.serve)
             self.client_proxies[i] = c
             if self.settings.kafka:
@@ -157,7 +162,7 @@ class Cluster:
                 self.kafka_proxies[i] = k
 
     def bootstrap(self) -> list[str]:
-        """Client-side addresses (through the client proxies)."""
+        """The admin client's addresses: node peer listeners through the client proxies."""
         return [self.client_proxies[i].address for i in self.node_ids]
 
     def kafka_bootstrap(self) -> str:
@@ -174,7 +179,6 @@ class Cluster:
         for j in self.node_ids:
             addr = f"{HOST}:{node.peer_port}" if j == i else self.peer_proxies[(i, j)].address
             voters.append(_q(f"{j}@{addr}"))
-        clients = [_q(f"{j}@{self.client_proxies[j].address}") for j in self.node_ids]
         kafka_top, kafka_tables = [], []
         if s.kafka:
             kafka_top = [f"advertised_kafka = {_q(self.kafka_proxies[i].address)}"]
@@ -187,12 +191,9 @@ class Cluster:
             'roles = ["controller", "broker"]',
             f"data_dir = {_q(str(node.data_dir))}",
             f"voters = [{', '.join(voters)}]",
-            f"advertised_client = {_q(self.client_proxies[i].address)}",
-            f"client_addresses = [{', '.join(clients)}]",
             *kafka_top,
             "",
             "[listeners]",
-            f"client = {_q(f'{HOST}:{node.client_port}')}",
             f"peer = {_q(f'{HOST}:{node.peer_port}')}",
             *([f"kafka = {_q(f'{HOST}:{node.kafka_port}')}"] if s.kafka else []),
             "",

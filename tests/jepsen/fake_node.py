@@ -1,7 +1,8 @@
 """A stand-in node for testing the harness itself (never the system).
 
 `python -m tests.jepsen.fake_node --config node.toml` reads a real node
-config and serves the client API subset the metadata workload uses. Node 1
+config and serves, on its peer listener, the tool API subset the metadata
+workload uses. Node 1
 owns the state (a JSON file in its data dir, rewritten atomically on every
 change, so kill -9 loses nothing acknowledged); every other node forwards
 each request to node 1 through its voters-table address, i.e. through the
@@ -138,13 +139,11 @@ async def main_async(args) -> None:
             return await forward.call(msg, FORWARD_TIMEOUT_S)
 
         async with trio.open_nursery() as nursery:
-            common = dict(cluster_id=cluster_id, node_id=config.node_id, accepts=SERVED)
+            # Like a real node: one peer listener, tools naming the cluster id.
             await nursery.start(functools.partial(
-                serve, handler, host=config.client_listener.host,
-                port=config.client_listener.port, **common))
-            await nursery.start(functools.partial(
-                serve, handler, host=config.peer_listener.host,
-                port=config.peer_listener.port, **common))
+                serve, handler, host=config.peer_listener.host, port=config.peer_listener.port,
+                cluster_id=cluster_id, node_id=config.node_id, accepts=SERVED,
+                clients_need_cluster_id=True))
 
 
 def main(argv=None) -> int:

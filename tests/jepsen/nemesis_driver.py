@@ -34,7 +34,8 @@ class NemesisState:
 async def statuses(cluster: Cluster, timeout_s: float | None = None, *,
                    query=node_status) -> dict[int, dict | None]:
     """Each node's answer to `query` (QuorumStatus by default) straight from
-    its client listener (None for a node that does not answer), queried
+    its peer listener, naming the cluster id (None for a node that does not
+    answer), queried
     concurrently."""
     timeout_s = timeout_s or cluster.settings.status_timeout_s
     out: dict[int, dict | None] = {}
@@ -44,7 +45,7 @@ async def statuses(cluster: Cluster, timeout_s: float | None = None, *,
         if not node.alive or node.paused:
             out[i] = None
             return
-        out[i] = await query(HOST, node.client_port, cluster.cluster_id, timeout_s)
+        out[i] = await query(HOST, node.peer_port, cluster.cluster_id, timeout_s)
 
     async with trio.open_nursery() as nursery:
         for i in cluster.node_ids:

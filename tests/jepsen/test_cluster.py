@@ -36,8 +36,9 @@ def status_of(pid: int) -> str:
 
 async def test_configs_route_every_link_through_a_proxy(tmp_path):
     """Goal: node i's voters table names the proxy for link i->j (which
-    forwards to j's real peer port) and its own real peer listener; clients
-    are advertised behind client proxies; the file is a valid node config."""
+    forwards to j's real peer port) and its own real peer listener; the
+    admin client's proxy for j forwards to j's peer listener too (no client
+    listener any more); the file is a valid node config."""
     cluster = Cluster(tmp_path, ClusterSettings(nodes=3), random.Random(1))
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
@@ -55,7 +56,7 @@ async def test_configs_route_every_link_through_a_proxy(tmp_path):
                     else:
                         proxy = cluster.peer_proxies[(i, j)]
                         assert port == proxy.port and proxy.target_port == cluster.nodes[j].peer_port
-                assert cfg.advertised_client.port == cluster.client_proxies[i].port
+                assert cluster.client_proxies[i].target_port == cluster.nodes[i].peer_port
             assert len(cluster.peer_proxies) == 6 and len(cluster.client_proxies) == 3
             cluster.close_proxies()
 

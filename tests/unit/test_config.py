@@ -36,7 +36,7 @@ def base_doc(**over):
         "node_id": 2,
         "data_dir": "d",
         "voters": ["1@127.0.0.1:1", "2@127.0.0.1:2"],
-        "listeners": {"client": "127.0.0.1:10", "peer": "127.0.0.1:20"},
+        "listeners": {"peer": "127.0.0.1:20"},
     }
     doc.update(over)
     return doc
@@ -57,7 +57,6 @@ def test_documented_example_loads_with_paths_relative_to_the_file(tmp_path):
         3: HostPort("127.0.0.1", 9194),
     }
     assert cfg.kafka_listener == HostPort("127.0.0.1", 9092)
-    assert cfg.client_listener == HostPort("127.0.0.1", 9392)
     assert cfg.metrics_listener == HostPort("127.0.0.1", 9292)
     assert cfg.rack == "r1"
     assert cfg.raft == RaftSettings() and cfg.broker == BrokerSettings()
@@ -77,10 +76,8 @@ def test_render_config_round_trips(tmp_path):
     text = render_config(
         node_id=3,
         data_dir=str(tmp_path / "n3"),
-        client="127.0.0.1:9194",
         peer="127.0.0.1:9294",
         voters={1: "127.0.0.1:9292", 3: "127.0.0.1:9294"},
-        client_addresses={1: "127.0.0.1:9192", 3: "127.0.0.1:9194"},
         raft={"election_timeout_ms": 500, "inbound_messages_max": 64},
     )
     path = tmp_path / "node.toml"
@@ -88,7 +85,7 @@ def test_render_config_round_trips(tmp_path):
     cfg = load_config(path)
     assert cfg.node_id == 3 and cfg.data_dir == (tmp_path / "n3").resolve()
     assert set(cfg.voters) == {1, 3}
-    assert cfg.client_addresses[1] == HostPort("127.0.0.1", 9192)
+    assert cfg.voters[1] == HostPort("127.0.0.1", 9292) and cfg.peer_listener.port == 9294
     assert cfg.raft.election_timeout_ms == 500 and cfg.raft.inbound_messages_max == 64
 
 
@@ -100,14 +97,13 @@ def test_render_config_round_trips(tmp_path):
         ({"node_id": 2**31}, "node_id"),  # beyond Kafka's int32
         ({"node_id": 99999999999999999999}, "node_id"),
         ({"voters": ["2@127.0.0.1:2", "2147483648@127.0.0.1:3"]}, "voters"),
-        ({"client_addresses": ["99999999999999999999@127.0.0.1:3"]}, "client_addresses"),
         ({"roles": ["zookeeper"]}, "roles"),
         ({"voters": ["1@127.0.0.1:1"]}, "voters"),  # own id missing
         ({"voters": ["x@127.0.0.1:1"]}, "voters"),
         ({"voters": ["2@127.0.0.1:2", "2@127.0.0.1:3"]}, "voters"),
         ({"voters": ["2@127.0.0.1:99999"]}, "voters"),
-        ({"listeners": {"client": "127.0.0.1:10"}}, "listeners"),
-        ({"listeners": {"client": "nohost", "peer": "127.0.0.1:2"}}, "listeners.client"),
+        ({"listeners": {"kafka": "127.0.0.1:10"}}, "listeners"),
+        ({"listeners": {"peer": "nohost"}}, "listeners.peer"),
         ({"raft": {"election_timeout_ms": 100, "heartbeat_interval_ms": 100}}, "raft"),
         ({"raft": {"tick_ms": -5}}, "raft.tick_ms"),
         ({"raft": {"tick_ms": 50, "bogus": 1}}, "raft"),
@@ -116,6 +112,11 @@ def test_render_config_round_trips(tmp_path):
         ({"broker": {"leader_imbalance_check_interval_ms": 5000}}, "broker: leader_imbalance_check_interval_ms is now"),
         ({"raft": {"proposals_in_flight_max": 10}}, "raft: proposals_in_flight_max is now"),
         ({"surprise": 1}, "config"),
+        # The retired msgpack client listener: one line saying so, not "unknown key".
+        ({"listeners": {"client": "127.0.0.1:10", "peer": "127.0.0.1:20"}},
+         "listeners.client: the msgpack client listener is retired"),
+        ({"advertised_client": "127.0.0.1:10"}, "advertised_client: the msgpack client listener is retired"),
+        ({"client_addresses": ["2@127.0.0.1:3"]}, "client_addresses: the msgpack client listener is retired"),
     ],
 )
 def test_bad_fields_raise_config_error_naming_the_field(tmp_path, over, field):

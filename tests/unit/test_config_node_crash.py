@@ -49,7 +49,7 @@ def node_setup(tmp_path):
     data = tmp_path / "data"
     identity, _ = format_dir(data, 1)
     text = render_config(
-        node_id=1, data_dir="data", client="127.0.0.1:1", peer="127.0.0.1:2",
+        node_id=1, data_dir="data", peer="127.0.0.1:2",
         voters={1: "127.0.0.1:2"},
     )  # fmt: skip
     (tmp_path / "node.toml").write_text(text)

@@ -17,7 +17,6 @@ def test_render_config_writes_broker_and_raft_tables(tmp_path):
     text = render_config(
         node_id=2,
         data_dir="d",
-        client="127.0.0.1:10",
         peer="127.0.0.1:20",
         voters={1: "127.0.0.1:19", 2: "127.0.0.1:20"},
         raft={"election_timeout_ms": 600, "heartbeat_interval_ms": 100, "tick_ms": 50},
@@ -49,6 +48,7 @@ def test_quorum_layout_writes_complete_configs_and_keeps_edits(tmp_path):
     moved.prepare()
     cfg = load_config(path)
     assert cfg.broker.session_timeout_ms == 9000
-    assert cfg.kafka_listener.port == 21001 and cfg.client_listener.port == 21301
+    assert cfg.kafka_listener.port == 21001 and cfg.peer_listener.port == 21101
+    assert "client" not in path.read_text()  # the msgpack client listener is retired
     assert cfg.metrics_listener.port == 21201
     assert load_config(moved.config_path(1)).broker.session_timeout_ms == 6000

@@ -75,7 +75,7 @@ def _node_config(tmp_path):
     # Ports are never bound: the node must refuse before listening.
     cfg.write_text(
         render_config(
-            node_id=1, data_dir="data", client="127.0.0.1:1", peer="127.0.0.1:2",
+            node_id=1, data_dir="data", peer="127.0.0.1:2",
             voters={1: "127.0.0.1:2"},
         )  # fmt: skip
     )

@@ -57,13 +57,13 @@ def test_follower_status_knows_only_itself_and_the_leader():
         observers=[],
         match_index=None,
         last_contact_ms={1: 40},
-        leader_client_address="127.0.0.1:9192",
+        leader_peer_address="127.0.0.1:9192",
     )
     d = status_to_dict(resp)
     by_id = {v["node_id"]: v for v in d["voters"]}
     assert by_id[2]["log_end_offset"] == 11 and by_id[2]["lag"] is None
     assert by_id[1]["lag"] is None and by_id[1]["last_contact_ms"] == 40
-    assert d["leader_client_address"] == "127.0.0.1:9192"
+    assert d["leader_peer_address"] == "127.0.0.1:9192"
     assert d["role"] == "follower"
 
 

@@ -12,7 +12,7 @@ from rafka.broker.node.config import ConfigError, load_config, render_config
 
 
 def _write(tmp_path, group):
-    text = render_config(node_id=1, data_dir="d", client="127.0.0.1:10", peer="127.0.0.1:20",
+    text = render_config(node_id=1, data_dir="d", peer="127.0.0.1:20",
                          voters={1: "127.0.0.1:20"}, group=group)
     path = tmp_path / "node.toml"
     path.write_text(text)

@@ -33,8 +33,8 @@ def test_address_book_static_entries_win_and_size_is_bounded():
     book = AddressBook({1: ("127.0.0.1", 9001)}, entries_max=2)
     assert not book.learn(1, ("10.0.0.9", 1))
     assert book.get(1) == ("127.0.0.1", 9001)
-    assert book.learn(4, ("127.0.0.1", 9004), "127.0.0.1:8004")
-    assert book.get(4) == ("127.0.0.1", 9004) and book.client_address(4) == "127.0.0.1:8004"
+    assert book.learn(4, ("127.0.0.1", 9004))
+    assert book.get(4) == ("127.0.0.1", 9004) and book.address_text(4) == "127.0.0.1:9004"
     assert book.peer_table() == {"1": "127.0.0.1:9001", "4": "127.0.0.1:9004"}
     with pytest.raises(MembershipError):
         book.learn(5, ("127.0.0.1", 9005))
@@ -93,8 +93,7 @@ def service(driver, book=None):
         raise AssertionError("no peer call expected")
 
     return MembershipService(1, driver, book or AddressBook({1: ("h", 1)}), call_peer=no_call, forward=no_call,
-                             announce=False, peer_address="h:1",
-                             client_address="h:2")
+                             announce=False, peer_address="h:1")
 
 
 async def test_join_on_leader_learns_address_and_adds_learner():
@@ -102,10 +101,10 @@ async def test_join_on_leader_learns_address_and_adds_learner():
     once, and answers member=True with its address book."""
     driver = FakeDriver(leader_status())
     svc = service(driver)
-    resp = await svc.handle_join(JoinAsObserverRequest(4, "127.0.0.1:9004", "127.0.0.1:8004"))
+    resp = await svc.handle_join(JoinAsObserverRequest(4, "127.0.0.1:9004"))
     assert resp.member and resp.peer_addresses["4"] == "127.0.0.1:9004"
     assert driver.changes == [(ConfChangeKind.ADD_LEARNER, 4)]
-    await svc.handle_join(JoinAsObserverRequest(4, "127.0.0.1:9004", None))
+    await svc.handle_join(JoinAsObserverRequest(4, "127.0.0.1:9004"))
     assert len(driver.changes) == 1  # already a member: no second proposal
 
 
@@ -115,7 +114,7 @@ async def test_join_on_follower_only_learns_address():
     st.role, st.leader_id = "follower", 2
     driver = FakeDriver(st)
     svc = service(driver)
-    resp = await svc.handle_join(JoinAsObserverRequest(4, "127.0.0.1:9004", None))
+    resp = await svc.handle_join(JoinAsObserverRequest(4, "127.0.0.1:9004"))
     assert not resp.member and resp.leader_id == 2 and driver.changes == []
     assert svc.book.get(4) == ("127.0.0.1", 9004)
 
@@ -126,16 +125,16 @@ async def test_voter_changes_refused_with_typed_errors():
     driver = FakeDriver(leader_status())
     svc = service(driver)
     with pytest.raises(RafkaError) as exc:
-        await svc.handle_client_change(AddVoterRequest(4))
+        await svc.handle_tool_change(AddVoterRequest(4))
     assert exc.value.code == ErrorCode.INVALID_REQUEST and driver.changes == []
     driver.st.learners.append(4)
     driver.st.peers[4] = PeerStatus(match_index=10, last_contact_ticks=0)
     driver.error = ConfChangeError("another configuration change is in progress")
     with pytest.raises(RafkaError) as exc:
-        await svc.handle_client_change(AddVoterRequest(4))
+        await svc.handle_tool_change(AddVoterRequest(4))
     assert exc.value.code == ErrorCode.INVALID_REQUEST and "in progress" in exc.value.message
     driver.error = None
-    resp = await svc.handle_client_change(AddVoterRequest(4))
+    resp = await svc.handle_tool_change(AddVoterRequest(4))
     assert sorted(resp.voters) == [1, 2, 3, 4] and resp.observers == []
     driver.st.role, driver.st.leader_id = "follower", 2
     with pytest.raises(RafkaError) as exc:
