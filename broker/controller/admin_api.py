@@ -1,4 +1,5 @@
-"""Handlers for the admin messages on the client and peer listeners.
+"""Handlers for the admin messages on the peer listener (from peers, and
+from rafka's own tools that name the cluster id).
 
 Why: a client may send any admin request to any node. Writes must reach the
 active controller (the Raft leader); reads can be answered from the local
@@ -6,7 +7,7 @@ image, which may lag the leader unless the client asks for a linearizable
 read.
 
 - Writes (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
-  ElectLeaders) on the client listener: decided by the local controller when
+  ElectLeaders) from a tool: decided by the local controller when
   it is active, otherwise forwarded over the peer connection to the leader's
   peer listener. With no leader known, or when the forward surely was not
   sent, the answer is NOT_CONTROLLER (nothing happened; the client retries).
@@ -109,8 +110,8 @@ class AdminApi:
 
     # ----------------------------------------------------- handler tables
     def client_handlers(self) -> dict[str, Handler]:
-        """Message TYPE -> handler, to merge into the client listener's
-        dispatch (and its `accepts` set)."""
+        """Message TYPE -> handler for tool connections on the peer listener
+        (merged into their dispatch and `accepts` set)."""
         table: dict[str, Handler] = {cls.TYPE: self.handle_write for cls in WRITE_REQUESTS}
         table.update({cls.TYPE: self.handle_read for cls in READ_REQUESTS})
         table[MetadataBarrierRequest.TYPE] = self.handle_barrier

@@ -105,7 +105,7 @@ def stop_quorum_up(proc: subprocess.Popen, reader: LineReader) -> None:
 
 def test_quorum_up_ready_status_shape_stop_and_resume(tmp_path):
     """Goal: `quorum up` prints one `ready bootstrap=...` line naming the three
-    client ports, `quorum status --json` has DESIGN.md's shape, SIGTERM stops
+    Kafka ports, `quorum status --json` has DESIGN.md's shape, SIGTERM stops
     every child, and a second `quorum up` on the same dir resumes the same
     cluster (same id, log kept)."""
     base = pick_base_port()

@@ -225,7 +225,7 @@ async def test_metadata_status_agrees_after_catch_up(nursery, autojump_clock):
 
 
 async def test_handler_tables_cover_the_admin_messages(nursery, autojump_clock):
-    """Goal: the client listener gets writes, reads and status but no broker
+    """Goal: tool connections get writes, reads and status but no broker
     lifecycle messages; the peer listener gets the controller requests."""
     c = Cluster(nursery)
     client = c.apis[1].client_handlers()

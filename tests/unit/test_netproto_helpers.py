@@ -40,7 +40,7 @@ class Echo(Message):
 @register
 @dataclass(frozen=True)
 class FakeVote(Message):
-    """Stands in for a Raft message that a client listener must refuse."""
+    """Stands in for a Raft message that a listener which does not accept it must refuse."""
 
     TYPE = "test.netproto.FakeVote"
     term: int

@@ -142,7 +142,8 @@ async def test_handshake_refusals():
 
 
 async def test_listener_refuses_message_types_it_does_not_accept():
-    """Goal: a client listener never runs a Raft-like message: a request
+    """Goal: a listener never runs a message type it does not accept (say, a
+    Raft message on a tool connection): a request
     gets INVALID_REQUEST (connection still usable), a one-way message closes
     the connection; the handler never sees either."""
     seen = []
