@@ -15,10 +15,9 @@ import struct
 from kio.serial import entity_reader, entity_writer
 
 from rafka.broker.kafka.errors import MalformedRequest
-from rafka.broker.kafka.header import encode_response_header
 from rafka.broker.kafka.precheck import check_body
 
-_SIZE = struct.Struct(">i")
+_SIZE_CORRELATION = struct.Struct(">ii")
 
 
 def decode_body(schema: type, frame: bytes, offset: int):
@@ -30,35 +29,19 @@ def decode_body(schema: type, frame: bytes, offset: int):
     return entity
 
 
-# Encoded bodies of responses a handler marked reusable (remember()), by
-# identity; the entity is held, so its id cannot be reused while cached.
-REUSABLE_BODIES_MAX = 64
-_reusable: dict[int, tuple[object, bytes | None]] = {}
-
-
-def remember(entity) -> None:
-    """Mark a response entity the handler will return again unchanged
-    (e.g. a cached Metadata answer): its bytes are encoded once."""
-    if id(entity) in _reusable:
-        return
-    if len(_reusable) >= REUSABLE_BODIES_MAX:
-        _reusable.pop(next(iter(_reusable)))
-    _reusable[id(entity)] = (entity, None)
-
-
 def encode_body(entity) -> bytes:
-    cached = _reusable.get(id(entity))
-    if cached is not None and cached[1] is not None:
-        return cached[1]
     buf = io.BytesIO()
     entity_writer(type(entity))(buf, entity)
-    data = buf.getvalue()
-    if cached is not None:
-        _reusable[id(entity)] = (entity, data)
-    return data
+    return buf.getvalue()
+
+
+def frame_response(correlation_id: int, header_version: int, body: bytes) -> bytes:
+    """A whole response frame (size, header, body) around an encoded body."""
+    if header_version == 0:
+        return _SIZE_CORRELATION.pack(len(body) + 4, correlation_id) + body
+    return _SIZE_CORRELATION.pack(len(body) + 5, correlation_id) + b"\x00" + body
 
 
 def encode_response(correlation_id: int, header_version: int, entity) -> bytes:
     """A whole response frame: size, header, body."""
-    payload = encode_response_header(correlation_id, header_version) + encode_body(entity)
-    return _SIZE.pack(len(payload)) + payload
+    return frame_response(correlation_id, header_version, encode_body(entity))

@@ -31,6 +31,11 @@ class FrameBuffer:
         return len(self._buf)
 
     @property
+    def pending_size(self) -> int | None:
+        """The size of the frame being read, once its prefix is in."""
+        return self._need
+
+    @property
     def empty(self) -> bool:
         return not self._buf
 

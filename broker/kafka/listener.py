@@ -1,8 +1,10 @@
 """The Kafka listener: accept connections, serve each (connection.py).
 
-`serve_kafka` binds, reports the bound port through `task_status`, and
-serves until cancelled. At most `connections_max` connections are open;
-one more is accepted and closed at once (one log line).
+`run` binds, reports the bound port through `task_status`, and serves
+until cancelled. At most `connections_max` connections are open; one more
+is accepted and closed at once (one log line). Its connections share one
+memory pool for queued request bytes (memory_pool.py) and one cache of
+encoded answers (answer_cache.py).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import functools
 import structlog
 import trio
 
+from rafka.broker.kafka.answer_cache import AnswerCache
 from rafka.broker.kafka.config import KafkaListenerConfig
 from rafka.broker.kafka.connection import ConnectionStats, serve_connection
 from rafka.broker.kafka.context import BrokerView
 from rafka.broker.kafka.legacy_bridge import is_legacy, relay
+from rafka.broker.kafka.memory_pool import RequestMemory
 
 log = structlog.get_logger("rafka.kafka")
 
@@ -31,6 +35,9 @@ class KafkaListener:
         self.port = port
         self.config = config or broker.config
         self.stats = ConnectionStats()
+        # Shared by every connection of this listener.
+        self.answers = AnswerCache(self.config.answers_cached_bytes_max)
+        self.memory = RequestMemory(self.config.requests_queued_bytes_max)
         self.log = log.bind(node_id=broker.node_id)
         self.bound_port: int | None = None
         self.legacy_target = legacy_target
@@ -57,7 +64,8 @@ class KafkaListener:
                     async with stream:
                         await relay(stream, prefix, target)
                     return
-            await serve_connection(stream, self.broker, self.config, stats, self.log, prefix)
+            await serve_connection(stream, self.broker, self.config, stats, self.log, prefix,
+                                   cache=self.answers, memory=self.memory)
         finally:
             stats.open -= 1
 

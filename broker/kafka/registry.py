@@ -70,6 +70,10 @@ MODULES: tuple[ModuleType, ...] = (
 
 API_TABLE: dict[int, ModuleType] = {m.API_KEY: m for m in MODULES}
 
+# Keys whose encoded answers may be reused (answer_cache.py): their module
+# has `cache_stamp(broker)` and `cacheable(answer)`.
+CACHED_KEYS: frozenset[int] = frozenset(m.API_KEY for m in MODULES if hasattr(m, "cache_stamp"))
+
 
 def served(api_key: int, version: int) -> ModuleType | None:
     m = API_TABLE.get(api_key)

@@ -24,6 +24,11 @@ class NodeMetrics(ReplicaObserver):
         self.node = node
         self.instruments = NodeInstruments()
         self.instruments.registry.register(ClusterCollector(self))
+        # api -> (requests counter, latency histogram) children and (api,
+        # code) -> error counter child: labels() costs more than the count
+        # itself, on every request.
+        self._request_children: dict[str, tuple] = {}
+        self._error_children: dict[tuple[str, int], object] = {}
 
     # ------------------------------------------------------------ source
     def raft_status(self):
@@ -70,10 +75,18 @@ class NodeMetrics(ReplicaObserver):
     # ------------------------------------------------------------ hooks
     def observe_request(self, api: str, seconds: float, response) -> None:
         errors = sorted(set(error_codes(response, ERROR_SCAN_DEPTH)))
-        self.instruments.requests.labels(api).inc()
-        self.instruments.request_seconds.labels(api).observe(seconds)
+        children = self._request_children.get(api)
+        if children is None:
+            children = self._request_children[api] = (self.instruments.requests.labels(api),
+                                                       self.instruments.request_seconds.labels(api))
+        children[0].inc()
+        children[1].observe(seconds)
         for code in errors:
-            self.instruments.request_errors.labels(api, error_name(code)).inc()
+            child = self._error_children.get((api, code))
+            if child is None:
+                child = self._error_children[(api, code)] = self.instruments.request_errors.labels(
+                    api, error_name(code))
+            child.inc()
 
     def bytes_in(self, topic: str, n: int) -> None:
         self.instruments.bytes_in.labels(topic).inc(n)

@@ -4,6 +4,7 @@ one log line — on anything malformed; the listener keeps serving others."""
 
 from __future__ import annotations
 
+import functools
 import struct
 
 import trio
@@ -130,3 +131,90 @@ async def test_listener_serves_real_sockets_and_survives_garbage(nursery):
     corr, body = parse_response(18, 3, await FrameReader(good).read(), 0)
     assert corr == 3 and body.error_code == ErrorCode.none
     assert listener.stats.closed_malformed == 1
+
+
+async def test_pipelined_cached_answers_keep_request_order(nursery):
+    """Metadata answered from the listener's answer cache by the reader,
+    ApiVersions by the responder, interleaved: every answer in order."""
+    from rafka.broker.kafka.answer_cache import AnswerCache
+
+    broker = FakeBroker()
+    client, server = trio.testing.memory_stream_pair()
+    stats = ConnectionStats()
+    nursery.start_soon(functools.partial(serve_connection, server, broker, broker.config, stats, kafka_log,
+                                         cache=AnswerCache(1 << 20)))
+    reader = FrameReader(client)
+    kinds = [(18, 3, API_VERSIONS, 0) if i % 3 == 2 else (3, 12, METADATA, 1) for i in range(60)]
+    for round_ in range(2):  # the first round fills the cache
+        await client.send_all(b"".join(request_frame(k, v, body, correlation_id=round_ * 100 + i)
+                                       for i, (k, v, body, _) in enumerate(kinds)))
+        for i, (key, version, _, hv) in enumerate(kinds):
+            corr, body = parse_response(key, version, await reader.read(), hv)
+            assert corr == round_ * 100 + i
+            assert key == 18 or [t.name for t in body.topics] == ["orders"]
+    assert stats.requests == 120 and stats.answered_now > 0
+
+
+async def test_a_request_larger_than_the_memory_pool_closes_the_connection(nursery):
+    small = request_frame(18, 3, API_VERSIONS)
+    broker = FakeBroker(config=KafkaListenerConfig(requests_queued_bytes_max=len(small) - 4))
+    client, stats, done = await start_connection(nursery, broker)
+    big = request_frame(18, 3, API_VERSIONS, client_id="a-longer-client-id")
+    await client.send_all(small + big)
+    reader = FrameReader(client)
+    await reader.read()  # the request before it is still answered
+    await done.wait()
+    assert stats.closed_too_large == 1 and await reader.closed()
+    # Refused from its size prefix alone, before its body is read.
+    client, stats, done = await start_connection(nursery, broker)
+    await client.send_all(big[:6])
+    await done.wait()
+    assert stats.closed_too_large == 1
+
+
+async def test_a_full_memory_pool_makes_the_next_request_wait_for_released_bytes(nursery):
+    """Two connections share a pool that holds the first's request but not
+    also the second's: the second is served only after the first is
+    answered, and neither connection fails."""
+    import rafka.broker.kafka.apis.api_versions as av
+    from rafka.broker.kafka.memory_pool import RequestMemory
+
+    first_frame = request_frame(18, 3, API_VERSIONS, correlation_id=1)
+    second_frame = request_frame(3, 12, METADATA, correlation_id=2)
+    memory = RequestMemory(len(first_frame) - 4 + len(second_frame) - 4 - 1)
+    broker = FakeBroker()
+    stats = ConnectionStats()
+    gate = trio.Event()
+    original = av.handle
+
+    async def blocking(ctx, request):
+        await gate.wait()
+        return await original(ctx, request)
+
+    streams = []
+    for _ in range(2):
+        client, server = trio.testing.memory_stream_pair()
+        nursery.start_soon(functools.partial(serve_connection, server, broker, broker.config, stats, kafka_log,
+                                             memory=memory))
+        streams.append(client)
+    order: list[int] = []
+
+    async def ask(stream, frame, key, version, hv):
+        await stream.send_all(frame)
+        corr, _ = parse_response(key, version, await FrameReader(stream).read(), hv)
+        order.append(corr)
+
+    av.handle = blocking
+    try:
+        async with trio.open_nursery() as clients:
+            clients.start_soon(ask, streams[0], first_frame, 18, 3, 0)
+            await trio.testing.wait_all_tasks_blocked()
+            assert memory.used_bytes == len(first_frame) - 4
+            clients.start_soon(ask, streams[1], second_frame, 3, 12, 1)
+            await trio.testing.wait_all_tasks_blocked()
+            assert order == [] and memory.waiting == 1 and stats.memory_waits == 1
+            gate.set()
+    finally:
+        av.handle = original
+    assert order == [1, 2]
+    assert stats.closed_malformed == stats.closed_too_large == stats.handler_failures == 0

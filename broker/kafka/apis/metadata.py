@@ -13,10 +13,11 @@
   and replication factor; the answer then says LEADER_NOT_AVAILABLE until
   this node's image holds it (the client retries).
 
-Answers that created nothing are cached per (image, image offset, leader,
-version, requested topics): the image changes only with its offset, so a
-cached answer is exactly what a fresh one would be; the encoded bytes are
-reused too (codec.remember).
+Answers are a pure function of the request and `cache_stamp` (the image,
+its offset and the active controller): the image changes only with its
+offset, so the listener reuses the encoded answer (answer_cache.py) until
+the stamp moves. Only answers that created nothing and found every topic
+are kept (`cacheable`); a consistent read never is (it passes a barrier).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ import structlog
 
 from rafka.broker.controller import requests as rq
 from rafka.broker.controller.validation import validate_topic_name
-from rafka.broker.kafka.consistency import barrier_if_asked, wants_consistent
-from rafka.broker.kafka import codec
+from rafka.broker.kafka.consistency import barrier_if_asked
 from rafka.broker.kafka.context import RequestContext
 from rafka.broker.kafka.shape import get
 from rafka.broker.kafka.topic_ids import ZERO, from_uuid, to_uuid
@@ -41,25 +41,17 @@ log = structlog.get_logger("rafka.kafka")
 
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 
-# Cached answers (see the module docstring); cleared when full.
-METADATA_CACHE_MAX = 64
-_cache: dict[tuple, object] = {}
+
+def cache_stamp(broker) -> tuple:
+    """What an answer depends on besides the request bytes (answer_cache.py;
+    dispatch never caches a consistent read)."""
+    image = broker.image
+    return (image, image.offset, broker.leader_id())
 
 
-def _cache_key(ctx: RequestContext, request) -> tuple | None:
-    """None when the answer must be computed (topic ids asked for, or a
-    consistent read, which must pass its barrier)."""
-    if wants_consistent(ctx):
-        return None
-    image = ctx.broker.image
-    if request.topics is None or (ctx.version == 0 and not request.topics):
-        names = None
-    else:
-        names = tuple(get(t, "name") for t in request.topics)
-        if None in names:
-            return None
-    return (id(image), image.offset, ctx.broker.leader_id(), ctx.broker.node_id, ctx.version, names,
-            ctx.version < 4 or get(request, "allow_auto_topic_creation", True))
+def cacheable(data) -> bool:
+    """An answer that created nothing and found every topic asked for."""
+    return isinstance(data, dict) and not any(t["error_code"] for t in data["topics"])
 
 
 def live_brokers(image: MetadataImage) -> list:
@@ -141,27 +133,7 @@ async def _named_topic(ctx: RequestContext, name: str, allow_create: bool) -> di
     return missing_topic(code, name)
 
 
-async def handle(ctx: RequestContext, request):
-    key = _cache_key(ctx, request)
-    cached = _cache.get(key) if key is not None else None
-    if cached is not None:
-        return cached
-    body = await _answer(ctx, request)
-    if key is not None and _cache_key(ctx, request) == key and not any(
-            t["error_code"] for t in body["topics"]):
-        from rafka.broker.kafka.schemas import response_schema
-        from rafka.broker.kafka.shape import fit
-
-        entity = fit(response_schema(API_KEY, ctx.version), body)
-        if len(_cache) >= METADATA_CACHE_MAX:
-            _cache.clear()
-        _cache[key] = entity
-        codec.remember(entity)
-        return entity
-    return body
-
-
-async def _answer(ctx: RequestContext, request) -> dict:
+async def handle(ctx: RequestContext, request) -> dict:
     try:
         await barrier_if_asked(ctx)
     except RafkaError as exc:
