@@ -28,13 +28,14 @@ frame, an unknown API or a handler failure closes it with one log line
 
 from __future__ import annotations
 
-import structlog
+import time
+
 import trio
 
 from rafka.broker.kafka import request_order
 from rafka.broker.kafka.config import KafkaListenerConfig
 from rafka.broker.kafka.context import BrokerView
-from rafka.broker.kafka.answer_cache import AnswerCache
+from rafka.broker.kafka.answer_cache import AnswerCache, HitTally
 from rafka.broker.kafka.dispatch import respond, respond_now
 from rafka.broker.kafka.errors import MalformedRequest, UnsupportedRequest
 from rafka.broker.kafka.frames import FrameBuffer
@@ -79,6 +80,9 @@ class Connection:
         self.cache = cache
         self.memory = memory if memory is not None else RequestMemory(config.requests_queued_bytes_max)
         self.reserved_bytes = 0  # this connection's part of the memory pool
+        # Requests the reader answered from the cache, not yet in metrics.
+        self.tally = HitTally()
+        self.tally_seconds = 0.0
         self.in_flight = 0
         # The reader waits for the client (and since when): _watch_idle.
         self.receiving = False
@@ -151,10 +155,13 @@ class Connection:
         return True
 
     async def _flush(self, out: list[bytes]) -> None:
-        """Write the reader's answers (only while nothing is in flight)."""
+        """Write the reader's answers (only while nothing is in flight) and
+        report them to metrics."""
         if out:
             data = b"".join(out)
             out.clear()
+            self.tally.report(self.broker, self.tally_seconds)
+            self.tally_seconds = 0.0
             await self.stream.send_all(data)
 
     async def _read_loop(self, send_ch: trio.MemorySendChannel, scope: trio.CancelScope,
@@ -191,8 +198,10 @@ class Connection:
                     elif not await self._reserve(len(frame), out):
                         return
                     if self.in_flight == 0 and self.cache is not None:
-                        answer = respond_now(frame, self.broker, self.cache)
+                        started = time.perf_counter()
+                        answer = respond_now(frame, self.broker, self.cache, self.tally)
                         if answer is not None:
+                            self.tally_seconds += time.perf_counter() - started
                             self._release(len(frame))
                             self.stats.requests += 1
                             self.stats.answered_now += 1

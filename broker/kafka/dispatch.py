@@ -28,12 +28,12 @@ from kio.schema.errors import ErrorCode
 
 from rafka.broker.kafka import registry
 from rafka.broker.kafka.apis import api_versions
-from rafka.broker.kafka.answer_cache import AnswerCache
+from rafka.broker.kafka.answer_cache import AnswerCache, CachedAnswer, HitTally, request_key
 from rafka.broker.kafka.codec import decode_body, encode_body, encode_response, frame_response
 from rafka.broker.kafka.context import NO_RESPONSE, BrokerView, RequestContext
 from rafka.broker.kafka.consistency import CONSISTENT_SUFFIX
 from rafka.broker.kafka.errors import KafkaApiError, UnsupportedRequest, kafka_error
-from rafka.broker.kafka.header import RequestHeader, parse_request_header, peek_api, peek_plain
+from rafka.broker.kafka.header import RequestHeader, parse_request_header, peek_correlation_id
 from rafka.broker.kafka.schemas import API_VERSIONS_KEY, request_schema, response_header_version, response_schema
 from rafka.broker.kafka.shape import error_body, fit
 from rafka.netproto.errors import RafkaError
@@ -69,34 +69,24 @@ async def respond(frame: bytes, broker: BrokerView, *, client_host: str = "",
     if data is NO_RESPONSE:
         return header, b""  # acks=0 produce: nothing goes back
     encoded = encode_body(fit(resp_schema, data))
+    header_version = response_header_version(key, version)
     if stamp is not None and module.cacheable(data) and module.cache_stamp(broker) == stamp:
-        cache.put(stamp, (key, version, frame[offset:]), encoded,
-                  (module.__name__.rpartition(".")[2], error_summary(data)))
-    return header, frame_response(header.correlation_id, response_header_version(key, version), encoded)
+        cache.put(stamp, request_key(frame), CachedAnswer(
+            encoded, header_version, module.__name__.rpartition(".")[2], error_summary(data), module.cache_stamp))
+    return header, frame_response(header.correlation_id, header_version, encoded)
 
 
-def respond_now(frame: bytes, broker: BrokerView, cache: AnswerCache) -> bytes | None:
-    """The response frame for a request answered before under the broker's
-    current view (see the module docstring), or None: then `respond`.
-    Never raises on a bad frame (respond will say what is wrong)."""
-    if peek_api(frame)[0] not in registry.CACHED_KEYS:
-        return None
-    started = time.perf_counter()
-    peek = peek_plain(frame)
-    if peek is None:
-        return None
-    key, version, correlation_id, client_id, offset = peek
-    module = registry.served(key, version)
-    if module is None or _consistent(client_id):
-        return None
-    hit = cache.get(module.cache_stamp(broker), (key, version, frame[offset:]))
+def respond_now(frame: bytes, broker: BrokerView, cache: AnswerCache, tally: HitTally) -> bytes | None:
+    """The response frame for a request whose very bytes (but the
+    correlation id) were answered before under the broker's current view,
+    or None: then `respond`. The hit is counted in `tally` (the caller
+    reports it to metrics). Never raises on a bad frame: a frame that was
+    never answered is never a hit."""
+    hit = cache.get(request_key(frame), broker)
     if hit is None:
         return None
-    encoded, (api, summary) = hit
-    observe = getattr(broker, "observe_request", None)
-    if observe is not None:
-        observe(api, time.perf_counter() - started, summary)
-    return frame_response(correlation_id, response_header_version(key, version), encoded)
+    tally.add(hit)
+    return frame_response(peek_correlation_id(frame), hit.header_version, hit.body)
 
 
 def _consistent(client_id: str | None) -> bool:

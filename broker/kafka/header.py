@@ -17,8 +17,6 @@ from rafka.broker.kafka.schemas import request_header_version
 
 _FIXED = struct.Struct(">hhi")
 _INT16 = struct.Struct(">h")
-_KEY_VERSION = struct.Struct(">hh")
-_PLAIN = struct.Struct(">hhih")  # the fixed part and the client id length
 _INT32 = struct.Struct(">i")
 # A request header never needs more tagged fields than this.
 HEADER_TAGGED_FIELDS_MAX = 64
@@ -45,43 +43,6 @@ def read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
         if not b & 0x80:
             return value, pos
     raise MalformedRequest("varint longer than 5 bytes")
-
-
-def peek_api(frame: bytes) -> tuple[int, int]:
-    """(api key, api version) of a frame; (-1, -1) when it is too short."""
-    if len(frame) < 4:
-        return -1, -1
-    return _KEY_VERSION.unpack_from(frame, 0)
-
-
-def peek_plain(frame: bytes) -> tuple[int, int, int, str | None, int] | None:
-    """(api key, api version, correlation id, client id, body offset) of a
-    v1 or v2 header without tagged fields (what clients send), read without
-    building a RequestHeader: the cached-answer path. None for anything
-    else (parse_request_header then reads it, or says what is wrong)."""
-    if len(frame) < _PLAIN.size:
-        return None
-    api_key, api_version, correlation_id, length = _PLAIN.unpack_from(frame, 0)
-    if api_key < 0 or api_version < 0 or length < -1:
-        return None
-    version = request_header_version(api_key, api_version)
-    if version == 0:
-        return None
-    pos = _PLAIN.size
-    client_id = None
-    if length >= 0:
-        pos += length
-        if pos > len(frame):
-            return None
-        try:
-            client_id = frame[_PLAIN.size:pos].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if version >= 2:
-        if pos >= len(frame) or frame[pos] != 0:
-            return None
-        pos += 1
-    return api_key, api_version, correlation_id, client_id, pos
 
 
 def peek_correlation_id(frame: bytes) -> int | None:

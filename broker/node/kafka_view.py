@@ -45,6 +45,11 @@ class NodeKafkaView:
         """Count a served request in the node's metrics (broker/kafka/dispatch.py)."""
         self._node.metrics.observe_request(api, seconds, response)
 
+    def observe_requests(self, api: str, count: int, seconds: float, response) -> None:
+        """Count `count` requests answered alike (the listener's cached
+        answers, broker/kafka/answer_cache.py), `seconds` each."""
+        self._node.metrics.observe_requests(api, count, seconds, response)
+
     async def change_voters(self, kind: str, node_id: int):
         """Add ("add") or remove ("remove") a voter of the metadata quorum
         (decided on the Raft leader; MembershipService forwards there)."""

@@ -74,19 +74,25 @@ class NodeMetrics(ReplicaObserver):
 
     # ------------------------------------------------------------ hooks
     def observe_request(self, api: str, seconds: float, response) -> None:
+        self.observe_requests(api, 1, seconds, response)
+
+    def observe_requests(self, api: str, count: int, seconds: float, response) -> None:
+        """`count` requests of `api` answered alike: `seconds` each, the
+        error codes of `response` each."""
         errors = sorted(set(error_codes(response, ERROR_SCAN_DEPTH)))
         children = self._request_children.get(api)
         if children is None:
             children = self._request_children[api] = (self.instruments.requests.labels(api),
                                                        self.instruments.request_seconds.labels(api))
-        children[0].inc()
-        children[1].observe(seconds)
+        children[0].inc(count)
+        for _ in range(count):
+            children[1].observe(seconds)
         for code in errors:
             child = self._error_children.get((api, code))
             if child is None:
                 child = self._error_children[(api, code)] = self.instruments.request_errors.labels(
                     api, error_name(code))
-            child.inc()
+            child.inc(count)
 
     def bytes_in(self, topic: str, n: int) -> None:
         self.instruments.bytes_in.labels(topic).inc(n)

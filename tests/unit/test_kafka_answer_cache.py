@@ -11,7 +11,7 @@ from kio.schema.metadata.v12.request import MetadataRequestTopic
 from kio.schema.metadata.v12.response import MetadataResponse as R12
 
 from rafka.broker.kafka import dispatch
-from rafka.broker.kafka.answer_cache import ANSWERS_CACHED_MAX, AnswerCache
+from rafka.broker.kafka.answer_cache import ANSWERS_CACHED_MAX, AnswerCache, CachedAnswer, HitTally
 from rafka.broker.metadata import records as r
 from tests.unit.kafka_support.fake_broker import TOPIC_ID, FakeBroker, parse_response, request_frame
 
@@ -31,7 +31,7 @@ async def answer(broker, cache, body=ALL_TOPICS, correlation_id: int = 7, client
     """(answered from the cache?, correlation id, response) — what a
     connection does: respond_now first, else respond."""
     frame = frame_of(body, correlation_id, client_id)
-    now = dispatch.respond_now(frame, broker, cache)
+    now = dispatch.respond_now(frame, broker, cache, HitTally())
     if now is not None:
         return True, *decode(now)
     _, resp = await dispatch.respond(frame, broker, cache=cache)
@@ -132,18 +132,54 @@ async def test_an_answer_made_while_the_image_moved_is_not_kept():
     assert (await answer(broker, cache, body))[0]
 
 
+class View:
+    def __init__(self, stamp) -> None:
+        self.stamp = stamp
+
+
+def cached(body: bytes) -> CachedAnswer:
+    return CachedAnswer(body, 1, "metadata", {}, lambda view: view.stamp)
+
+
 def test_the_cache_keeps_one_stamp_and_stays_within_its_bounds():
-    cache = AnswerCache(bytes_max=100)
-    cache.put("s1", (3, 12, b"a"), b"x" * 40, {})
-    cache.put("s1", (3, 12, b"b"), b"y" * 40, {})
-    assert cache.get("s1", (3, 12, b"a"))[0] == b"x" * 40
-    cache.put("s1", (3, 12, b"c"), b"z" * 40, {})  # over 100 bytes: the oldest goes
-    assert cache.get("s1", (3, 12, b"a")) is None and cache.bytes <= 100
-    assert cache.get("s1", (3, 12, b"c")) is not None
-    cache.put("s1", (3, 12, b"big"), b"w" * 200, {})  # bigger than the whole cache: not kept
-    assert cache.get("s1", (3, 12, b"big")) is None
-    assert cache.get("s2", (3, 12, b"c")) is None and len(cache) == 0 and cache.bytes == 0
+    cache, view = AnswerCache(bytes_max=100), View("s1")
+    cache.put("s1", b"a", cached(b"x" * 40))
+    cache.put("s1", b"b", cached(b"y" * 40))
+    assert cache.get(b"a", view).body == b"x" * 40
+    cache.put("s1", b"c", cached(b"z" * 40))  # over 100 bytes: the oldest goes
+    assert cache.get(b"a", view) is None and cache.bytes <= 100
+    assert cache.get(b"c", view) is not None
+    cache.put("s1", b"big", cached(b"w" * 200))  # bigger than the whole cache: not kept
+    assert cache.get(b"big", view) is None
+    view.stamp = "s2"  # the view moved: every answer goes
+    assert cache.get(b"c", view) is None and len(cache) == 0 and cache.bytes == 0
     many = AnswerCache(bytes_max=1 << 30)
     for i in range(ANSWERS_CACHED_MAX + 10):
-        many.put("s", (3, 12, str(i).encode()), b"", {})
+        many.put("s", str(i).encode(), cached(b""))
     assert len(many) == ANSWERS_CACHED_MAX
+
+
+def test_hits_reach_metrics_once_per_report_with_their_count():
+    calls = []
+
+    class Many:
+        def observe_requests(self, api, count, seconds, response):
+            calls.append((api, count, seconds, response))
+
+    class One:
+        def observe_request(self, api, seconds, response):
+            calls.append((api, seconds, response))
+
+    a, b = cached(b"a"), CachedAnswer(b"b", 1, "metadata", {"errors": [{"error_code": 5}]}, lambda v: 0)
+    tally = HitTally()
+    for answer in (a, b, a):
+        tally.add(answer)
+    tally.report(Many(), 0.003)
+    assert calls == [("metadata", 2, 0.001, {}), ("metadata", 1, 0.001, b.summary)]
+    calls.clear()
+    tally.report(Many(), 1.0)  # nothing new
+    assert calls == []
+    tally.add(a)
+    tally.add(a)
+    tally.report(One(), 0.002)
+    assert calls == [("metadata", 0.001, {})] * 2
