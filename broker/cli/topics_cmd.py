@@ -4,7 +4,10 @@ Any node can take the request (writes reach the active controller, reads
 come from the answering node's image; `--consistent` makes a read
 linearizable). Output per DESIGN.md: `--json` gives
 `topics list` ["name", ...] and `topics describe` {"name", "configs",
-"partitions": [{"partition", "leader", "leader_epoch", "replicas", "isr"}]};
+"partitions": [{"partition", "leader", "leader_epoch", "replicas", "isr",
+"log_start_offset", "high_watermark", "log_end_offset"}]} (the three
+offsets over Kafka only, broker/client/partition_offsets.py; null when the
+cluster cannot tell);
 a failure is one line with the Kafka error name and a non-zero exit, and a
 rejected request changes nothing.
 
@@ -186,10 +189,12 @@ def render_describe(d: dict) -> str:
              f"Configs: {configs}"]
     for p in d["partitions"]:
         leader = "none" if p["leader"] is None else p["leader"]
-        lines.append(
-            f"  Partition: {p['partition']:<4} Leader: {leader!s:<5} Epoch: {p['leader_epoch']:<4} "
-            f"Replicas: {','.join(map(str, p['replicas']))}  Isr: {','.join(map(str, p['isr']))}"
-        )
+        line = (f"  Partition: {p['partition']:<4} Leader: {leader!s:<5} Epoch: {p['leader_epoch']:<4} "
+                f"Replicas: {','.join(map(str, p['replicas']))}  Isr: {','.join(map(str, p['isr']))}")
+        if "high_watermark" in p:
+            line += "".join(f"  {label}: {'-' if p[key] is None else p[key]}" for label, key in (
+                ("LogStart", "log_start_offset"), ("HighWatermark", "high_watermark"), ("LogEnd", "log_end_offset")))
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -198,8 +203,15 @@ def handle_describe(args) -> int:
         return await client.describe_topic(args.name, consistent=args.consistent)
 
     ka = kafka_admin(args)
-    d = over_kafka(ka.describe_topic, args.name, args.consistent) if ka is not None \
-        else describe_to_dict(run(args, go))
+    if ka is not None:
+        from rafka.broker.client.kafka_admin import CLIENT_ID
+        from rafka.broker.client.partition_offsets import add_partition_offsets
+
+        d = over_kafka(ka.describe_topic, args.name, args.consistent)
+        over_kafka(lambda: add_partition_offsets(ka.confluent_admin(), ka.bootstrap, d, client_id=CLIENT_ID,
+                                                 timeout_s=args.timeout_s))
+    else:
+        d = describe_to_dict(run(args, go))
     print(json.dumps(d) if args.json else render_describe(d))
     return 0
 

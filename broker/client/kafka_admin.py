@@ -73,6 +73,11 @@ class KafkaAdmin:
                                         "log_level": QUIET_LOG_LEVEL})
         return self._client
 
+    def confluent_admin(self):
+        """The held confluent-kafka AdminClient, for the reads it exposes
+        (ListOffsets: broker/client/partition_offsets.py)."""
+        return self._admin()
+
     def _wait(self, future) -> None:
         from confluent_kafka import KafkaException
 
