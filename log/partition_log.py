@@ -237,6 +237,16 @@ class PartitionLog:
                 learn_epochs(self.leader_epochs, metas, leo, leader_epoch)
             return AppendInfo(leo, next_offset - 1, max_timestamp, total)
 
+    def start_leader_epoch(self, epoch: int) -> None:
+        """A leader's new epoch starts at the current log end, recorded when
+        it becomes leader (as Kafka's leader does), so OffsetForLeaderEpoch
+        for that epoch answers the log end before anything is appended in
+        it. Checkpointed with the next flush (a crash before then loses only
+        an entry the next leadership records again)."""
+        with self._lock:
+            if epoch > self.leader_epochs.latest_epoch:
+                self.leader_epochs.assign(epoch, self._log_end_offset, persist=False)
+
     def _go_offline(self, exc: OSError) -> None:
         """A write or fsync failed: the file may hold part of a batch or lost
         pages, so stop serving this log (Kafka takes the log dir offline);

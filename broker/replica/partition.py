@@ -57,6 +57,7 @@ class Partition:
     def become_leader(self, role: PartitionRole, node_id: int, now_ms: int, lag_time_max_ms: int,
                       waiters_max: int) -> None:
         leo = self.log.log_end_offset
+        self.log.start_leader_epoch(role.leader_epoch)
         self.role = role
         self.leader = LeaderState(
             node_id, leader_epoch=role.leader_epoch, partition_epoch=role.partition_epoch,

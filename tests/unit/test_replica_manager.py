@@ -263,6 +263,26 @@ async def test_list_offsets_and_offset_for_leader_epoch(started):
     assert rm.offset_for_leader_epoch("t", 0, 0) == (0, 3)
 
 
+async def test_a_new_leader_epoch_answers_the_log_end_before_any_append(started):
+    """Goal: a broker that becomes leader records its epoch at its log end
+    (Kafka's leader does), so OffsetForLeaderEpoch for the current epoch
+    answers the log end even before anything is appended in that epoch
+    (clients ask it after every leader change; `topics describe` reads the
+    log end this way)."""
+    meta = Meta()
+    cluster(meta)
+    rm = await started(meta)
+    assert rm.offset_for_leader_epoch("t", 0, 0) == (0, 0)  # empty: epoch 0 starts at 0
+    await rm.append("t", 0, batch(3), acks=-1, timeout_s=DEADLINE_S)
+    meta.apply(r.PartitionChangeRecord("T1", 0, leader=1))  # re-elected: leader epoch 1
+    await wait_until(lambda: rm.partitions[("T1", 0)].role.leader_epoch == 1, "leader epoch 1")
+    assert rm.offset_for_leader_epoch("t", 0, 1) == (1, 3)
+    assert rm.offset_for_leader_epoch("t", 0, 0) == (0, 3)
+    await rm.append("t", 0, batch(2), acks=-1, timeout_s=DEADLINE_S)
+    assert rm.offset_for_leader_epoch("t", 0, 1) == (1, 5)
+    assert rm.offset_for_leader_epoch("t", 0, 0) == (0, 3)
+
+
 def _headers(data: bytes):
     from rafka.broker.replica.produce_validation import iter_headers
 
