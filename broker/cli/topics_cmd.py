@@ -15,10 +15,9 @@ rejected request changes nothing.
 (validate_only), then applies them: two entries, but a change the controller
 would reject is never half applied.
 
-Transport: the Kafka protocol (broker/client/kafka_admin.py: confluent-kafka
-for writes, kio for reads) whenever the bootstrap is a Kafka listener; the
-rafka client protocol only for addresses that are not (an old node.toml's
-client listeners), until that listener retires.
+Transport: the Kafka protocol only (broker/client/kafka_admin.py:
+confluent-kafka for writes, kio for reads); a bootstrap where no Kafka
+listener answers is NETWORK_EXCEPTION naming it.
 """
 
 from __future__ import annotations
@@ -77,25 +76,9 @@ def parse_configs(items: list[str]) -> dict[str, str]:
     return out
 
 
-def run(args, fn):
-    """Run `fn(client)` under trio; RafkaError/bad bootstrap -> CliError."""
-    import trio
-
-    from rafka.broker.client.admin_client import AdminClient
-    from rafka.netproto.errors import RafkaError
-
-    try:
-        client = AdminClient(args.bootstrap, timeout_s=args.timeout_s)
-    except ValueError as exc:
-        raise CliError("INVALID_ARGUMENTS", f"--bootstrap: {exc}", exit_code=2) from None
-    try:
-        return trio.run(fn, client)
-    except RafkaError as exc:
-        raise CliError(exc.code.name, exc.message) from None
-
-
 def kafka_admin(args):
-    """A KafkaAdmin when the bootstrap speaks Kafka, else None."""
+    """A KafkaAdmin on the bootstrap, once one of its addresses answered as
+    a Kafka listener."""
     import trio
 
     from rafka.broker.cli.quorum_cmd import parse_bootstrap
@@ -104,7 +87,8 @@ def kafka_admin(args):
     bootstrap = parse_bootstrap(args.bootstrap)
     if trio.run(speaks_kafka, bootstrap, min(args.timeout_s, 5.0)):
         return KafkaAdmin(bootstrap, args.timeout_s)
-    return None
+    raise CliError("NETWORK_EXCEPTION", f"no Kafka listener answered at {args.bootstrap} "
+                   f"within {min(args.timeout_s, 5.0):g}s")
 
 
 def over_kafka(fn, *fn_args):
@@ -124,25 +108,12 @@ def over_kafka(fn, *fn_args):
         raise CliError(exc.code.name, exc.message) from None
 
 
-def _check(result):
-    from rafka.broker.client.admin_client import raise_for_result
-
-    return raise_for_result(result)
-
-
 def handle_create(args) -> int:
     configs = parse_configs(args.config)
     ka = kafka_admin(args)
-    if ka is not None:
-        over_kafka(ka.create_topic, args.name, args.partitions, args.replication_factor, configs)
-        topic_id = over_kafka(ka.describe_topic, args.name, True)["topic_id"] if args.json else None
-        name = args.name
-    else:
-        async def go(client):
-            return _check(await client.create_topic(args.name, args.partitions, args.replication_factor, configs))
-
-        result = run(args, go)
-        name, topic_id = result.name, result.topic_id
+    over_kafka(ka.create_topic, args.name, args.partitions, args.replication_factor, configs)
+    topic_id = over_kafka(ka.describe_topic, args.name, True)["topic_id"] if args.json else None
+    name = args.name
     if args.json:
         print(json.dumps({"name": name, "topic_id": topic_id}))
     else:
@@ -152,35 +123,14 @@ def handle_create(args) -> int:
 
 
 def handle_list(args) -> int:
-    async def go(client):
-        return await client.list_topics(consistent=args.consistent)
-
     ka = kafka_admin(args)
-    names = over_kafka(ka.list_topics, args.consistent) if ka is not None else run(args, go)
+    names = over_kafka(ka.list_topics, args.consistent)
     if args.json:
         print(json.dumps(sorted(names)))
     else:
         for name in sorted(names):
             print(name)
     return 0
-
-
-def describe_to_dict(resp) -> dict:
-    return {
-        "name": resp.name,
-        "topic_id": resp.topic_id,
-        "configs": dict(resp.configs),
-        "partitions": [
-            {
-                "partition": p.partition,
-                "leader": p.leader,
-                "leader_epoch": p.leader_epoch,
-                "replicas": list(p.replicas),
-                "isr": list(p.isr),
-            }
-            for p in resp.partitions
-        ],
-    }
 
 
 def render_describe(d: dict) -> str:
@@ -199,32 +149,20 @@ def render_describe(d: dict) -> str:
 
 
 def handle_describe(args) -> int:
-    async def go(client):
-        return await client.describe_topic(args.name, consistent=args.consistent)
+    from rafka.broker.client.kafka_admin import CLIENT_ID
+    from rafka.broker.client.partition_offsets import add_partition_offsets
 
     ka = kafka_admin(args)
-    if ka is not None:
-        from rafka.broker.client.kafka_admin import CLIENT_ID
-        from rafka.broker.client.partition_offsets import add_partition_offsets
-
-        d = over_kafka(ka.describe_topic, args.name, args.consistent)
-        over_kafka(lambda: add_partition_offsets(ka.confluent_admin(), ka.bootstrap, d, client_id=CLIENT_ID,
-                                                 timeout_s=args.timeout_s))
-    else:
-        d = describe_to_dict(run(args, go))
+    d = over_kafka(ka.describe_topic, args.name, args.consistent)
+    over_kafka(lambda: add_partition_offsets(ka.confluent_admin(), ka.bootstrap, d, client_id=CLIENT_ID,
+                                             timeout_s=args.timeout_s))
     print(json.dumps(d) if args.json else render_describe(d))
     return 0
 
 
 def handle_delete(args) -> int:
-    async def go(client):
-        return _check(await client.delete_topic(args.name))
-
     ka = kafka_admin(args)
-    if ka is not None:
-        over_kafka(ka.delete_topic, args.name)
-    else:
-        run(args, go)
+    over_kafka(ka.delete_topic, args.name)
     print(json.dumps({"name": args.name, "deleted": True}) if args.json else f"deleted topic {args.name}")
     return 0
 
@@ -239,27 +177,15 @@ def handle_alter(args) -> int:
         raise CliError("INVALID_ARGUMENTS", "nothing to alter: give --partitions and/or --config",
                        exit_code=2)
 
-    async def go(client):
-        # Validate every change first so a rejected one leaves all unapplied.
-        if args.partitions is not None and changes:
-            _check(await client.create_partitions(args.name, args.partitions, validate_only=True))
-            _check(await client.alter_configs(args.name, changes, validate_only=True))
-        if changes:
-            _check(await client.alter_configs(args.name, changes))
-        if args.partitions is not None:
-            _check(await client.create_partitions(args.name, args.partitions))
-
     ka = kafka_admin(args)
-    if ka is not None:
-        if args.partitions is not None and changes:
-            over_kafka(ka.create_partitions, args.name, args.partitions, True)
-            over_kafka(ka.alter_configs, args.name, changes, True)
-        if changes:
-            over_kafka(ka.alter_configs, args.name, changes)
-        if args.partitions is not None:
-            over_kafka(ka.create_partitions, args.name, args.partitions)
-    else:
-        run(args, go)
+    if args.partitions is not None and changes:
+        # Validate both changes first so a rejected one leaves both unapplied.
+        over_kafka(ka.create_partitions, args.name, args.partitions, True)
+        over_kafka(ka.alter_configs, args.name, changes, True)
+    if changes:
+        over_kafka(ka.alter_configs, args.name, changes)
+    if args.partitions is not None:
+        over_kafka(ka.create_partitions, args.name, args.partitions)
     done = {"name": args.name, "partitions": args.partitions,
             "configs": {k: v for k, v in changes.items()}}
     if args.json:

@@ -7,7 +7,7 @@ import pytest
 
 from rafka.broker.cli.errors import CliError
 from rafka.broker.cli.brokers_cmd import broker_to_dict
-from rafka.broker.cli.topics_cmd import describe_to_dict, parse_configs, render_describe
+from rafka.broker.cli.topics_cmd import parse_configs, render_describe
 from rafka.broker.controller import requests as rq
 from rafka.broker.client.admin_client import AdminClient, raise_for_result
 from rafka.netproto.connection import HandshakeRefusedError, NotSentError
@@ -122,12 +122,12 @@ def test_config_arguments():
 
 def test_json_shapes_match_the_design():
     """Goal: describe and brokers list have DESIGN.md's keys and types."""
-    resp = rq.DescribeTopicResponse("t", "id", {"retention.ms": "5"}, [
-        rq.PartitionDescription(0, 2, 3, [2, 1], [2, 1]), rq.PartitionDescription(1, None, 4, [1, 2], [1])])
-    d = describe_to_dict(resp)
-    assert d["name"] == "t" and d["configs"] == {"retention.ms": "5"}
-    assert d["partitions"][1] == {"partition": 1, "leader": None, "leader_epoch": 4, "replicas": [1, 2], "isr": [1]}
-    assert "Leader: none" in render_describe(d)
+    part = {"partition": 1, "leader": None, "leader_epoch": 4, "replicas": [1, 2], "isr": [1],
+            "log_start_offset": 0, "high_watermark": 7, "log_end_offset": None}
+    d = {"name": "t", "topic_id": "id", "configs": {"retention.ms": "5"}, "partitions": [part]}
+    text = render_describe(d)
+    assert "Leader: none" in text and "Configs: retention.ms=5" in text
+    assert "LogStart: 0  HighWatermark: 7  LogEnd: -" in text  # a figure the cluster cannot tell
     b = broker_to_dict(rq.BrokerDescription(1, "127.0.0.1", 9192, None, False))
     assert {k: b[k] for k in ("node_id", "host", "port", "rack", "fenced")} == {
         "node_id": 1, "host": "127.0.0.1", "port": 9192, "rack": None, "fenced": False}
