@@ -17,7 +17,7 @@ from kio.schema.describe_configs.v4.request import DescribeConfigsRequest, Descr
 from kio.schema.metadata.v12.request import MetadataRequest, MetadataRequestTopic
 
 from rafka.broker.client.kafka_clients import QUIET_LOG_LEVEL
-from rafka.broker.client.kio_client import KafkaWireError, KioConnection
+from rafka.broker.client.kio_client import WIRE_ERRORS, ask_first, connect, error_code
 from rafka.broker.kafka.consistency import CONSISTENT_SUFFIX
 from rafka.broker.kafka.topic_ids import from_uuid
 from rafka.netproto.errors import ErrorCode, RafkaError
@@ -25,18 +25,7 @@ from rafka.netproto.errors import ErrorCode, RafkaError
 CLIENT_ID = "rafka-cli"
 TOPIC_RESOURCE = 2
 DYNAMIC_TOPIC_CONFIG = 1
-
-
-def _split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-def _code(value: int) -> ErrorCode:
-    try:
-        return ErrorCode(int(value))
-    except ValueError:
-        return ErrorCode.UNKNOWN_SERVER_ERROR
+_code = error_code  # Kafka's code as ours
 
 
 async def speaks_kafka(bootstrap: list[str], timeout_s: float) -> bool:
@@ -44,14 +33,14 @@ async def speaks_kafka(bootstrap: list[str], timeout_s: float) -> bool:
     with trio.move_on_after(timeout_s):
         for address in bootstrap:
             try:
-                conn = await KioConnection.connect(*_split(address), client_id=CLIENT_ID)
+                conn = await connect(address, CLIENT_ID)
             except OSError:
                 continue
             try:
                 await conn.request(ApiVersionsRequest(client_software_name="rafka-cli",
                                                       client_software_version="1"))
                 return True
-            except (KafkaWireError, trio.BrokenResourceError, OSError):
+            except WIRE_ERRORS:
                 return False
             finally:
                 await conn.aclose()
@@ -127,23 +116,12 @@ class KafkaAdmin:
     # ----------------------------------------------------------- reads
     async def _read(self, consistent: bool, requests: list) -> list:
         client_id = CLIENT_ID + (CONSISTENT_SUFFIX if consistent else "")
-        last: Exception | None = None
+        errors: list[str] = []
         with trio.move_on_after(self.timeout_s):
-            for address in self.bootstrap:
-                try:
-                    conn = await KioConnection.connect(*_split(address), client_id=client_id)
-                except OSError as exc:
-                    last = exc
-                    continue
-                try:
-                    for req in requests:
-                        await conn.send(req)
-                    return [await conn.receive() for _ in requests]
-                except (KafkaWireError, trio.BrokenResourceError, OSError) as exc:
-                    last = exc
-                finally:
-                    await conn.aclose()
-            raise RafkaError(ErrorCode.NETWORK_EXCEPTION, f"no broker answered; last: {last}")
+            answer = await ask_first(self.bootstrap, requests, client_id=client_id, errors=errors)
+            if answer is not None:
+                return answer[1]
+            raise RafkaError(ErrorCode.NETWORK_EXCEPTION, f"no broker answered; last: {errors[-1] if errors else None}")
         raise RafkaError(ErrorCode.REQUEST_TIMED_OUT, f"no answer within {self.timeout_s}s")
 
     async def list_topics(self, consistent: bool = False) -> list[str]:

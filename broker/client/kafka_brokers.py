@@ -20,16 +20,15 @@ from __future__ import annotations
 import trio
 from kio.schema.describe_cluster.v2.request import DescribeClusterRequest
 
-from rafka.broker.client.kafka_quorum import ask_quorum, split_address
-from rafka.broker.client.kio_client import KafkaWireError, KioConnection
+from rafka.broker.client.kafka_quorum import ask_quorum
+from rafka.broker.client.kio_client import WIRE_ERRORS, ask_first, error_code
 from rafka.broker.kafka.consistency import CONSISTENT_SUFFIX
-from rafka.netproto.errors import ErrorCode, RafkaError
+from rafka.netproto.errors import RafkaError
 
 CLIENT_ID = "rafka-cli"
 PEER_LISTENER = "PEER"  # broker/kafka/apis/describe_quorum.py
 # The controller-only fields are worth at most this long of the deadline.
 CONTROLLER_TIMEOUT_S_MAX = 5.0
-_WIRE_ERRORS = (OSError, KafkaWireError, trio.BrokenResourceError)
 
 
 class BrokersUnavailable(Exception):
@@ -42,26 +41,13 @@ async def describe_cluster(bootstrap: list[str], timeout_s: float,
     of every registered broker, fenced ones included, by node id."""
     client_id = CLIENT_ID + (CONSISTENT_SUFFIX if consistent else "")
     request = DescribeClusterRequest(include_cluster_authorized_operations=False, include_fenced_brokers=True)
-    errors = []
+    errors: list[str] = []
     with trio.move_on_after(timeout_s):
-        for address in bootstrap:
-            try:
-                conn = await KioConnection.connect(*split_address(address), client_id=client_id)
-            except OSError as exc:
-                errors.append(f"{address}: {exc}")
-                continue
-            try:
-                resp = await conn.request(request)
-            except _WIRE_ERRORS as exc:
-                errors.append(f"{address}: {exc}")
-                continue
-            finally:
-                await conn.aclose()
+        answer = await ask_first(bootstrap, [request], client_id=client_id, errors=errors)
+        if answer is not None:
+            address, (resp,) = answer
             if resp.error_code != 0:
-                try:
-                    code = ErrorCode(int(resp.error_code))
-                except ValueError:
-                    code = ErrorCode.UNKNOWN_SERVER_ERROR
+                code = error_code(resp.error_code)
                 raise RafkaError(code, resp.error_message or code.name)
             rows = [{"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": b.rack,
                      "fenced": bool(b.is_fenced)} for b in resp.brokers]
@@ -94,7 +80,7 @@ async def controller_view(address: str, timeout_s: float) -> dict[int, object]:
                 return {}
             client = AdminClient(peer, timeout_s=timeout_s, cluster_id=cluster_id)
             return {b.node_id: b for b in await client.list_brokers()}
-        except (RafkaError, *_WIRE_ERRORS):
+        except (RafkaError, *WIRE_ERRORS):
             return {}
     return {}
 

@@ -18,7 +18,7 @@ import trio
 from kio.schema.describe_quorum.v2.request import DescribeQuorumRequest, PartitionData, TopicData
 from kio.schema.metadata.v12.request import MetadataRequest
 
-from rafka.broker.client.kio_client import KafkaWireError, KioConnection
+from rafka.broker.client.kio_client import WIRE_ERRORS, ask_first, connect, error_code
 
 METADATA_TOPIC = "__cluster_metadata"
 
@@ -27,14 +27,9 @@ class QuorumUnavailable(Exception):
     """No bootstrap address answered over the Kafka protocol."""
 
 
-def split_address(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 async def ask_quorum(address: str) -> tuple[str | None, object]:
     """(Metadata's cluster id, the DescribeQuorum v2 response) of one address."""
-    conn = await KioConnection.connect(*split_address(address), client_id="rafka-cli")
+    conn = await connect(address, "rafka-cli")
     try:
         await conn.send(MetadataRequest(topics=(), allow_auto_topic_creation=False,
                                         include_topic_authorized_operations=False))
@@ -103,7 +98,7 @@ async def quorum_status(bootstrap: list[str], timeout_s: float) -> dict:
             asked.add(address)
             try:
                 cluster_id, resp = await ask_quorum(address)
-            except (OSError, KafkaWireError, trio.BrokenResourceError) as exc:
+            except WIRE_ERRORS as exc:
                 errors.append(f"{address}: {exc}")
                 continue
             status = status_from(cluster_id, resp, address)
@@ -130,7 +125,7 @@ async def change_voter(bootstrap: list[str], kind: str, node_id: int, timeout_s:
     from kio.schema.add_raft_voter.v1.request import AddRaftVoterRequest
     from kio.schema.remove_raft_voter.v0.request import RemoveRaftVoterRequest
 
-    from rafka.netproto.errors import ErrorCode, RafkaError
+    from rafka.netproto.errors import RafkaError
 
     if kind == "add":
         request = AddRaftVoterRequest(cluster_id=None, timeout=datetime.timedelta(seconds=timeout_s),
@@ -138,26 +133,13 @@ async def change_voter(bootstrap: list[str], kind: str, node_id: int, timeout_s:
                                       ack_when_committed=True)
     else:
         request = RemoveRaftVoterRequest(cluster_id=None, voter_id=node_id, voter_directory_id=None)
-    errors = []
+    errors: list[str] = []
     with trio.move_on_after(timeout_s):
-        for address in bootstrap:
-            try:
-                conn = await KioConnection.connect(*split_address(address), client_id="rafka-cli")
-            except OSError as exc:
-                errors.append(f"{address}: {exc}")
-                continue
-            try:
-                resp = await conn.request(request)
-            except (KafkaWireError, trio.BrokenResourceError, OSError) as exc:
-                errors.append(f"{address}: {exc}")
-                continue
-            finally:
-                await conn.aclose()
+        answer = await ask_first(bootstrap, [request], client_id="rafka-cli", errors=errors)
+        if answer is not None:
+            _address, (resp,) = answer
             if resp.error_code != 0:
-                try:
-                    code = ErrorCode(int(resp.error_code))
-                except ValueError:
-                    code = ErrorCode.UNKNOWN_SERVER_ERROR
+                code = error_code(resp.error_code)
                 raise RafkaError(code, resp.error_message or code.name)
             status = await quorum_status(bootstrap, timeout_s)
             return {"voters": [v["node_id"] for v in status["voters"]],

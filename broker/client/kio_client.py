@@ -18,6 +18,8 @@ from kio.serial import entity_reader, entity_writer
 
 from rafka.broker.kafka.header import RequestHeader, encode_request_header
 from rafka.broker.kafka.schemas import request_header_version, response_header_version
+from rafka.netproto.addresses import as_addr
+from rafka.netproto.errors import ErrorCode
 
 _SIZE = struct.Struct(">i")
 # A response bigger than this is refused (the connection is then unusable).
@@ -100,3 +102,42 @@ class KioConnection:
         frame = bytes(self._buf[4:4 + size])
         del self._buf[:4 + size]
         return frame
+
+
+# What a connection that did not answer raises.
+WIRE_ERRORS = (OSError, KafkaWireError, trio.BrokenResourceError)
+
+
+def error_code(value: int) -> ErrorCode:
+    """Kafka's error code as ours (UNKNOWN_SERVER_ERROR when we do not know it)."""
+    try:
+        return ErrorCode(int(value))
+    except ValueError:
+        return ErrorCode.UNKNOWN_SERVER_ERROR
+
+
+async def connect(address: str, client_id: str) -> KioConnection:
+    """A connection to "host:port" (netproto.addresses rules)."""
+    return await KioConnection.connect(*as_addr(address), client_id=client_id)
+
+
+async def ask_first(bootstrap: list[str], requests: list, *, client_id: str,
+                    errors: list[str]) -> tuple[str, list] | None:
+    """Send `requests` (pipelined) to each bootstrap address in turn: the
+    first address that answers them all, with its responses, or None. Each
+    address that did not is noted in `errors`; the caller bounds the time."""
+    for address in bootstrap:
+        try:
+            conn = await connect(address, client_id)
+        except OSError as exc:
+            errors.append(f"{address}: {exc}")
+            continue
+        try:
+            for req in requests:
+                await conn.send(req)
+            return address, [await conn.receive() for _ in requests]
+        except WIRE_ERRORS as exc:
+            errors.append(f"{address}: {exc}")
+        finally:
+            await conn.aclose()
+    return None

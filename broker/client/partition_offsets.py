@@ -26,7 +26,7 @@ from kio.schema.offset_for_leader_epoch.v4.request import (OffsetForLeaderEpochR
 from kio.schema.types import BrokerId, TopicName
 from kio.static.primitive import i32
 
-from rafka.broker.client.kio_client import KafkaWireError, KioConnection
+from rafka.broker.client.kio_client import WIRE_ERRORS, KioConnection, ask_first
 
 CONSUMER_REPLICA_ID = -1
 OFFSET_FIELDS = ("log_start_offset", "high_watermark", "log_end_offset")
@@ -53,28 +53,16 @@ def list_offsets(admin, topic: str, partitions: list[int], spec: str, timeout_s:
     return out
 
 
-def _split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 async def broker_addresses(bootstrap: list[str], client_id: str) -> dict[int, tuple[str, int]]:
     """node id -> (host, port) of every broker, from a Metadata request to
     the first bootstrap address that answers; {} if none does."""
-    for address in bootstrap:
-        try:
-            conn = await KioConnection.connect(*_split(address), client_id=client_id)
-        except OSError:
-            continue
-        try:
-            md = await conn.request(MetadataRequest(topics=(), allow_auto_topic_creation=False,
-                                                    include_topic_authorized_operations=False))
-            return {int(b.node_id): (b.host, int(b.port)) for b in md.brokers}
-        except (KafkaWireError, trio.BrokenResourceError, OSError):
-            continue
-        finally:
-            await conn.aclose()
-    return {}
+    answer = await ask_first(bootstrap, [MetadataRequest(topics=(), allow_auto_topic_creation=False,
+                                                         include_topic_authorized_operations=False)],
+                             client_id=client_id, errors=[])
+    if answer is None:
+        return {}
+    (md,) = answer[1]
+    return {int(b.node_id): (b.host, int(b.port)) for b in md.brokers}
 
 
 async def _ask_leader(address: tuple[str, int], topic: str, asks: list[tuple[int, int]], client_id: str,
@@ -92,7 +80,7 @@ async def _ask_leader(address: tuple[str, int], topic: str, asks: list[tuple[int
         return
     try:
         response = await conn.request(request)
-    except (KafkaWireError, trio.BrokenResourceError, OSError):
+    except WIRE_ERRORS:
         return
     finally:
         await conn.aclose()
