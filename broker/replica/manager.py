@@ -32,6 +32,7 @@ import trio
 
 from rafka.broker.controller.requests import AlterPartitionRequest
 from rafka.broker.replica import reads
+from rafka.broker.replica.alter_backoff import AlterPartitionBackoff
 from rafka.broker.replica.fetch_sessions import FetchSessionCache
 from rafka.broker.replica.flush import flush_all, wall_ms
 from rafka.broker.replica.hw_checkpoint import HighWatermarkCheckpoints, group_by_dir, initial_high_watermark
@@ -121,6 +122,9 @@ class ReplicaManager:
         self.on_follow: Callable[[Partition], None] = lambda p: None
         self.on_unfollow: Callable[[PartitionKey], None] = lambda key: None
         self.role_changes_applied = 0
+        self.alter_backoff = AlterPartitionBackoff(self._isr_interval_ms(),
+                                                   max(self.config.alter_partition_backoff_max_ms,
+                                                       self._isr_interval_ms()))
 
     # ------------------------------------------------------------ lifecycle
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -199,6 +203,8 @@ class ReplicaManager:
 
     async def _apply(self, changes: RoleChanges) -> None:
         image = self.metadata.image
+        for role in changes.stopped + changes.become_leader + changes.become_follower + changes.updated:
+            self.alter_backoff.reset(role.key)  # the partition's metadata changed
         for role in changes.stopped:
             await self._stop(role)
         for topic_id, name in changes.deleted_topics:
@@ -453,13 +459,16 @@ class ReplicaManager:
                 await self._progress.wait()
 
     # ------------------------------------------------------------------ ISR
+    def _isr_interval_ms(self) -> int:
+        return int(min(self.config.lag_time_max_ms / 2, 1000))
+
     async def _isr_loop(self) -> None:
-        interval = min(self.config.lag_time_max_ms / 2, 1000) / 1000
+        interval = self._isr_interval_ms() / 1000
         while True:
             await trio.sleep(interval)
             now = now_ms()
             for p in list(self.partitions.values()):
-                if p.leader is None:
+                if p.leader is None or not self.alter_backoff.ready(p.role.key, now):
                     continue
                 new = p.leader.isr_change(now)
                 if new is not None:
@@ -482,14 +491,20 @@ class ReplicaManager:
         try:
             with trio.fail_after(self.config.alter_partition_timeout_ms / 1000):
                 resp = await self.alter_partition(req)
-        except (RafkaError, trio.TooSlowError, OSError, Exception) as exc:  # noqa: BLE001 - retried next tick
-            self.log.warning("replica.alter_partition_failed", topic=role.topic, partition=role.partition,
-                             leader_epoch=role.leader_epoch, error=str(exc))
+        except (RafkaError, trio.TooSlowError, OSError, Exception) as exc:  # noqa: BLE001 - retried after a backoff
+            verdict = self.alter_backoff.failed(role.key, now_ms(), str(exc) or type(exc).__name__)
+            if verdict.log:
+                self.log.warning("replica.alter_partition_failed", topic=role.topic, partition=role.partition,
+                                 leader_epoch=role.leader_epoch, error=str(exc), retry_in_ms=verdict.delay_ms,
+                                 unlogged_repeats=verdict.unlogged)
             if p.leader is leader:
                 leader.alter_failed()
             return
         if p.leader is leader and leader.pending_isr is not None and resp.partition_epoch <= leader.partition_epoch:
             leader.alter_failed()  # nothing to commit (already so): no image update will clear it
+            self.alter_backoff.failed(role.key, now_ms(), "nothing to commit")
+        else:
+            self.alter_backoff.reset(role.key)
 
     # -------------------------------------------------- HW checkpoint
     def _hw_by_dir(self):

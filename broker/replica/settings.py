@@ -31,6 +31,9 @@ class ReplicaConfig:
     deletes_pending_max: int = 10_000      # renamed-aside dirs waiting for removal
     retention_check_interval_ms: int = 300_000
     alter_partition_timeout_ms: int = 5_000
+    # A partition whose AlterPartition failed waits before proposing again:
+    # one ISR tick, doubling per failure up to this (alter_backoff.py).
+    alter_partition_backoff_max_ms: int = 8_000
     # Kafka's replica.high.watermark.checkpoint.interval.ms: how often each
     # log dir's replication-offset-checkpoint is rewritten (hw_checkpoint.py).
     hw_checkpoint_interval_ms: int = 5_000
