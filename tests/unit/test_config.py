@@ -3,6 +3,7 @@ ConfigError naming the field, and the CLI reports it as one line."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import tomllib
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from rafka.broker.group.config import GroupConfig
+from rafka.broker.kafka.config import KafkaListenerConfig
 from rafka.broker.node.config import (
     BrokerSettings,
     ConfigError,
@@ -20,6 +23,7 @@ from rafka.broker.node.config import (
     render_config,
     settings_table,
 )
+from rafka.broker.replica.settings import ReplicaConfig
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "node-config.md"
 
@@ -63,12 +67,15 @@ def test_documented_example_loads_with_paths_relative_to_the_file(tmp_path):
 
 
 def test_documented_tables_show_every_setting_at_its_default():
-    """Goal: docs/node-config.md lists every [raft] and [broker] setting
-    with the value a node really uses when the key is absent (a changed
-    default must change the doc too)."""
+    """Goal: docs/node-config.md lists every [raft], [broker], [kafka],
+    [replica] and [group] setting with the value a node really uses when the key is absent
+    (a changed default or a new setting must change the doc too)."""
     doc = tomllib.loads(doc_example())
     assert doc["raft"] == settings_table(RaftSettings())
     assert doc["broker"] == settings_table(BrokerSettings())
+    assert doc["kafka"] == dataclasses.asdict(KafkaListenerConfig())
+    assert doc["replica"] == dataclasses.asdict(ReplicaConfig())
+    assert doc["group"] == dataclasses.asdict(GroupConfig())
 
 
 def test_render_config_round_trips(tmp_path):
