@@ -15,7 +15,9 @@ producer_state.py, produce_validation.py):
 - `fetch`: the one read path for consumers (below the HW) and followers
   (to the log end; their fetch reports their durable log end, which moves
   the HW); long polls wake on progress, never on a timer;
-- a periodic ISR check sends AlterPartition for shrink/expand decisions.
+- runs the ISR check (isr_sync.py: AlterPartition for shrink/expand) and
+  the background chores (housekeeping.py: HW checkpoints, removal of
+  deleted topics' directories, retention) and the log cleaner.
 
 Fetchers (broker/replica/fetcher.py) call `follower_state`,
 `follower_append` and `truncate` for the partitions this broker follows.
@@ -31,12 +33,12 @@ import structlog
 import trio
 
 from rafka.broker.controller.requests import AlterPartitionRequest
-from rafka.broker.replica import reads
-from rafka.broker.replica.alter_backoff import AlterPartitionBackoff
+from rafka.broker.replica import housekeeping, reads
 from rafka.broker.replica.fetch_sessions import FetchSessionCache
 from rafka.broker.replica.flush import flush_all, wall_ms
 from rafka.broker.replica.hw_checkpoint import HighWatermarkCheckpoints, group_by_dir, initial_high_watermark
-from rafka.broker.replica.log_dirs import LogDirs, partition_dir_name, remove_tree
+from rafka.broker.replica.isr_sync import IsrSync, now_ms
+from rafka.broker.replica.log_dirs import LogDirs
 from rafka.broker.replica.partition import Partition
 from rafka.broker.replica.produce_validation import iter_headers, stamp_log_append_time, validate_produce_batch
 from rafka.broker.replica.roles import (
@@ -85,10 +87,6 @@ class _Waiter:
         self.error: RafkaError | None = None
 
 
-def now_ms() -> int:
-    return int(trio.current_time() * 1000)
-
-
 class ReplicaManager:
     def __init__(self, node_id: int, log_dirs: list[Path], metadata, config: ReplicaConfig | None = None, *,
                  alter_partition: AlterPartitionCall | None = None,
@@ -122,9 +120,8 @@ class ReplicaManager:
         self.on_follow: Callable[[Partition], None] = lambda p: None
         self.on_unfollow: Callable[[PartitionKey], None] = lambda key: None
         self.role_changes_applied = 0
-        self.alter_backoff = AlterPartitionBackoff(self._isr_interval_ms(),
-                                                   max(self.config.alter_partition_backoff_max_ms,
-                                                       self._isr_interval_ms()))
+        self.isr_sync = IsrSync(self)  # shrink/expand through AlterPartition (isr_sync.py)
+        self.alter_backoff = self.isr_sync.backoff
 
     # ------------------------------------------------------------ lifecycle
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -141,12 +138,12 @@ class ReplicaManager:
                 for d, error in await trio.to_thread.run_sync(self.hw_checkpoints.load):
                     self.log.warning("replica.hw_checkpoint_unreadable", log_dir=str(d), error=error)
                 await self._sync_roles()
-                nursery.start_soon(self._hw_checkpoint_loop)
+                nursery.start_soon(housekeeping.hw_checkpoint_loop, self)
                 nursery.start_soon(self._follow_image)
                 nursery.start_soon(self._flusher)
-                nursery.start_soon(self._isr_loop)
-                nursery.start_soon(self._deleter)
-                nursery.start_soon(self._retention_loop)
+                nursery.start_soon(self.isr_sync.run)
+                nursery.start_soon(housekeeping.deleter, self, self._deletes_recv)
+                nursery.start_soon(housekeeping.retention_loop, self)
                 nursery.start_soon(LogCleaner(self).run)
                 task_status.started()
         finally:
@@ -458,88 +455,9 @@ class ReplicaManager:
             while p.durable_offset < target and self.partitions.get(p.role.key) is p:
                 await self._progress.wait()
 
-    # ------------------------------------------------------------------ ISR
-    def _isr_interval_ms(self) -> int:
-        return int(min(self.config.lag_time_max_ms / 2, 1000))
-
-    async def _isr_loop(self) -> None:
-        interval = self._isr_interval_ms() / 1000
-        while True:
-            await trio.sleep(interval)
-            now = now_ms()
-            for p in list(self.partitions.values()):
-                if p.leader is None or not self.alter_backoff.ready(p.role.key, now):
-                    continue
-                new = p.leader.isr_change(now)
-                if new is not None:
-                    self._nursery.start_soon(self._send_alter, p, new)
-
-    async def _send_alter(self, p: Partition, new_isr: tuple[int, ...]) -> None:
-        leader = p.leader
-        role = p.role
-        epoch = self.broker_epoch()
-        if self.alter_partition is None or epoch is None or leader is None:
-            if leader is not None:
-                leader.alter_failed()
-            return
-        req = AlterPartitionRequest(node_id=self.node_id, broker_epoch=epoch, topic=role.topic,
-                                    partition=role.partition, leader_epoch=role.leader_epoch,
-                                    partition_epoch=leader.partition_epoch, new_isr=list(new_isr))
-        self.log.info("replica.alter_partition", topic=role.topic, partition=role.partition,
-                      leader_epoch=role.leader_epoch, isr=list(leader.isr), new_isr=list(new_isr),
-                      partition_epoch=leader.partition_epoch)
-        try:
-            with trio.fail_after(self.config.alter_partition_timeout_ms / 1000):
-                resp = await self.alter_partition(req)
-        except (RafkaError, trio.TooSlowError, OSError, Exception) as exc:  # noqa: BLE001 - retried after a backoff
-            verdict = self.alter_backoff.failed(role.key, now_ms(), str(exc) or type(exc).__name__)
-            if verdict.log:
-                self.log.warning("replica.alter_partition_failed", topic=role.topic, partition=role.partition,
-                                 leader_epoch=role.leader_epoch, error=str(exc), retry_in_ms=verdict.delay_ms,
-                                 unlogged_repeats=verdict.unlogged)
-            if p.leader is leader:
-                leader.alter_failed()
-            return
-        if p.leader is leader and leader.pending_isr is not None and resp.partition_epoch <= leader.partition_epoch:
-            leader.alter_failed()  # nothing to commit (already so): no image update will clear it
-            self.alter_backoff.failed(role.key, now_ms(), "nothing to commit")
-        else:
-            self.alter_backoff.reset(role.key)
-
-    # -------------------------------------------------- HW checkpoint
     def _hw_by_dir(self):
         return group_by_dir(self.dirs.dirs, ((Path(p.log.dir_path), p.topic, p.index, p.high_watermark)
                                              for p in self.partitions.values()))
-
-    async def _hw_checkpoint_loop(self) -> None:
-        """Kafka's checkpointHighWatermarks: every interval, each log dir's
-        `replication-offset-checkpoint` (rewritten only when it changed)."""
-        while True:
-            await trio.sleep(self.config.hw_checkpoint_interval_ms / 1000)
-            try:
-                await trio.to_thread.run_sync(self.hw_checkpoints.write, self._hw_by_dir())
-            except OSError as exc:
-                self.log.error("replica.hw_checkpoint_failed", error=str(exc))
-
-    # ------------------------------------------------------------- deletes
-    async def _deleter(self) -> None:
-        async for path in self._deletes_recv:
-            await trio.to_thread.run_sync(remove_tree, path)
-            self.log.info("replica.dir_removed", path=str(path))
-
-    async def _retention_loop(self) -> None:
-        while True:
-            await trio.sleep(self.config.retention_check_interval_ms / 1000)
-            for p in list(self.partitions.values()):
-                try:
-                    deleted = await trio.to_thread.run_sync(p.log.enforce_retention)
-                except LogError as exc:
-                    self.log.warning("replica.retention_failed", topic=p.topic, partition=p.index, error=str(exc))
-                    continue
-                if deleted:
-                    self.log.info("replica.retention", topic=p.topic, partition=p.index,
-                                  leader_epoch=p.role.leader_epoch, segments_deleted=deleted,
-                                  log_start_offset=p.log.log_start_offset)
 
     # ---------------------------------------------------------------- fetch
     async def fetch(self, partitions: list[FetchPartition], *, replica_id: int = CONSUMER_REPLICA_ID,
