@@ -40,6 +40,7 @@ from rafka.broker.replica.hw_checkpoint import HighWatermarkCheckpoints, group_b
 from rafka.broker.replica.isr_sync import IsrSync, now_ms
 from rafka.broker.replica.log_dirs import LogDirs
 from rafka.broker.replica.partition import Partition
+from rafka.broker.replica.partition_identity import IdentityError, claim, stray_incarnation
 from rafka.broker.replica.produce_validation import iter_headers, stamp_log_append_time, validate_produce_batch
 from rafka.broker.replica.roles import (
     PartitionKey,
@@ -206,6 +207,13 @@ class ReplicaManager:
             await self._stop(role)
         for topic_id, name in changes.deleted_topics:
             self.log.info("replica.topic_deleted", topic=name, topic_id=topic_id)
+        if changes.deleted_topics:
+            # At once, not at the next interval: a topic re-created under the
+            # same name must never start from the deleted one's HW after a crash.
+            try:
+                await trio.to_thread.run_sync(self.hw_checkpoints.write, self._hw_by_dir())
+            except OSError as exc:
+                self.log.error("replica.hw_checkpoint_failed", error=str(exc))
         for role in changes.become_leader:
             p = await self._get_or_open(role, image)
             if p is None:
@@ -251,10 +259,17 @@ class ReplicaManager:
         configs = dict(t.configs) if t is not None else {}
         path = self.dirs.locate(role.topic, role.partition)
         try:
+            stray = await trio.to_thread.run_sync(stray_incarnation, path, role.topic_id)
+            if stray is not None:  # an old incarnation's records (deleted while we were down)
+                self.log.warning("replica.stray_dir", topic=role.topic, partition=role.partition,
+                                 topic_id=role.topic_id, stray_topic_id=stray, path=str(path))
+                self._remove_aside(path, stray)
+                path = self.dirs.locate(role.topic, role.partition)
             plog = await trio.to_thread.run_sync(
                 lambda: PartitionLog.open(path, log_config(configs), logger=self.log.bind(
                     topic=role.topic, partition=role.partition), handles=self.segment_handles))
-        except (LogError, OSError) as exc:
+            await trio.to_thread.run_sync(claim, path, role.topic_id)
+        except (LogError, OSError, IdentityError) as exc:
             self.log.error("replica.open_failed", topic=role.topic, partition=role.partition,
                            leader_epoch=role.leader_epoch, error=str(exc))
             return None
@@ -283,12 +298,16 @@ class ReplicaManager:
         self.log.info("replica.stopped", topic=role.topic, partition=role.partition,
                       leader_epoch=role.leader_epoch, deleted=deleted)
         if deleted:
-            aside = self.dirs.rename_aside(path, role.topic_id)
-            if aside is not None:
-                try:
-                    self._deletes_send.send_nowait(aside)
-                except trio.WouldBlock:
-                    self.log.warning("replica.delete_deferred", path=str(aside))  # removed on next start
+            self._remove_aside(path, role.topic_id)
+
+    def _remove_aside(self, path: Path, topic_id: str) -> None:
+        """Rename a partition dir aside at once; removed in the background."""
+        aside = self.dirs.rename_aside(path, topic_id)
+        if aside is not None:
+            try:
+                self._deletes_send.send_nowait(aside)
+            except trio.WouldBlock:
+                self.log.warning("replica.delete_deferred", path=str(aside))  # removed on next start
 
     def _refresh_configs(self, topic_id: str) -> None:
         t = self.metadata.image.topics_by_id.get(topic_id)
