@@ -1,8 +1,14 @@
 """A consumer-group member in its own process (so a test can kill -9 it):
 subscribes to a topic with a real client, prints one JSON line per event
 to stdout ({"assigned": [partitions]} after each assignment change,
-{"record": [partition, offset, value]} per record after committing it
-synchronously), and closes (LeaveGroup) on SIGTERM.
+{"record": [partition, offset, value]} per record once its commit is
+acknowledged), and closes (LeaveGroup) on SIGTERM.
+
+confluent: the commit is asynchronous and waited for with a deadline,
+re-sent when none came: a synchronous commit can block for ever inside
+librdkafka when the coordinator is killed under it (seen in the coordinator
+kill -9 test and jepsen soak seed 203), which would test the client, not
+the coordinator's failover.
 
 usage: python -m tests.integration.group_member CLIENT BOOTSTRAP TOPIC GROUP
        [--strategy S] [--instance-id I] [--session-ms N]
@@ -12,11 +18,14 @@ CLIENT: confluent | kafka-python | aiokafka
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import signal
 import sys
+import time
 
 STOP = False
+COMMIT_WAIT_S = 5.0  # per attempt of a confluent commit
 
 
 def emit(obj) -> None:
@@ -37,8 +46,30 @@ def run_confluent(a) -> None:
             "partition.assignment.strategy": a.strategy or "range", "log_level": 3}
     if a.instance_id:
         conf["group.instance.id"] = a.instance_id
+    acked: dict[tuple[int, int], object] = {}  # (partition, offset) -> commit error or None
+
+    def on_commit(err, parts):
+        for tp in parts:
+            acked[(tp.partition, tp.offset)] = err if err is not None else tp.error
+
+    conf["on_commit"] = on_commit
     c = Consumer(conf)
     owned: set[int] = set()
+    early: collections.deque = collections.deque()  # polled while waiting for a commit
+
+    def commit(m) -> bool:
+        key = (m.partition(), m.offset() + 1)
+        while not STOP:
+            acked.pop(key, None)
+            c.commit(message=m, asynchronous=True)
+            deadline = time.monotonic() + COMMIT_WAIT_S
+            while key not in acked and not STOP and time.monotonic() < deadline:
+                got = c.poll(0.05)  # serves on_commit; a message that arrives meanwhile waits its turn
+                if got is not None:
+                    early.append(got)
+            if key in acked and acked[key] is None:
+                return True
+        return False
 
     def on_assign(consumer, parts):
         owned.update(p.partition for p in parts)
@@ -54,11 +85,11 @@ def run_confluent(a) -> None:
 
     c.subscribe([a.topic], on_assign=on_assign, on_revoke=on_revoke)
     while not STOP:
-        m = c.poll(0.2)
+        m = early.popleft() if early else c.poll(0.2)
         if m is None or m.error():
             continue
-        c.commit(message=m, asynchronous=False)
-        emit({"record": [m.partition(), m.offset(), m.value().decode()]})
+        if commit(m):
+            emit({"record": [m.partition(), m.offset(), m.value().decode()]})
     c.close()
 
 
