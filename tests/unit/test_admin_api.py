@@ -64,13 +64,13 @@ class FakeNodeRaft:
         for i in q.ids:
             if i not in q.lagging or i == self.node_id:
                 q.catch_up(i)
-        await trio.sleep(0)
+        await trio.sleep(0)  # wait-ok: a checkpoint, as a real append yields
         return len(q.log)
 
     async def read_barrier(self) -> None:
         if self.q.leader is None:
             raise NotLeaderError(None)
-        await trio.sleep(0)
+        await trio.sleep(0)  # wait-ok: a checkpoint, as a real barrier yields
         self.q.catch_up(self.node_id)
 
 
@@ -103,7 +103,7 @@ class Cluster:
         self.q.elect(i)
         with trio.fail_after(5):
             while not self.services[i].is_active():
-                await trio.sleep(0.01)
+                await trio.sleep(0.01)  # wait-ok: poll a condition inside fail_after
 
     async def add_brokers(self, ids=(1, 2, 3)) -> None:
         api = self.apis[self.q.leader]

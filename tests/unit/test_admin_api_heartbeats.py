@@ -22,7 +22,7 @@ async def test_follower_answers_with_the_controllers_heartbeat_times(nursery, au
     c = Cluster(nursery)
     await c.elect(2)
     await c.add_brokers()
-    await trio.sleep(1.5)  # mock time: the brokers' last contact is 1.5 s old
+    await trio.sleep(1.5)  # wait-ok: mock time: the brokers' last contact is 1.5 s old
     on_follower = await c.apis[1].handle_read(rq.ListBrokersRequest(), None)
     on_leader = await c.apis[2].handle_read(rq.ListBrokersRequest(), None)
     assert [b.node_id for b in on_follower.brokers] == [1, 2, 3]

@@ -78,7 +78,7 @@ class FakeRaft:
         self.barriers += 1
         if self.leader_id is None:
             raise NotLeaderError(None)
-        await trio.sleep(0)
+        await trio.sleep(0)  # wait-ok: a checkpoint, as a real barrier yields
         # The fake applies on append, so applied == log end already.
 
 
