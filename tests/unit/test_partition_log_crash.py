@@ -130,11 +130,17 @@ def _check(log: PartitionLog, before: Model, after: Model, step: str) -> None:
             f"{step}: epoch cache {log.leader_epochs.entries} disagrees with batch {base} of epoch {epoch}")
 
 
-def _run(crash_after: int, torn_seed: int | None) -> bool:
+def _run(crash_after: int, torn_seed: int | None, handles=None) -> bool:
     """Run the scenario with a crash at file operation `crash_after`; check
-    the reopened log. Returns True when the scenario finished first."""
+    the reopened log. Returns True when the scenario finished first.
+    `handles()`: an open-file cache for every opening (log/segment_handles.py)."""
     fs = CrashFs()
-    log = PartitionLog.open(DIR, CFG, fs=fs, now_ms=lambda: 0)
+
+    def open_log():
+        return PartitionLog.open(DIR, CFG, fs=fs, now_ms=lambda: 0,
+                                 handles=handles() if handles is not None else None)
+
+    log = open_log()
     model = Model()
     fs.arm(crash_after)
     step = "open"
@@ -148,18 +154,18 @@ def _run(crash_after: int, torn_seed: int | None) -> bool:
             if name == "reopen":
                 log.close()
                 model.acked = len(model.batches)
-                log = PartitionLog.open(DIR, CFG, fs=fs, now_ms=lambda: 0)
+                log = open_log()
                 continue
             _apply(log, model, name, arg)
             before = after = model
     except SimulatedCrash:
         fs.crash(random.Random(torn_seed), torn=torn_seed is not None)
-        with PartitionLog.open(DIR, CFG, fs=fs, now_ms=lambda: 0) as again:
+        with open_log() as again:
             _check(again, before, after, f"crash at op {crash_after} in {step}")
         return False
     fs.disarm()
     fs.crash()
-    with PartitionLog.open(DIR, CFG, fs=fs, now_ms=lambda: 0) as again:
+    with open_log() as again:
         _check(again, model, model, "after close")
         assert _read(again) == model.batches
     return True

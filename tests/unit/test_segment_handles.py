@@ -17,10 +17,7 @@ from rafka.log.partition_log import PartitionLog
 from rafka.log.records import Record, build_batch, decode_batch
 from rafka.log.segment import INDEX_SUFFIX
 from rafka.log.segment_handles import SegmentHandles, SegmentHandlesError
-from tests.sim.crashfs import CrashFs, SimulatedCrash
-from tests.unit.test_partition_log_crash import CFG as CRASH_CFG
-from tests.unit.test_partition_log_crash import DIR as CRASH_DIR
-from tests.unit.test_partition_log_crash import Model, _apply, _apply_model_only, _check, _ops, _read
+from tests.unit.test_partition_log_crash import _run as run_crash_scenario
 
 # Small segments (a few batches each) and an index entry per batch.
 CFG = LogConfig(segment_bytes_max=300, index_interval_bytes=0, retention_ms=-1, write_buffer_bytes_max=0)
@@ -188,46 +185,6 @@ def test_reads_racing_evictions_never_see_a_closed_file(tmp_path):
     assert handles.evictions > 100
 
 
-def _run_crash_scenario(crash_after: int, torn_seed: int | None) -> bool:
-    """The scenario of test_partition_log_crash with every log behind a
-    one-file cache: a crash at file operation `crash_after`, then a reopen
-    that must pass the same check. True when the scenario finished first."""
-    fs = CrashFs()
-
-    def open_log():
-        return PartitionLog.open(CRASH_DIR, CRASH_CFG, fs=fs, now_ms=lambda: 0, handles=SegmentHandles(1))
-
-    log = open_log()
-    model = Model()
-    fs.arm(crash_after)
-    step = "open"
-    before = after = model
-    try:
-        for name, arg in _ops():
-            step = f"{name}({arg})"
-            before = model.copy()
-            after = model.copy()
-            _apply_model_only(after, name, arg, log)
-            if name == "reopen":
-                log.close()
-                model.acked = len(model.batches)
-                log = open_log()
-                continue
-            _apply(log, model, name, arg)
-            before = after = model
-    except SimulatedCrash:
-        fs.crash(random.Random(torn_seed), torn=torn_seed is not None)
-        with open_log() as again:
-            _check(again, before, after, f"crash at op {crash_after} in {step}")
-        return False
-    fs.disarm()
-    fs.crash()
-    with open_log() as again:
-        _check(again, model, model, "after close")
-        assert _read(again) == model.batches
-    return True
-
-
 @pytest.mark.parametrize("torn_seed", [None, 7])
 def test_a_crash_at_every_file_operation_keeps_a_durable_prefix_with_a_one_file_cache(torn_seed):
     """Goal: closing and reopening segment files behind a cache of one
@@ -235,7 +192,7 @@ def test_a_crash_at_every_file_operation_keeps_a_durable_prefix_with_a_one_file_
     scenario (appends, rolls, flushes, a truncation inside a batch,
     delete_before, retention, close) reopens to a durable prefix."""
     k = 1
-    while not _run_crash_scenario(k, torn_seed):
+    while not run_crash_scenario(k, torn_seed, handles=lambda: SegmentHandles(1)):
         k += 1
         assert k < 3000
 
