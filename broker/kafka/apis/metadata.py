@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import structlog
 
-from rafka.broker.controller import requests as rq
 from rafka.broker.controller.validation import validate_topic_name
 from rafka.broker.kafka.consistency import barrier_if_asked
+from rafka.broker.kafka.auto_create import auto_create_topic
 from rafka.broker.kafka.context import RequestContext
 from rafka.broker.kafka.shape import get
 from rafka.broker.kafka.topic_ids import ZERO, from_uuid, to_uuid
@@ -91,29 +91,6 @@ def missing_topic(code: int, name: str | None, topic_id=None) -> dict:
     return {"error_code": code, "name": name, "topic_id": topic_id or ZERO, "partitions": ()}
 
 
-async def _auto_create(ctx: RequestContext, name: str) -> int:
-    """Ask the controller to create `name`; the error code for the answer."""
-    cfg = ctx.broker.config
-    req = rq.CreateTopicsRequest(topics=[rq.CreatableTopic(
-        name=name, num_partitions=cfg.default_partitions,
-        replication_factor=cfg.default_replication_factor)])
-    try:
-        resp = await ctx.broker.route_to_controller(req)
-    except RafkaError as exc:
-        log.info("kafka.auto_create_failed", node_id=ctx.broker.node_id, topic=name, error=exc.code.name)
-        return ErrorCode.LEADER_NOT_AVAILABLE
-    result = resp.results[0]
-    if result.error_code not in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS):
-        log.info("kafka.auto_create_refused", node_id=ctx.broker.node_id, topic=name,
-                 error=result.error_code, message=result.error_message)
-        if result.error_code == ErrorCode.INVALID_TOPIC_EXCEPTION:
-            return ErrorCode.INVALID_TOPIC_EXCEPTION
-        return ErrorCode.LEADER_NOT_AVAILABLE if result.error_code == ErrorCode.INVALID_REPLICATION_FACTOR \
-            else result.error_code
-    log.info("kafka.topic_auto_created", node_id=ctx.broker.node_id, topic=name)
-    return ErrorCode.LEADER_NOT_AVAILABLE
-
-
 async def _named_topic(ctx: RequestContext, name: str, allow_create: bool) -> dict:
     image = ctx.broker.image
     t = image.topic(name)
@@ -125,7 +102,7 @@ async def _named_topic(ctx: RequestContext, name: str, allow_create: bool) -> di
         return missing_topic(ErrorCode.INVALID_TOPIC_EXCEPTION, name)
     if not allow_create:
         return missing_topic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name)
-    code = await _auto_create(ctx, name)
+    code = await auto_create_topic(ctx, name)
     image = ctx.broker.image
     t = image.topic(name)
     if t is not None and code == ErrorCode.LEADER_NOT_AVAILABLE:

@@ -32,7 +32,7 @@ import structlog
 import trio
 
 from rafka.broker.controller.validation import validate_topic_name
-from rafka.broker.kafka.apis.metadata import _auto_create as auto_create_topic
+from rafka.broker.kafka.auto_create import auto_create_topic
 from rafka.broker.kafka.context import NO_RESPONSE, RequestContext
 from rafka.broker.kafka.request_order import release_turn
 from rafka.broker.kafka.shape import get
