@@ -21,7 +21,14 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.jepsen.fuse.control import unavailable_reason  # noqa: E402
-from tests.jepsen.nemesis import FAMILIES, KINDS, NemesisError, parse_nemeses  # noqa: E402
+from tests.jepsen.nemesis import (  # noqa: E402
+    FAMILIES,
+    KIND_ORDERS,
+    KINDS,
+    NemesisError,
+    ordered_min_time_limit_s,
+    parse_nemeses,
+)
 from tests.jepsen.runner import (  # noqa: E402
     WORKLOADS,
     RunError,
@@ -53,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workload", default="metadata", choices=sorted(WORKLOADS))
     p.add_argument("--nemesis", default="all", help="comma-separated nemeses (default: all)")
+    p.add_argument("--schedule", default="random", choices=KIND_ORDERS,
+                   help="random: each fault window a random one of the nemeses (default); "
+                        "ordered: the nemeses in the order named, cycling, each sure to get a "
+                        "window (a too short --time-limit is refused)")
     p.add_argument("--time-limit", type=float, default=60.0, help="workload seconds (default 60)")
     p.add_argument("--rate", type=float, default=50.0, help="ops per second, all clients (default 50)")
     p.add_argument("--concurrency", type=int, default=5, help="client workers (default 5)")
@@ -102,16 +113,22 @@ def main(argv=None) -> int:
         print(verdict_line(results, out))
         return 0 if results["valid"] else 1
     try:
-        nemeses = parse_nemeses(args.nemesis)
+        nemeses = parse_nemeses(args.nemesis, keep_order=args.schedule == "ordered")
     except NemesisError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    need_s = ordered_min_time_limit_s(len(nemeses), args.fault_s, args.heal_s)
+    if args.schedule == "ordered" and args.time_limit < need_s:
+        print(f"error: --schedule ordered with {len(nemeses)} nemeses needs --time-limit >= "
+              f"{need_s:g} (fault windows {args.fault_s}, heal windows {args.heal_s})",
+              file=sys.stderr)
         return 2
     if any(k.startswith("lose-unfsynced") for k in nemeses) and (reason := unavailable_reason()):
         print(f"error: nemesis lose-unfsynced refused: {reason}", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else int(time.time() * 1000) % 1_000_000
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"jepsen-{seed}-"))
-    opts = RunOptions(out=out, workload=args.workload, nemeses=nemeses,
+    opts = RunOptions(out=out, workload=args.workload, nemeses=nemeses, schedule=args.schedule,
                       time_limit_s=args.time_limit, rate=args.rate, nodes=args.nodes, seed=seed,
                       concurrency=args.concurrency, quiet_s=args.quiet, fault_s=args.fault_s,
                       heal_s=args.heal_s, op_timeout_s=args.op_timeout,

@@ -27,6 +27,12 @@ Kinds (a fault window each; the following heal window undoes it):
 - lose-unfsynced-all: the same for every node at once (kill-all plus the
   drop: a power cut of the whole cluster).
 Families: partition, kill, pause, delay, lose, all.
+
+Schedules (`ScheduleConfig.kind_order`): "random" (the default) gives each
+fault window a kind drawn at random from those chosen; "ordered" gives the
+windows the chosen kinds in the order given, cycling, and refuses a time
+limit too short for every kind to get a window (`ordered_min_time_limit_s`),
+so a short run is sure to inject each kind.
 """
 
 from __future__ import annotations
@@ -61,26 +67,30 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 PARTITION_MODES = ("drop", "blackhole")
+KIND_ORDERS = ("random", "ordered")
 
 
 class NemesisError(ValueError):
     """An unknown nemesis name or an impossible schedule."""
 
 
-def parse_nemeses(spec: str) -> tuple[str, ...]:
-    """'partition,kill-leader' -> the kinds, in KINDS order, deduplicated."""
-    chosen: set[str] = set()
+def parse_nemeses(spec: str, keep_order: bool = False) -> tuple[str, ...]:
+    """'partition,kill-leader' -> the kinds, in KINDS order, deduplicated;
+    with `keep_order`, in the order first named (a family in KINDS order),
+    for an ordered schedule."""
+    chosen: list[str] = []
     for name in (s.strip() for s in spec.split(",")):
         if not name:
             continue
         if name in FAMILIES:
-            chosen.update(FAMILIES[name])
+            named = FAMILIES[name]
         elif name in KINDS:
-            chosen.add(name)
+            named = (name,)
         else:
             valid = ", ".join(list(FAMILIES) + list(KINDS))
             raise NemesisError(f"unknown nemesis {name!r} (valid: {valid})")
-    return tuple(k for k in KINDS if k in chosen)
+        chosen.extend(k for k in named if k not in chosen)
+    return tuple(chosen) if keep_order else tuple(k for k in KINDS if k in chosen)
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,18 @@ class ScheduleConfig:
     fault_s: tuple[float, float] = (5.0, 15.0)
     heal_s: tuple[float, float] = (5.0, 15.0)
     delay_ms: tuple[int, int] = (50, 500)
+    kind_order: str = "random"  # one of KIND_ORDERS
+
+
+def ordered_min_time_limit_s(n_kinds: int, fault_s: tuple[float, float],
+                             heal_s: tuple[float, float]) -> float:
+    """The shortest time limit under which an ordered schedule of `n_kinds`
+    surely gives every kind a whole fault window, however long the windows
+    come out: the first heal window, then n faults with n-1 heals between,
+    each at its longest."""
+    if n_kinds <= 0:
+        return 0.0
+    return heal_s[1] + n_kinds * fault_s[1] + (n_kinds - 1) * heal_s[1]
 
 
 def make_schedule(
@@ -115,7 +137,9 @@ def make_schedule(
 ) -> list[FaultEvent]:
     """Fault windows alternating with heal windows until the time limit,
     starting with a heal window so the workload warms up. Deterministic in
-    (kinds, nodes, config, rng state)."""
+    (kinds, nodes, config, rng state). Each window's kind is drawn at random
+    from `kinds`, or (kind_order "ordered") the next of `kinds` in order,
+    cycling; an ordered schedule that cannot fit every kind raises."""
     kinds = tuple(kinds)
     for kind in kinds:
         if kind not in KINDS:
@@ -125,12 +149,23 @@ def make_schedule(
     for lo, hi in (config.fault_s, config.heal_s):
         if not 0 < lo <= hi:
             raise NemesisError(f"bad window range {lo}..{hi}")
+    if config.kind_order not in KIND_ORDERS:
+        raise NemesisError(f"unknown schedule {config.kind_order!r} "
+                           f"(valid: {', '.join(KIND_ORDERS)})")
+    ordered = config.kind_order == "ordered"
+    if ordered:
+        need_s = ordered_min_time_limit_s(len(kinds), config.fault_s, config.heal_s)
+        if config.time_limit_s < need_s:
+            raise NemesisError(
+                f"an ordered schedule of {len(kinds)} kinds needs a time limit of at least "
+                f"{need_s:g} s with fault windows {config.fault_s} s and heal windows "
+                f"{config.heal_s} s, got {config.time_limit_s:g} s")
     events: list[FaultEvent] = []
     if not kinds:
         return events
     t = rng.uniform(*config.heal_s)
     while t < config.time_limit_s:
-        kind = rng.choice(kinds)
+        kind = kinds[len(events) % len(kinds)] if ordered else rng.choice(kinds)
         end = min(t + rng.uniform(*config.fault_s), config.time_limit_s)
         events.append(FaultEvent(len(events), kind, round(t, 3), round(end, 3),
                                  _params(kind, nodes, config, rng)))

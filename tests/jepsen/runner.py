@@ -58,6 +58,7 @@ class RunOptions:
     out: Path
     workload: str = "metadata"
     nemeses: tuple[str, ...] = ()
+    schedule: str = "random"  # nemesis.KIND_ORDERS: kinds drawn at random, or in order
     time_limit_s: float = 60.0
     rate: float = 50.0
     nodes: int = 3
@@ -85,7 +86,8 @@ async def run(opts: RunOptions, progress_out=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(opts.seed)
     schedule = make_schedule(opts.nemeses, list(range(1, opts.nodes + 1)),
-                             ScheduleConfig(opts.time_limit_s, opts.fault_s, opts.heal_s),
+                             ScheduleConfig(opts.time_limit_s, opts.fault_s, opts.heal_s,
+                                            kind_order=opts.schedule),
                              random.Random(rng.random()))
     (out / "schedule.json").write_text(json.dumps([e.to_json() for e in schedule], indent=1))
     log.info("run_start", workload=opts.workload, seed=opts.seed, nodes=opts.nodes,
@@ -325,6 +327,7 @@ def summary_text(results: dict, events: list[dict], plot_note: str | None) -> st
     if opts:
         lines.append(f"seed={opts.get('seed')} nodes={opts.get('nodes')} "
                      f"nemeses={','.join(opts.get('nemeses') or []) or 'none'} "
+                     f"schedule={opts.get('schedule', 'random')} "
                      f"time_limit_s={opts.get('time_limit_s')}")
     for name, check in results["checks"].items():
         extra = check.get("error") or ""

@@ -14,6 +14,7 @@ from tests.jepsen.nemesis import (
     ScheduleConfig,
     grudge,
     make_schedule,
+    ordered_min_time_limit_s,
     parse_nemeses,
     reachable,
     ring_grudge,
@@ -149,3 +150,94 @@ def test_lose_family_and_its_params():
         assert set(e.params) == ({"node", "torn_seed"} if e.kind == "lose-unfsynced" else {"torn_seed"})
         assert e.params.get("node", 1) in (*NODES, "leader")
     assert {e.params["torn_seed"] is None for e in events} == {True, False}
+
+
+def test_ordered_schedule_names_every_kind_in_order():
+    """Goal: an ordered schedule gives the fault windows the kinds in the
+    order given, cycling, and with the computed time limit every kind gets
+    a whole window, whatever the seed; the windows keep their bounds."""
+    kinds = ("kill-all", "partition-ring", "delay", "pause-leader", "lose-unfsynced")
+    fault_s, heal_s = (2.0, 3.0), (2.0, 3.0)
+    limit_s = ordered_min_time_limit_s(len(kinds), fault_s, heal_s)
+    assert limit_s == 3 + 5 * 3 + 4 * 3
+    for seed in range(50):
+        cfg = ScheduleConfig(limit_s, fault_s, heal_s, kind_order="ordered")
+        events = make_schedule(kinds, NODES, cfg, random.Random(seed))
+        assert [e.kind for e in events] == [kinds[i % len(kinds)] for i in range(len(events))]
+        assert len(events) >= len(kinds)
+        for e in events[:len(kinds)]:
+            assert e.end_s <= limit_s and e.end_s - e.start_s >= 1.999
+    # cycling: a longer limit starts over from the first kind
+    long = make_schedule(kinds[:2], NODES, ScheduleConfig(60, fault_s, heal_s, kind_order="ordered"),
+                         random.Random(0))
+    assert [e.kind for e in long[:4]] == [kinds[0], kinds[1], kinds[0], kinds[1]]
+
+
+def test_ordered_schedule_is_seeded_and_random_stays_the_default():
+    """Goal: an ordered schedule is a function of the seed too (window
+    lengths and targets); the default stays the random draw, unchanged."""
+    cfg = ScheduleConfig(120, kind_order="ordered")
+    assert make_schedule(KINDS[:4], NODES, cfg, random.Random(5)) == \
+        make_schedule(KINDS[:4], NODES, cfg, random.Random(5))
+    assert ScheduleConfig(10).kind_order == "random"
+    rnd = make_schedule(KINDS, NODES, ScheduleConfig(300), random.Random(42))
+    assert [e.kind for e in rnd] != [KINDS[i % len(KINDS)] for i in range(len(rnd))]
+
+
+def test_ordered_schedule_refuses_a_time_limit_too_short():
+    """Goal: an ordered schedule that could leave a kind without a window
+    raises (the run would silently not inject it); an unknown order raises."""
+    kinds = FAMILIES["kill"]
+    need_s = ordered_min_time_limit_s(len(kinds), (2.0, 3.0), (2.0, 3.0))
+    with pytest.raises(NemesisError, match="time limit"):
+        make_schedule(kinds, NODES, ScheduleConfig(need_s - 0.5, (2.0, 3.0), (2.0, 3.0),
+                                                   kind_order="ordered"), random.Random(0))
+    with pytest.raises(NemesisError):
+        make_schedule(kinds, NODES, ScheduleConfig(60, kind_order="shuffled"), random.Random(0))
+
+
+def test_parse_nemeses_keeps_the_order_named_when_asked():
+    """Goal: for an ordered schedule the kinds come in the order first
+    named (a family in KINDS order), deduplicated; by default KINDS order."""
+    assert parse_nemeses("delay,kill,kill-leader", keep_order=True) == ("delay", *FAMILIES["kill"])
+    assert parse_nemeses("delay,kill") == (*FAMILIES["kill"], "delay")
+
+
+def test_ordered_cli_refuses_a_time_limit_too_short(tmp_path):
+    """Goal: `scripts/jepsen.py --schedule ordered` with a time limit that
+    cannot give every nemesis a window exits 2 before starting anything."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "jepsen.py"
+    spec = importlib.util.spec_from_file_location("jepsen_script", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["--schedule", "ordered", "--nemesis", "kill", "--fault-s", "2,3", "--heal-s", "2,3",
+            "--out", str(tmp_path)]
+    assert module.main([*argv, "--time-limit", "17"]) == 2  # needs 3 + 3*3 + 2*3 = 18
+    assert not (tmp_path / "history.jsonl").exists()
+    assert module.build_parser().parse_args(argv).schedule == "ordered"
+    assert module.build_parser().parse_args([]).schedule == "random"
+
+
+def test_injected_kinds_reads_the_history(tmp_path):
+    """Goal: a run's injected kinds come from its nemesis start events; a
+    leader-targeted fault that found no leader does not count."""
+    import json
+
+    from tests.jepsen.test_runs_common import injected_kinds
+
+    starts = ["partition-leader(mode=drop, node=leader) target=None links=[]",
+              "partition-ring(mode=drop, ring=[1, 2, 3]) target=None links=[(1, 3)]",
+              "kill-leader node=None", "kill-all nodes=[1, 2, 3]",
+              "lose-unfsynced(node=leader, torn_seed=None) target=None lost=None",
+              "lose-unfsynced(node=2, torn_seed=None) target=2 lost={'drops': 1}",
+              "delay(delay_ms=70)"]
+    lines = []
+    for i, desc in enumerate(starts):
+        for f in ("start", "stop"):
+            lines.append({"process": "nemesis", "type": "info", "f": f, "value": desc,
+                          "time": float(i), "index": len(lines)})
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    assert injected_kinds(tmp_path) == ["partition-ring", "kill-all", "lose-unfsynced", "delay"]
