@@ -45,10 +45,42 @@ def encode_frame(payload: bytes, max_frame_bytes: int = FRAME_BYTES_MAX_DEFAULT)
     return _SIZE.pack(size) + payload
 
 
-class FrameDecoder:
-    """Incremental decoder of length-prefixed frames (pure, no I/O)."""
+class Pieces:
+    """The payload of one large frame arriving over many reads, kept as the
+    list of its pieces and joined once when complete: one copy of every
+    byte, where growing and re-slicing one buffer costs three. Used by
+    FrameDecoder and by the Kafka listener's frame cutter."""
 
-    __slots__ = ("max_frame_bytes", "_buf", "_need", "_failed")
+    __slots__ = ("size", "parts", "have")
+
+    # A frame still missing more than this after a read is collected as pieces.
+    FROM_BYTES = 64 * 1024
+
+    def __init__(self, size: int, first: bytes) -> None:
+        assert len(first) < size
+        self.size = size
+        self.parts = [first]
+        self.have = len(first)
+
+    def add(self, data: bytes) -> tuple[bytes | None, bytes]:
+        """(the whole payload once `data` completes it, else None; the bytes
+        of `data` past the payload)."""
+        missing = self.size - self.have
+        if len(data) < missing:
+            self.parts.append(data)
+            self.have += len(data)
+            return None, b""
+        self.parts.append(data[:missing])
+        return b"".join(self.parts), data[missing:]
+
+
+class FrameDecoder:
+    """Incremental decoder of length-prefixed frames (pure, no I/O); a large
+    frame is collected as `Pieces`."""
+
+    __slots__ = ("max_frame_bytes", "_buf", "_need", "_failed", "_pieces")
+
+    PIECES_FROM_BYTES = Pieces.FROM_BYTES
 
     def __init__(self, max_frame_bytes: int = FRAME_BYTES_MAX_DEFAULT) -> None:
         if max_frame_bytes < 0:
@@ -58,11 +90,13 @@ class FrameDecoder:
         # Size of the payload being read, or -1 while reading a header.
         self._need = -1
         self._failed: FrameError | None = None
+        # The payload being read as pieces (None: it is in _buf).
+        self._pieces: Pieces | None = None
 
     @property
     def buffered_bytes(self) -> int:
         """Bytes received but not yet returned as a frame."""
-        return len(self._buf)
+        return len(self._buf) + (self._pieces.have if self._pieces is not None else 0)
 
     @property
     def has_partial(self) -> bool:
@@ -78,9 +112,16 @@ class FrameDecoder:
         frame over ``max_frame_bytes``."""
         if self._failed is not None:
             raise self._failed
+        frames: list[bytes] = []
+        if self._pieces is not None:
+            payload, data = self._pieces.add(data)
+            if payload is None:
+                return frames
+            frames.append(payload)
+            self._pieces = None
+            self._need = -1
         buf = self._buf
         buf += data
-        frames: list[bytes] = []
         pos = 0
         end = len(buf)
         while True:
@@ -98,8 +139,12 @@ class FrameDecoder:
                 pos += FRAME_HEADER_BYTES
                 self._need = size
             if end - pos < self._need:
+                if self._need - (end - pos) > self.PIECES_FROM_BYTES:
+                    self._pieces = Pieces(self._need, bytes(buf[pos:end]))
+                    pos = end
                 break
-            frames.append(bytes(buf[pos : pos + self._need]))
+            with memoryview(buf) as view:
+                frames.append(bytes(view[pos : pos + self._need]))
             pos += self._need
             self._need = -1
         if pos:
@@ -112,7 +157,7 @@ class FrameDecoder:
         if self._failed is not None:
             raise self._failed
         if self.has_partial:
-            missing = (self._need - len(self._buf)) if self._need >= 0 else (FRAME_HEADER_BYTES - len(self._buf))
+            missing = (self._need - self.buffered_bytes) if self._need >= 0 else (FRAME_HEADER_BYTES - len(self._buf))
             raise FrameError(
                 ErrorCode.CORRUPT_MESSAGE,
                 f"stream ended inside a frame ({missing} bytes missing)",

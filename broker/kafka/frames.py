@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 
 from rafka.broker.kafka.errors import MalformedRequest
+from rafka.netproto.framing import Pieces
 
 _SIZE = struct.Struct(">i")
 # api_key + api_version + correlation_id
@@ -22,13 +23,14 @@ class FrameBuffer:
         self.frame_bytes_max = frame_bytes_max
         self._buf = bytearray()
         self._need: int | None = None  # size of the frame being read
+        self._pieces: Pieces | None = None  # that frame, when large, as pieces
         # Set when a bad size was read after complete frames: those frames
         # are returned first, the next feed() raises this.
         self.error: MalformedRequest | None = None
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return len(self._buf) + (self._pieces.have if self._pieces is not None else 0)
 
     @property
     def pending_size(self) -> int | None:
@@ -37,7 +39,7 @@ class FrameBuffer:
 
     @property
     def empty(self) -> bool:
-        return not self._buf
+        return not self._buf and self._pieces is None
 
     def feed(self, data: bytes) -> list[bytes]:
         """Complete frames (without their size) after appending `data`.
@@ -45,8 +47,15 @@ class FrameBuffer:
         before it have been returned by a call: check `error`)."""
         if self.error is not None:
             raise self.error
-        self._buf += data
         out: list[bytes] = []
+        if self._pieces is not None:
+            payload, data = self._pieces.add(data)
+            if payload is None:
+                return out
+            out.append(payload)
+            self._pieces = None
+            self._need = None
+        self._buf += data
         pos = 0
         buf = self._buf
         while True:
@@ -64,8 +73,12 @@ class FrameBuffer:
                 self._need = size
                 pos += 4
             if len(buf) - pos < self._need:
+                if self._need - (len(buf) - pos) > Pieces.FROM_BYTES:
+                    self._pieces = Pieces(self._need, bytes(buf[pos:]))
+                    pos = len(buf)
                 break
-            out.append(bytes(buf[pos:pos + self._need]))
+            with memoryview(buf) as view:
+                out.append(bytes(view[pos:pos + self._need]))
             pos += self._need
             self._need = None
         if pos:

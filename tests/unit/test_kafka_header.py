@@ -78,3 +78,21 @@ def test_frames_are_cut_across_feeds_and_bounded():
         FrameBuffer(100).feed(struct.pack(">i", -5))
     with pytest.raises(MalformedRequest):
         FrameBuffer(100).feed(struct.pack(">i", 3))
+
+
+def test_large_frames_cut_across_many_small_reads():
+    """Goal: a frame far larger than one read (collected as pieces) comes
+    out whole and in order with the small frames around it, whatever the
+    read size, and a stream ending inside it is not empty."""
+    big = bytes(range(256)) * 1000  # 256,000 bytes
+    small = b"S" * 9
+    data = b"".join(struct.pack(">i", len(p)) + p for p in (small, big, small, big))
+    for step in (1000, 7001, 65536, 300_000):
+        fb = FrameBuffer(frame_bytes_max=1 << 20)
+        out = []
+        for i in range(0, len(data), step):
+            out += fb.feed(data[i:i + step])
+            if fb.pending_size == len(big):
+                assert not fb.empty and fb.buffered > 0
+        assert out == [small, big, small, big]
+        assert fb.empty and fb.buffered == 0

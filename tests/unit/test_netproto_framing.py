@@ -45,6 +45,45 @@ def test_round_trip_any_split(payloads, cuts):
     dec.eof()
 
 
+class _PiecesEarly(FrameDecoder):
+    """Collects any payload missing more than 8 bytes as pieces, so small
+    examples take the large-frame path."""
+
+    PIECES_FROM_BYTES = 8
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    payloads=st.lists(st.binary(max_size=300), max_size=12),
+    cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=20),
+)
+def test_round_trip_any_split_large_frame_path(payloads, cuts):
+    """Goal: frames collected as pieces (the path of large frames read in
+    many chunks) decode identically however the stream is split, and the
+    buffered count stays bounded."""
+    stream = b"".join(encode_frame(p, 300) for p in payloads)
+    points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
+    dec = _PiecesEarly(300)
+    out: list[bytes] = []
+    for a, b in zip(points, points[1:]):
+        out += dec.feed(stream[a:b])
+        assert dec.buffered_bytes < FRAME_HEADER_BYTES + 300
+    assert out == payloads
+    dec.eof()
+
+
+def test_large_frame_truncated_in_pieces_is_reported():
+    """Goal: a stream ending inside a frame being collected as pieces is
+    CORRUPT_MESSAGE at eof, naming the bytes still missing."""
+    dec = _PiecesEarly(100)
+    frame = encode_frame(b"x" * 60, 100)
+    assert dec.feed(frame[:20]) == [] and dec.feed(frame[20:30]) == []
+    with pytest.raises(FrameError) as err:
+        dec.eof()
+    assert err.value.code == ErrorCode.CORRUPT_MESSAGE
+    assert "34 bytes missing" in err.value.message
+
+
 def test_oversized_frame_refused_from_header_alone():
     """Goal: a header announcing a too-big frame fails before any payload is
     buffered, and the decoder stays failed (framing is lost)."""
