@@ -451,28 +451,28 @@ class ReplicaManager:
             self._dirty_event = trio.Event()
             keys, self._dirty = self._dirty, set()
             parts = [self.partitions[k] for k in keys if k in self.partitions]
-            started = trio.current_time()
-            results = await trio.to_thread.run_sync(flush_all, parts)
-            self.observer.fsync_seconds(trio.current_time() - started)
-            for p, durable, error in results:
-                if error is not None:
-                    self.log.error("replica.flush_failed", topic=p.topic, partition=p.index,
-                                   leader_epoch=p.role.leader_epoch, error=error)
-                    continue
-                p.durable_offset = durable
-                if p.leader is not None and not p.settings.write_caching and p.leader.update_leader(durable):
-                    self._release(p)
-            self._notify()
+            await self._flush(parts)
+
+    async def _flush(self, parts: list[Partition]) -> None:
+        """fsync `parts` (in worker threads); durable offsets move HWs."""
+        started = trio.current_time()
+        results = await trio.to_thread.run_sync(flush_all, parts)
+        self.observer.fsync_seconds(trio.current_time() - started)
+        for p, durable, error in results:
+            if error is not None:
+                self.log.error("replica.flush_failed", topic=p.topic, partition=p.index,
+                               leader_epoch=p.role.leader_epoch, error=error)
+                continue
+            p.durable_offset = durable
+            if p.leader is not None and not p.settings.write_caching and p.leader.update_leader(durable):
+                self._release(p)
+        self._notify()
 
     async def wait_durable(self, parts: list[Partition]) -> None:
-        """Wait until the flusher made each partition's current log end
-        durable (one group commit covers them all)."""
-        targets = [(p, p.log.log_end_offset) for p in parts]
-        for p in parts:
-            self._mark_dirty(p)
-        for p, target in targets:
-            while p.durable_offset < target and self.partitions.get(p.role.key) is p:
-                await self._progress.wait()
+        """Make each partition's current log end durable: a follower's own
+        fsync pass right now, not the flusher's next one (a pass already
+        running would add its whole duration to the replication round)."""
+        await self._flush([p for p in parts if self.partitions.get(p.role.key) is p])
 
     def _hw_by_dir(self):
         return group_by_dir(self.dirs.dirs, ((Path(p.log.dir_path), p.topic, p.index, p.high_watermark)
