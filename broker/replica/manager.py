@@ -4,10 +4,10 @@ The trio shell around the pure cores (roles.py, leader_state.py,
 producer_state.py, produce_validation.py):
 
 - follows the MetadataImage through a listener on the metadata state
-  machine (only the touched topics are diffed); becomes leader/follower
-  with the image's leader epoch, stops serving partitions it no longer
-  hosts, applies topic config alters to open logs, and renames a deleted
-  topic's directories aside at once (removal runs in the background);
+  machine (only the touched topics are diffed) and applies the role
+  changes (role_apply.py: become leader/follower with the image's leader
+  epoch, open and stop partitions, apply config alters, set a deleted
+  topic's directories aside at once);
 - `append` (leader only): validate, idempotence check, stamp offsets and
   the leader epoch, append; acks=all waits until the HW passes the batch;
 - one flusher group-commits fsyncs across partitions; only durable offsets
@@ -19,8 +19,8 @@ producer_state.py, produce_validation.py):
   the background chores (housekeeping.py: HW checkpoints, removal of
   deleted topics' directories, retention) and the log cleaner.
 
-Fetchers (broker/replica/fetcher.py) call `follower_state`,
-`follower_append` and `truncate` for the partitions this broker follows.
+Fetchers (broker/replica/fetcher.py) call `follower_append`,
+`wait_durable` and `truncate` for the partitions this broker follows.
 """
 
 from __future__ import annotations
@@ -36,25 +36,23 @@ from rafka.broker.controller.requests import AlterPartitionRequest
 from rafka.broker.replica import housekeeping, reads
 from rafka.broker.replica.fetch_sessions import FetchSessionCache
 from rafka.broker.replica.flush import flush_all, wall_ms
-from rafka.broker.replica.hw_checkpoint import HighWatermarkCheckpoints, group_by_dir, initial_high_watermark
+from rafka.broker.replica.hw_checkpoint import HighWatermarkCheckpoints, group_by_dir
 from rafka.broker.replica.isr_sync import IsrSync, now_ms
 from rafka.broker.replica.log_dirs import LogDirs
 from rafka.broker.replica.partition import Partition
-from rafka.broker.replica.partition_identity import IdentityError, claim, stray_incarnation
 from rafka.broker.replica.produce_validation import iter_headers, stamp_log_append_time, validate_produce_batch
 from rafka.broker.replica.roles import (
     PartitionKey,
     PartitionRole,
-    RoleChanges,
     apply_changes,
     diff_roles,
     touched_topic_ids,
 )
 from rafka.broker.replica.cleaner import LogCleaner
-from rafka.broker.replica.settings import ReplicaConfig, log_config, topic_settings
+from rafka.broker.replica.role_apply import RoleApplier
+from rafka.broker.replica.settings import ReplicaConfig
 from rafka.broker.replica.types import CONSUMER_REPLICA_ID, AppendResult, FetchPartition, FetchResult
 from rafka.log.errors import LogError
-from rafka.log.partition_log import PartitionLog
 from rafka.log.segment_handles import SegmentHandles
 from rafka.netproto.errors import ErrorCode, RafkaError
 
@@ -88,7 +86,7 @@ class _Waiter:
         self.error: RafkaError | None = None
 
 
-class ReplicaManager:
+class ReplicaManager(RoleApplier):
     def __init__(self, node_id: int, log_dirs: list[Path], metadata, config: ReplicaConfig | None = None, *,
                  alter_partition: AlterPartitionCall | None = None,
                  broker_epoch: Callable[[], int | None] = lambda: None,
@@ -198,131 +196,6 @@ class ReplicaManager:
         for tid in configs:
             self._refresh_configs(tid)
         self._notify()
-
-    async def _apply(self, changes: RoleChanges) -> None:
-        image = self.metadata.image
-        for role in changes.stopped + changes.become_leader + changes.become_follower + changes.updated:
-            self.alter_backoff.reset(role.key)  # the partition's metadata changed
-        for role in changes.stopped:
-            await self._stop(role)
-        for topic_id, name in changes.deleted_topics:
-            self.log.info("replica.topic_deleted", topic=name, topic_id=topic_id)
-        if changes.deleted_topics:
-            # At once, not at the next interval: a topic re-created under the
-            # same name must never start from the deleted one's HW after a crash.
-            try:
-                await trio.to_thread.run_sync(self.hw_checkpoints.write, self._hw_by_dir())
-            except OSError as exc:
-                self.log.error("replica.hw_checkpoint_failed", error=str(exc))
-        for role in changes.become_leader:
-            p = await self._get_or_open(role, image)
-            if p is None:
-                continue
-            p.become_leader(role, self.node_id, now_ms(), self.config.lag_time_max_ms,
-                            self.config.ack_waiters_max)
-            self.on_unfollow(role.key)
-            self.log.info("replica.became_leader", topic=role.topic, partition=role.partition,
-                          leader_epoch=role.leader_epoch, isr=list(role.isr),
-                          log_end_offset=p.log.log_end_offset, high_watermark=p.high_watermark)
-        for role in changes.become_follower:
-            p = await self._get_or_open(role, image)
-            if p is None:
-                continue
-            self._fail(p.become_follower(role), ErrorCode.NOT_LEADER_OR_FOLLOWER, "leadership moved")
-            self.log.info("replica.became_follower", topic=role.topic, partition=role.partition,
-                          leader_epoch=role.leader_epoch, leader=role.leader,
-                          log_end_offset=p.log.log_end_offset)
-            self.on_unfollow(role.key)
-            if role.leader is not None and role.leader != self.node_id:
-                self.on_follow(p)
-        for role in changes.updated:
-            p = self.partitions.get(role.key)
-            if p is None:
-                continue
-            old = p.role
-            p.role = role
-            if p.leader is not None:
-                if role.replicas != old.replicas:
-                    p.become_leader(role, self.node_id, now_ms(), self.config.lag_time_max_ms,
-                                    self.config.ack_waiters_max)
-                elif p.leader.apply_isr(role.isr, role.partition_epoch):
-                    self._release(p)
-                self.log.info("replica.isr_updated", topic=role.topic, partition=role.partition,
-                              leader_epoch=role.leader_epoch, isr=list(role.isr),
-                              partition_epoch=role.partition_epoch)
-
-    async def _get_or_open(self, role: PartitionRole, image) -> Partition | None:
-        p = self.partitions.get(role.key)
-        if p is not None:
-            return p
-        t = image.topics_by_id.get(role.topic_id)
-        configs = dict(t.configs) if t is not None else {}
-        path = self.dirs.locate(role.topic, role.partition)
-        try:
-            stray = await trio.to_thread.run_sync(stray_incarnation, path, role.topic_id)
-            if stray is not None:  # an old incarnation's records (deleted while we were down)
-                self.log.warning("replica.stray_dir", topic=role.topic, partition=role.partition,
-                                 topic_id=role.topic_id, stray_topic_id=stray, path=str(path))
-                self._remove_aside(path, stray)
-                path = self.dirs.locate(role.topic, role.partition)
-            plog = await trio.to_thread.run_sync(
-                lambda: PartitionLog.open(path, log_config(configs), logger=self.log.bind(
-                    topic=role.topic, partition=role.partition), handles=self.segment_handles))
-            await trio.to_thread.run_sync(claim, path, role.topic_id)
-        except (LogError, OSError, IdentityError) as exc:
-            self.log.error("replica.open_failed", topic=role.topic, partition=role.partition,
-                           leader_epoch=role.leader_epoch, error=str(exc))
-            return None
-        hw = initial_high_watermark(self.hw_checkpoints.checkpointed(path, role.topic, role.partition),
-                                    plog.log_start_offset, plog.log_end_offset)
-        p = Partition(role, plog, topic_settings(configs), self.config.producers_max, high_watermark=hw)
-        await trio.to_thread.run_sync(p.rebuild_producers, self.config.producer_state_scan_bytes_max)
-        self.partitions[role.key] = p
-        self.by_name[(role.topic, role.partition)] = p
-        return p
-
-    async def _stop(self, role: PartitionRole) -> None:
-        p = self.partitions.pop(role.key, None)
-        self.on_unfollow(role.key)
-        if p is None:
-            return
-        self.by_name.pop((role.topic, role.partition), None)
-        self._dirty.discard(role.key)
-        self._fail(p.become_follower(role), ErrorCode.NOT_LEADER_OR_FOLLOWER, "partition no longer hosted")
-        deleted = role.topic_id not in self.metadata.image.topics_by_id
-        path = Path(p.log.dir_path)
-        try:
-            await trio.to_thread.run_sync(p.log.close)
-        except LogError as exc:
-            self.log.warning("replica.close_failed", topic=role.topic, partition=role.partition, error=str(exc))
-        self.log.info("replica.stopped", topic=role.topic, partition=role.partition,
-                      leader_epoch=role.leader_epoch, deleted=deleted)
-        if deleted:
-            self._remove_aside(path, role.topic_id)
-
-    def _remove_aside(self, path: Path, topic_id: str) -> None:
-        """Rename a partition dir aside at once; removed in the background."""
-        aside = self.dirs.rename_aside(path, topic_id)
-        if aside is not None:
-            try:
-                self._deletes_send.send_nowait(aside)
-            except trio.WouldBlock:
-                self.log.warning("replica.delete_deferred", path=str(aside))  # removed on next start
-
-    def _refresh_configs(self, topic_id: str) -> None:
-        t = self.metadata.image.topics_by_id.get(topic_id)
-        if t is None:
-            return
-        settings = topic_settings(t.configs)
-        cfg = log_config(t.configs)
-        for p in self.partitions.values():
-            if p.role.topic_id == topic_id and (p.settings != settings or p.log.config != cfg):
-                p.settings = settings
-                # PartitionLog reads `config` on every append and retention
-                # run (log/config.py: a frozen dataclass replaced on change).
-                p.log.config = cfg
-                self.log.info("replica.configs_applied", topic=p.topic, partition=p.index,
-                              leader_epoch=p.role.leader_epoch)
 
     # --------------------------------------------------------------- lookup
     def partition(self, topic: str, partition: int) -> Partition:
