@@ -5,7 +5,9 @@ record batches with dense offsets. Appends look only at batch headers (one
 CRC pass, offsets stamped outside the CRC); reads return whole stored batches
 byte for byte; durability is group-committed by `flush()`. Checking appended
 bytes lives in log/append_validation.py; moving the log's ends (truncation,
-deletion, retention) in log/retention.py, called under this class's locks.
+deletion, retention) in log/retention.py and swapping in a compacted segment
+in log/segment_swap.py, both called under this class's locks; flush, the
+recovery point and close in log/log_durability.py (a mixin of this class).
 
 Threading: every public method takes `_lock`. `flush()` may run in a worker
 thread while `append()` runs in the caller's thread: it holds the lock only
@@ -32,19 +34,19 @@ import structlog
 
 from rafka.log.fs import OS_FS, FileSystem
 from rafka.log.append_validation import learn_epochs, validate_append
-from rafka.log.atomic import write_all
-from rafka.log.batch import HEADER_SIZE, set_base_offset, set_partition_leader_epoch, validate_batch
+from rafka.log.batch import HEADER_SIZE, set_base_offset, set_partition_leader_epoch
 from rafka.log.config import LogConfig
 from rafka.log.epoch_cache import LeaderEpochCache
 from rafka.log.errors import (BatchTooLargeError, CorruptBatchError, InvalidOffsetError, LogClosedError, LogDirError,
                         OffsetOutOfRangeError)
 from rafka.log.index import IndexCorruptError
-from rafka.log.recovery import CLEANED_SUFFIX, recover_log, scan_segment, write_offset_checkpoint
+from rafka.log.log_durability import RECOVERY_POINT_NAME, LogDurability
+from rafka.log.recovery import recover_log, scan_segment
 from rafka.log.retention import LOG_START_NAME, delete_log_before, enforce_log_retention, truncate_log
-from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, NO_TIMESTAMP, TIME_INDEX_SUFFIX, Segment
+from rafka.log.segment import INDEX_SUFFIX, NO_TIMESTAMP, Segment
 from rafka.log.segment_handles import LogHandles, SegmentHandles
+from rafka.log.segment_swap import replace_log_segment
 
-RECOVERY_POINT_NAME = "recovery-point-offset-checkpoint"
 # Bytes of a batch re-stamped on append: base offset (8), length (4), epoch (4).
 _STAMP_BYTES = 16
 RELATIVE_OFFSET_MAX = 2**31 - 1
@@ -82,7 +84,7 @@ def roll_reason(active: Segment, incoming_bytes: int, incoming_last_offset: int,
     return None
 
 
-class PartitionLog:
+class PartitionLog(LogDurability):
     """See the module docstring; open with PartitionLog.open(path, config)."""
 
     def __init__(self, dir_path: str, config: LogConfig, now_ms: Callable[[], int], segments: list[Segment],
@@ -404,117 +406,7 @@ class PartitionLog:
         (`expected_size`)."""
         with self._flush_lock, self._lock:
             self._check_open()
-            if base_offset not in self._bases:
-                return False
-            i = self._bases.index(base_offset)
-            seg = self._segments[i]
-            if i == len(self._segments) - 1 or seg.size != expected_size:
-                return False
-            _check_same_range(data, base_offset, seg.next_offset)
-            fs = self.fs
-            tmp = seg.path(LOG_SUFFIX + CLEANED_SUFFIX)
-            fd = fs.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                write_all(fs, fd, data)
-                fs.fsync(fd)
-            finally:
-                fs.close(fd)
-            for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
-                if fs.exists(seg.path(suffix)):
-                    fs.remove(seg.path(suffix))
-            fs.fsync_dir(self.dir_path)
-            fs.replace(tmp, seg.path(LOG_SUFFIX))
-            fs.fsync_dir(self.dir_path)
-            seg.close()
-            new = Segment.open_existing(self.dir_path, base_offset, index_interval_bytes=self.config.index_interval_bytes,
-                                        fs=fs, handles=self._handles)
-            result = scan_segment(new, chunk_bytes=self.config.scan_chunk_bytes_max)
-            assert result.error is None and result.next_offset == seg.next_offset, result
-            new.write_indexes()
-            new.park()
-            self._segments[i] = new
-            self._log.info("segment_replaced", base_offset=base_offset, bytes_before=expected_size,
-                           bytes_after=len(data))
-            return True
-
-    # ---- durability ------------------------------------------------------
-
-    def flush(self) -> int:
-        """fsync everything appended so far (group commit: one fsync covers
-        every append before it); returns the offset durable up to (exclusive).
-        Safe to call from a worker thread while append() runs."""
-        with self._flush_lock:
-            with self._lock:
-                self._check_open()
-                target = self._log_end_offset
-                dir_dirty = self._dir_dirty
-                if target <= self._flushed_offset and not dir_dirty and not self.leader_epochs.dirty:
-                    return self._flushed_offset
-                gen = self._truncate_gen
-                work = []
-                fs = self.fs
-                for seg in self._segments:
-                    if seg.synced_size < seg.size:
-                        seg.drain()
-                        work.append((seg, fs.dup(seg.fd), seg.size))
-                self._dir_dirty = False
-                # Epochs learned from the appends this flush covers: written
-                # only after their batches are durable (log/epoch_cache.py).
-                epochs = self.leader_epochs.take_pending()
-            try:
-                for _, fd, _ in work:
-                    fs.fdatasync(fd)
-                if dir_dirty:
-                    fs.fsync_dir(self.dir_path)
-                if epochs is not None:
-                    self.leader_epochs.write_checkpoint(epochs)
-            except OSError as exc:
-                # After a failed fsync the kernel may have dropped the dirty
-                # pages, so a retry could "succeed" without the data: stop.
-                with self._lock:
-                    self._go_offline(exc)
-            finally:
-                for _, fd, _ in work:
-                    fs.close(fd)
-            persist = None
-            with self._lock:
-                if gen == self._truncate_gen:
-                    for seg, _, size in work:
-                        seg.synced_size = max(seg.synced_size, size)
-                        seg.park()
-                    self._flushed_offset = max(self._flushed_offset, target)
-                    if self._recovery_point < self._segments[-1].base_offset <= self._flushed_offset:
-                        persist = self._flushed_offset
-                flushed = self._flushed_offset
-            if persist is not None:
-                self._write_recovery_point(persist)
-            return flushed
-
-    def _park_all(self) -> None:
-        """Offer every idle, fsynced segment to the open-file cache (after
-        an operation that wrote or fsynced through their files)."""
-        if self._handles is not None:
-            for seg in self._segments:
-                seg.park()
-
-    def _write_recovery_point(self, offset: int) -> None:
-        write_offset_checkpoint(os.path.join(self.dir_path, RECOVERY_POINT_NAME), offset, self.fs)
-        self._recovery_point = offset
-
-    def close(self) -> None:
-        """Flush, write the indexes and the recovery point, release files."""
-        if self._closed:
-            return
-        self.flush()
-        with self._flush_lock, self._lock:
-            for seg in self._segments[:-1]:
-                if not seg.indexes_written:
-                    seg.write_indexes()
-            self._write_recovery_point(self._log_end_offset)
-            for seg in self._segments:
-                seg.close()
-            self._closed = True
-            self._log.info("log_closed", log_end_offset=self._log_end_offset)
+            return replace_log_segment(self, base_offset, data, expected_size)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -525,18 +417,6 @@ class PartitionLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _check_same_range(data: bytes, base_offset: int, next_offset: int) -> None:
-    """`data` is whole valid batches covering exactly [base_offset, next_offset)."""
-    expected, pos = base_offset, 0
-    while pos < len(data):
-        header = validate_batch(data, pos)
-        if header.base_offset != expected:
-            raise InvalidOffsetError(f"replacement batch at {pos} starts at {header.base_offset}, expected {expected}")
-        expected, pos = header.next_offset, pos + header.size
-    if expected != next_offset:
-        raise InvalidOffsetError(f"replacement segment ends at {expected}, expected {next_offset}")
 
 
 __all__ = [
