@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from rafka.log.atomic import TMP_SUFFIX, atomic_write, fsync_dir
+from rafka.log.atomic import TMP_SUFFIX, atomic_write
 
 CLEANED_SUFFIX = ".cleaned"  # a compacted segment being written (PartitionLog.replace_segment)
 from rafka.log.batch import HEADER_SIZE, BatchHeader, parse_header, validate_batch
@@ -26,7 +26,8 @@ from rafka.log.epoch_cache import LeaderEpochCache
 from rafka.log.errors import CorruptBatchError, LogDirError
 from rafka.log.fs import OS_FS, FileSystem, makedirs_durable
 from rafka.log.index import IndexCorruptError
-from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, Segment, parse_segment_name
+from rafka.log.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, Segment
+from rafka.log.segment_names import parse_segment_name
 
 
 @dataclass

@@ -19,47 +19,26 @@ counted in a broker-wide cache and, while "parked" (nothing queued, every
 byte fsynced), may be closed by it, and its indexes dropped when the index
 files describe them; `fd` (for writes, fsyncs, dups) unparks and reopens,
 reads reopen and stay parked, indexes reload from their files on first use.
+
+Mixins: the indexes (bookkeeping, files, reload) live in
+log/segment_indexes.py, batch-walking reads in log/segment_reads.py, file
+names in log/segment_names.py.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 
-from rafka.log.atomic import atomic_write
 from rafka.log.fs import OS_FS, FileSystem
-from rafka.log.batch import HEADER_SIZE, LENGTH_OVERHEAD, parse_header
-from rafka.log.errors import CorruptBatchError, LogDirError
-from rafka.log.index import IndexCorruptError, OffsetIndex, TimeIndex
+from rafka.log.errors import LogDirError
+from rafka.log.index import OffsetIndex, TimeIndex
 from rafka.log.segment_handles import LogHandles
+from rafka.log.segment_indexes import NO_TIMESTAMP, SegmentIndexes
+from rafka.log.segment_names import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segment_name
+from rafka.log.segment_reads import SegmentReads
 
-LOG_SUFFIX = ".log"
-INDEX_SUFFIX = ".index"
-TIME_INDEX_SUFFIX = ".timeindex"
-OFFSET_DIGITS = 20
-NO_TIMESTAMP = -1
-# base_offset and batch_length: enough to step from one batch to the next.
-_BASE_AND_LENGTH = struct.Struct(">qi")
-_INT64 = struct.Struct(">q")
-_INT32 = struct.Struct(">i")
-LAST_OFFSET_DELTA_POS = 23
-WALK_CHUNK_BYTES = 64 * 1024
 # writev() takes at most IOV_MAX (1024 on Linux) buffers; a batch may need two.
 IOV_BATCHES_MAX = 500
-# Index files are bounded by index_bytes_max; a bigger file is damage (and read no further).
-INDEX_FILE_BYTES_MAX = 64 << 20
-
-
-def segment_name(base_offset: int) -> str:
-    return f"{base_offset:0{OFFSET_DIGITS}d}"
-
-
-def parse_segment_name(name: str) -> int | None:
-    """Base offset of a `.log` file name, or None if not a segment name."""
-    stem, dot, suffix = name.partition(".")
-    if dot and "." + suffix == LOG_SUFFIX and len(stem) == OFFSET_DIGITS and stem.isdigit():
-        return int(stem)
-    return None
 
 
 def _write_all(fs: FileSystem, fd: int, view) -> None:
@@ -68,7 +47,7 @@ def _write_all(fs: FileSystem, fd: int, view) -> None:
         view = view[fs.write(fd, view):]
 
 
-class Segment:
+class Segment(SegmentIndexes, SegmentReads):
     """A segment file and its in-memory indexes (see module invariants)."""
 
     def __init__(self, dir_path: str, base_offset: int, fd: int, size: int, *, index_interval_bytes: int,
@@ -96,7 +75,7 @@ class Segment:
         if handles is not None:
             handles.cache.opened(self, parked=False)
 
-    # ---- the open file and indexes (log/segment_handles.py) ---------------
+    # ---- the open file (log/segment_handles.py) ---------------------------
 
     @property
     def fd(self) -> int:
@@ -160,43 +139,6 @@ class Segment:
     def is_open(self) -> bool:
         return self._fd >= 0
 
-    @property
-    def index(self) -> OffsetIndex:
-        index = self._index
-        return index if index is not None else self._reload_indexes()[0]
-
-    @index.setter
-    def index(self, value: OffsetIndex) -> None:
-        self._index = value
-
-    @property
-    def time_index(self) -> TimeIndex:
-        time_index = self._time_index
-        return time_index if time_index is not None else self._reload_indexes()[1]
-
-    @time_index.setter
-    def time_index(self, value: TimeIndex) -> None:
-        self._time_index = value
-
-    def _reload_indexes(self) -> tuple[OffsetIndex, TimeIndex]:
-        """Indexes the cache dropped, from their files; if those are gone or
-        damaged, rebuilt from the batch headers (the segment was verified
-        when written or recovered) and written again."""
-        try:
-            self.load_indexes(self.next_offset)
-        except (OSError, IndexCorruptError):
-            expected_end, rolling_base_ms = self.next_offset, self.rolling_base_ms
-            self.reset_indexes()
-            for position, header in self.batch_headers(0):
-                self.track_batch(header.base_offset, header.next_offset, position, header.size,
-                                 header.max_timestamp)
-            if self.next_offset != expected_end:
-                raise CorruptBatchError(f"segment {self.path(LOG_SUFFIX)} ends at {self.next_offset}, "
-                                        f"expected {expected_end}")
-            self.rolling_base_ms = rolling_base_ms
-            self.write_indexes()
-        return self._index, self._time_index
-
     # ---- files -----------------------------------------------------------
 
     def path(self, suffix: str) -> str:
@@ -248,21 +190,6 @@ class Segment:
             _remove_if_exists(self.fs, self.path(suffix))
 
     # ---- appends ---------------------------------------------------------
-
-    def track_batch(self, base_offset: int, next_offset: int, position: int, size: int, max_timestamp: int) -> None:
-        """Account for a whole batch at `position` in the indexes (append and
-        recovery share this rule, so a rebuilt index equals the original)."""
-        if self._bytes_since_index_entry >= self.index_interval_bytes and position > 0:
-            self.index.append(base_offset, position)
-            if self.max_timestamp > NO_TIMESTAMP:
-                self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
-            self._bytes_since_index_entry = 0
-        self._bytes_since_index_entry += size
-        self.indexes_written = False
-        if max_timestamp > self.max_timestamp:
-            self.max_timestamp = max_timestamp
-            self.offset_of_max_timestamp = base_offset
-        self.next_offset = next_offset
 
     def append_batch(self, prefix, body, base_offset: int, next_offset: int, max_timestamp: int,
                      write_buffer_bytes_max: int, body_is_stable: bool = True) -> None:
@@ -330,77 +257,7 @@ class Segment:
             self.drain()
         return self.fs.pread(self._read_fd(), size, position)
 
-    def read_batches(self, start: int, max_bytes: int) -> bytes:
-        """Whole batches from `start` (a batch start) totalling at most
-        `max_bytes`, but at least the first batch.
-
-        The end comes from the sparse index when an entry lies inside the
-        window (one pread, no copy); otherwise the window is stepped through
-        batch by batch.
-        """
-        limit = start + max_bytes
-        if limit >= self.size:
-            return self.read(start, self.size - start)
-        entry = self.index.entry_at_or_before_position(limit)
-        if entry is not None and entry[1] > start:
-            entry_offset, end = entry
-            head = self.read(end, 8)
-            if len(head) != 8 or _INT64.unpack(head)[0] != entry_offset:
-                raise IndexCorruptError(f"offset index entry for {entry_offset} does not point at its batch")
-            return self.read(start, end - start)
-        data = self.read(start, max_bytes)
-        end = 0
-        while end + 12 <= len(data):
-            size = _BASE_AND_LENGTH.unpack_from(data, end)[1] + LENGTH_OVERHEAD
-            if end + size > len(data):
-                break
-            end += size
-        if end == 0:
-            head = self.read(start, 12)
-            if len(head) < 12:
-                raise CorruptBatchError(f"no batch at position {start} of segment {self.base_offset}")
-            return self.read(start, _BASE_AND_LENGTH.unpack_from(head)[1] + LENGTH_OVERHEAD)
-        return data[:end]
-
-    def batch_start_for(self, offset: int) -> int:
-        """Position of the batch holding `offset` (base_offset <= offset <
-        next_offset). IndexCorruptError if the index misleads."""
-        expected, position = self.index.lookup(offset)
-        first = True
-        while position < self.size:
-            chunk = self.read(position, min(WALK_CHUNK_BYTES, self.size - position))
-            if len(chunk) < HEADER_SIZE:
-                raise CorruptBatchError(f"torn batch at position {position} of segment {self.base_offset}")
-            rel = 0
-            while rel + HEADER_SIZE <= len(chunk):
-                base, length = _BASE_AND_LENGTH.unpack_from(chunk, rel)
-                if first:
-                    if base != expected:
-                        raise IndexCorruptError(
-                            f"index of segment {self.base_offset} says offset {expected} is at "
-                            f"{position + rel}, found {base}")
-                    first = False
-                if offset <= base + _INT32.unpack_from(chunk, rel + LAST_OFFSET_DELTA_POS)[0]:
-                    return position + rel
-                rel += length + LENGTH_OVERHEAD
-            position += rel
-        raise IndexCorruptError(f"offset {offset} not found in segment {self.base_offset}")
-
-    def batch_headers(self, position: int = 0):
-        """Yield (position, BatchHeader) of each batch from `position` on (no
-        CRC check: for lookups in a log already verified)."""
-        while position < self.size:
-            chunk = self.read(position, min(WALK_CHUNK_BYTES, self.size - position))
-            rel = 0
-            while rel + HEADER_SIZE <= len(chunk):
-                header = parse_header(chunk, rel)
-                yield position + rel, header
-                rel += header.size
-            if rel == 0:
-                raise CorruptBatchError(f"torn batch at position {position} of segment {self.base_offset}")
-            position += rel
-
-    # ---- truncation and indexes -----------------------------------------
+    # ---- truncation ------------------------------------------------------
 
     def truncate_to(self, position: int, next_offset: int) -> None:
         """Cut the file at `position` (a batch boundary) so it ends before
@@ -415,83 +272,12 @@ class Segment:
         self.indexes_written = False
         self._recompute_tail_state()
 
-    def _recompute_tail_state(self) -> None:
-        """After a cut: the max timestamp (and its offset) and the bytes
-        since the last offset-index entry, from what remains.
-
-        Why it is cheap and exact: a time index entry is the running maximum
-        at an index point, so the last entry left (its batch survived) is the
-        maximum of every batch before the last offset-index entry left; only
-        the batches from that entry's position on (about
-        `index_interval_bytes`) are read, header by header. Without this a
-        truncated segment would keep the timestamp of dropped batches and
-        time-based retention would judge it by them."""
-        last = self.time_index.last_entry
-        if last is None:
-            self.max_timestamp, self.offset_of_max_timestamp = NO_TIMESTAMP, self.base_offset
-        else:
-            self.max_timestamp, self.offset_of_max_timestamp = last
-        entry = self.index.entry_at_or_before_position(self.size)
-        start = 0 if entry is None else entry[1]
-        self._bytes_since_index_entry = 0
-        for _, header in self.batch_headers(start):
-            self._bytes_since_index_entry += header.size
-            if header.max_timestamp > self.max_timestamp:
-                self.max_timestamp = header.max_timestamp
-                self.offset_of_max_timestamp = header.base_offset
-
     def remove_index_files(self) -> None:
         """Index files of a segment that is active again are stale."""
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
             _remove_if_exists(self.fs, self.path(suffix))
         self.indexes_written = False
 
-    def seal_time_index(self) -> None:
-        """Make the last time index entry carry the segment's max timestamp."""
-        if self.max_timestamp > NO_TIMESTAMP:
-            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
-
-    def write_indexes(self) -> None:
-        """Write both index files (rename-atomic, not fsynced: a damaged one
-        is rebuilt on open)."""
-        self.seal_time_index()
-        atomic_write(self.path(INDEX_SUFFIX), self.index.to_bytes(), durable=False, fs=self.fs)
-        atomic_write(self.path(TIME_INDEX_SUFFIX), self.time_index.to_bytes(), durable=False, fs=self.fs)
-        self.indexes_written = True
-
-    def load_indexes(self, next_offset: int) -> None:
-        """Load both index files for a segment ending before `next_offset`;
-        IndexCorruptError (or OSError) if missing or damaged."""
-        index = OffsetIndex.from_bytes(self.base_offset, self.fs.read_file(self.path(INDEX_SUFFIX), INDEX_FILE_BYTES_MAX),
-                                       segment_bytes=self.size)
-        time_index = TimeIndex.from_bytes(self.base_offset,
-                                          self.fs.read_file(self.path(TIME_INDEX_SUFFIX), INDEX_FILE_BYTES_MAX),
-                                          next_offset=next_offset)
-        if len(index) and index.lookup(next_offset)[0] >= next_offset:
-            raise IndexCorruptError("offset index names an offset past the segment's end")
-        if self.size and len(time_index) == 0 and len(index) > 0:
-            raise IndexCorruptError("time index is empty but the offset index is not")
-        if len(index):  # spot check the last entry, like Kafka's sanity check
-            offset, position = index.lookup(next_offset)
-            head = self.read(position, 8)
-            if len(head) != 8 or _INT64.unpack(head)[0] != offset:
-                raise IndexCorruptError(f"last offset index entry ({offset} at {position}) is wrong")
-        self.index, self.time_index = index, time_index
-        self.next_offset = next_offset
-        last = time_index.last_entry
-        if last is not None:
-            self.max_timestamp, self.offset_of_max_timestamp = last
-        self.indexes_written = True
-
-    def reset_indexes(self) -> None:
-        """Forget the indexes before a rebuild scan re-tracks every batch."""
-        self.index = OffsetIndex(self.base_offset)
-        self.time_index = TimeIndex(self.base_offset)
-        self._bytes_since_index_entry = 0
-        self.next_offset = self.base_offset
-        self.max_timestamp = NO_TIMESTAMP
-        self.offset_of_max_timestamp = self.base_offset
-        self.indexes_written = False
 
 
 def _writev_all(fs: FileSystem, fd: int, parts) -> None:

@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import Producer
 
 from rafka.broker.testing.local_cluster import LocalCluster
-from rafka.log.segment import parse_segment_name
+from rafka.log.segment_names import parse_segment_name
 from tests.integration.conftest import rafka_cmd, subprocess_env
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,8 @@ import pytest
 from rafka.log.atomic import atomic_write
 from rafka.log.config import LogConfig, LogConfigError
 from rafka.log.records import Record, build_batch
-from rafka.log.segment import Segment, parse_segment_name, segment_name
+from rafka.log.segment import Segment
+from rafka.log.segment_names import parse_segment_name, segment_name
 
 
 def test_segment_names_are_twenty_digit_base_offsets():
