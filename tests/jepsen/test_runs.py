@@ -1,48 +1,50 @@
 """Short real Jepsen runs: real node processes behind the fault proxies.
 
-Bounded: the default suite runs one short run of each nemesis kind (about
-10 s of workload, 2-3 s fault windows) and one mixed run (`all` nemeses);
-the same runs at 30 s each are marked slow (RAFKA_SLOW=1). Each run
-is a `scripts/jepsen.py` subprocess with a hard timeout, so its nodes are
-cleaned up by the runner even when the test fails. A failing run's seed and
-directory are in the assertion message. Never skipped: a missing part of
-the node is a failure.
+Bounded: the default suite runs a few short runs that each inject a group
+of nemesis kinds in order (`--schedule ordered`, 2-3 s fault and heal
+windows, a time limit just long enough for every kind of the group to get
+a window, about 20-40 s of workload), together covering every kind, and one
+mixed run (`all` nemeses, random schedule); each kind alone over 30 s is
+marked slow (RAFKA_SLOW=1). Each run is a `scripts/jepsen.py` subprocess
+with a hard timeout, so its nodes are cleaned up by the runner even when
+the test fails. A failing run's seed and directory are in the assertion
+message. Never skipped: a missing part of the node is a failure.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.jepsen.nemesis import KINDS
+from tests.jepsen.nemesis import FAMILIES, KINDS
+from tests.jepsen.test_runs_common import run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "jepsen.py"
 RUN_TIMEOUT_S = 150  # hard bound per run (setup + workload + heal + checks)
+
+# The default suite's ordered runs: together every kind, each exactly once.
+KIND_GROUPS = {
+    "partition": FAMILIES["partition"],
+    "kill-pause": FAMILIES["kill"] + FAMILIES["pause"],
+    "delay-lose": FAMILIES["delay"] + FAMILIES["lose"],
+}
 
 pytestmark = pytest.mark.integration
 
 
-def jepsen_run(tmp_path: Path, nemesis: str, seed: int, time_limit_s: float,
-               windows: str = "2,4") -> dict:
-    out = tmp_path / f"run-{nemesis}-{seed}"
-    cmd = [sys.executable, str(SCRIPT), "--workload", "metadata", "--nemesis", nemesis,
-           "--time-limit", str(time_limit_s), "--rate", "30", "--concurrency", "4",
-           "--nodes", "3", "--seed", str(seed), "--out", str(out),
-           "--fault-s", windows, "--heal-s", windows, "--quiet", "3", "--op-timeout", "3"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=ROOT)
-    where = f"nemesis={nemesis} seed={seed} out={out}"
-    assert done.returncode in (0, 1), f"harness error ({where}):\n{done.stderr[-3000:]}"
-    results = json.loads((out / "results.json").read_text())
-    summary = (out / "summary.txt").read_text()
-    assert done.stdout.strip().splitlines()[-1].startswith("VALID" if results["valid"] else "INVALID")
-    assert results["valid"], f"jepsen found a problem ({where}):\n{summary}"
-    assert done.returncode == 0
-    return results
+def jepsen_run(tmp_path: Path, nemesis: str, seed: int, time_limit_s: float | None = None,
+               windows: str = "2,4", schedule: str = "random") -> dict:
+    """A metadata run with a VALID verdict (an ordered one: every kind
+    injected); returns results.json."""
+    return run_script(tmp_path, "metadata", nemesis, seed, time_limit_s, windows,
+                      timeout_s=RUN_TIMEOUT_S, schedule=schedule, rate=30, quiet_s=3,
+                      op_timeout_s=3)
+
+
+def test_kind_groups_cover_every_kind_once():
+    """Goal: the grouped short runs leave no nemesis kind out."""
+    grouped = [k for kinds in KIND_GROUPS.values() for k in kinds]
+    assert sorted(grouped) == sorted(KINDS)
 
 
 def test_mixed_nemesis_run(tmp_path):
@@ -54,13 +56,16 @@ def test_mixed_nemesis_run(tmp_path):
     assert results["run"]["schedule"], "the nemesis must have scheduled faults"
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_each_nemesis_short(tmp_path, kind):
-    """Goal: each fault kind alone, in a short bounded run, leaves a valid
-    history; the run did work and its nemesis actually injected a fault."""
-    results = jepsen_run(tmp_path, kind, seed=7, time_limit_s=10, windows="2,3")
+@pytest.mark.parametrize("group", KIND_GROUPS)
+def test_nemesis_group_short(tmp_path, group):
+    """Goal: each fault kind, injected in turn with the rest of its group in
+    a short bounded run, leaves a valid history; the run did work and its
+    history shows every kind of the group actually injected."""
+    results = jepsen_run(tmp_path, ",".join(KIND_GROUPS[group]), seed=7, windows="2,3",
+                         schedule="ordered")
     assert results["counts"]["ok"] > 10
-    assert results["run"]["schedule"], "the nemesis must have scheduled faults"
+    assert [e["kind"] for e in results["run"]["schedule"]][:len(KIND_GROUPS[group])] == \
+        list(KIND_GROUPS[group])
 
 
 @pytest.mark.slow
