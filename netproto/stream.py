@@ -19,7 +19,24 @@ from collections import deque
 import trio
 
 from rafka.netproto.errors import ErrorCode, RafkaError
-from rafka.netproto.framing import FrameDecoder
+from rafka.netproto.framing import FrameDecoder, Pieces
+
+
+async def receive_into(stream: trio.abc.ReceiveStream, pieces: Pieces) -> int:
+    """Read the rest of a large frame straight into its buffer; the bytes
+    read (0 at the end of the stream). On a socket one read takes whatever
+    the kernel holds, up to the whole frame, with no allocation; errors are
+    the stream's (trio.BrokenResourceError)."""
+    sock = getattr(stream, "socket", None)
+    with pieces.window() as window:
+        if sock is None:  # another kind of stream (tests): its own reads
+            data = await stream.receive_some(len(window))
+            window[: len(data)] = data
+            return len(data)
+        try:
+            return await sock.recv_into(window)
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
 
 class ReadTimeout(RafkaError):
@@ -58,14 +75,24 @@ class FrameStream:
                 deadline = self._partial_since + partial_timeout_s
             else:
                 deadline = idle_since + idle_timeout_s
+            pieces = self.decoder.pieces
             with trio.move_on_at(deadline) as scope:
-                data = await self.stream.receive_some(self.read_chunk_bytes)
+                if pieces is not None:
+                    n = await receive_into(self.stream, pieces)
+                else:
+                    data = await self.stream.receive_some(self.read_chunk_bytes)
             if scope.cancelled_caught:
                 raise ReadTimeout("partial_frame" if partial else "idle")
-            if not data:
+            if pieces is not None:
+                if not n:
+                    self.decoder.eof()
+                    return None
+                frames = self.decoder.pieces_filled(n)
+            elif not data:
                 self.decoder.eof()
                 return None
-            frames = self.decoder.feed(data)
+            else:
+                frames = self.decoder.feed(data)
             if frames:
                 # A new frame may have started in this same chunk.
                 self._partial_since = trio.current_time() if self.decoder.has_partial else None

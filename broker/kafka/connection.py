@@ -41,6 +41,7 @@ from rafka.broker.kafka.errors import MalformedRequest, UnsupportedRequest
 from rafka.broker.kafka.frames import FrameBuffer
 from rafka.broker.kafka.header import peek_correlation_id
 from rafka.broker.kafka.memory_pool import RequestMemory
+from rafka.netproto.stream import receive_into
 
 
 # Responses joined into one socket write at most (bytes; one response
@@ -174,20 +175,25 @@ class Connection:
         out_bytes = 0
         async with send_ch:
             while True:
+                pieces = frames.pieces
                 if pending:
                     data, pending = pending, b""
                 else:
                     self.receiving_since = trio.current_time()
                     self.receiving = True
-                    data = await self.stream.receive_some(receive_bytes_max)
+                    if pieces is not None:  # a large request: read it straight into its buffer
+                        n = await receive_into(self.stream, pieces)
+                        data = b"" if n == 0 else None
+                    else:
+                        data = await self.stream.receive_some(receive_bytes_max)
                     self.receiving = False
-                if not data:
+                if data is not None and not data:
                     if not frames.empty:
                         self.stats.closed_malformed += 1
                         self._close(None, "truncated frame at end of stream", buffered=frames.buffered)
                     return  # EOF: the responder answers what is queued, then ends
                 try:
-                    complete = frames.feed(data)
+                    complete = frames.pieces_filled(n) if data is None else frames.feed(data)
                 except MalformedRequest as exc:
                     self.stats.closed_malformed += 1
                     self._close(None, "malformed", error=str(exc))

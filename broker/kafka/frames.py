@@ -33,6 +33,21 @@ class FrameBuffer:
         return len(self._buf) + (self._pieces.have if self._pieces is not None else 0)
 
     @property
+    def pieces(self) -> Pieces | None:
+        """The large frame being collected, if any: read into its `window`,
+        then call `pieces_filled`."""
+        return self._pieces
+
+    def pieces_filled(self, n: int) -> list[bytes]:
+        """`n` bytes were read into `pieces.window()`: the frame once whole."""
+        payload = self._pieces.advance(n)
+        if payload is None:
+            return []
+        self._pieces = None
+        self._need = None
+        return [bytes(payload)]  # a request frame is hashed and sliced: bytes
+
+    @property
     def pending_size(self) -> int | None:
         """The size of the frame being read, once its prefix is in."""
         return self._need
@@ -52,7 +67,7 @@ class FrameBuffer:
             payload, data = self._pieces.add(data)
             if payload is None:
                 return out
-            out.append(payload)
+            out.append(bytes(payload))
             self._pieces = None
             self._need = None
         self._buf += data

@@ -218,3 +218,36 @@ async def test_a_full_memory_pool_makes_the_next_request_wait_for_released_bytes
         av.handle = original
     assert order == [1, 2]
     assert stats.closed_malformed == stats.closed_too_large == stats.handler_failures == 0
+
+
+async def _send_sliced(stream, data: bytes, slice_bytes: int) -> None:
+    for i in range(0, len(data), slice_bytes):
+        await stream.send_all(data[i:i + slice_bytes])
+        await trio.sleep(0)  # let the reader see each slice on its own
+
+
+async def test_large_requests_arriving_in_slices_are_answered_whole(nursery):
+    """A request far larger than one read (read straight into its buffer on
+    a socket, copied in from other streams) is answered like a small one,
+    in order with the small requests around it."""
+    from kio.schema.metadata.v12.request import MetadataRequestTopic
+
+    names = [f"t{i:04d}-" + "x" * 240 for i in range(400)]  # ~100 KB of request
+    big = M12(topics=tuple(MetadataRequestTopic(topic_id=None, name=n) for n in names),
+              allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+    data = (request_frame(18, 3, API_VERSIONS, correlation_id=1) + request_frame(3, 12, big, correlation_id=2)
+            + request_frame(18, 3, API_VERSIONS, correlation_id=3) + request_frame(3, 12, big, correlation_id=4))
+    assert len(data) > 200_000
+    listener = KafkaListener(FakeBroker(), "127.0.0.1", 0)
+    port = await nursery.start(listener.run)
+    on_socket = await trio.open_tcp_stream("127.0.0.1", port)
+    in_memory, _, _ = await start_connection(nursery, FakeBroker())
+    for client, slice_bytes in ((on_socket, 3000), (on_socket, 70_000), (in_memory, 3000)):
+        await _send_sliced(client, data, slice_bytes)
+        reader = FrameReader(client)
+        for corr_expected in (1, 2, 3, 4):
+            key, hv = (3, 1) if corr_expected % 2 == 0 else (18, 0)
+            corr, body = parse_response(key, 12 if key == 3 else 3, await reader.read(), hv)
+            assert corr == corr_expected
+            if key == 3:
+                assert sorted(t.name for t in body.topics) == names
