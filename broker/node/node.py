@@ -57,6 +57,7 @@ from rafka.broker.node.messages import (
     TOOL_TYPES,
     QuorumStatusRequest,
 )
+from rafka.broker.node import heap
 from rafka.broker.node.address_book import AddressBook
 from rafka.broker.node.membership import MembershipService
 from rafka.broker.node.meta_properties import MetaProperties
@@ -264,6 +265,7 @@ class Node:
                             route_to_controller=self.services.api.route_to_controller)
                         await nursery.start(self.groups.run)
                     await nursery.start(self.membership.run)
+                    nursery.start_soon(heap.settle_loop, self.log)
                     task_status.started()
         finally:
             storage.close()
