@@ -25,8 +25,9 @@ import time
 
 import trio
 
-# After start-up: the metadata log is replayed and partitions opened by then.
-HEAP_SETTLE_DELAY_S = 10.0
+# After start-up: the metadata log is replayed by then (a longer replay
+# leaves the rest to the first refresh).
+HEAP_SETTLE_DELAY_S = 3.0
 HEAP_REFRESH_INTERVAL_S = 3600.0
 
 
