@@ -88,7 +88,37 @@ class Pieces:
         return self.advance(take), data[take:]
 
 
-class FrameDecoder:
+class PiecesReading:
+    """What a frame cutter that collects large frames as `Pieces` offers
+    its reader (FrameDecoder here, the Kafka listener's FrameBuffer): the
+    frame being collected, and completing it from a read into its window.
+    The cutter keeps `_pieces` and `_need`; `_NO_FRAME` is its `_need` when
+    no frame is being read and `_deliver` turns a payload into its frame."""
+
+    __slots__ = ()
+    _NO_FRAME: int | None = -1
+
+    @property
+    def pieces(self) -> Pieces | None:
+        """The large frame being collected, if any: read into its `window`,
+        then call `pieces_filled`."""
+        return self._pieces
+
+    def pieces_filled(self, n: int) -> list:
+        """`n` bytes were read into `pieces.window()`: the frame once whole."""
+        payload = self._pieces.advance(n)
+        if payload is None:
+            return []
+        self._pieces = None
+        self._need = self._NO_FRAME
+        return [self._deliver(payload)]
+
+    @staticmethod
+    def _deliver(payload: bytearray):
+        return payload
+
+
+class FrameDecoder(PiecesReading):
     """Incremental decoder of length-prefixed frames (pure, no I/O); a large
     frame is collected as `Pieces`."""
 
@@ -111,21 +141,6 @@ class FrameDecoder:
     def buffered_bytes(self) -> int:
         """Bytes received but not yet returned as a frame."""
         return len(self._buf) + (self._pieces.have if self._pieces is not None else 0)
-
-    @property
-    def pieces(self) -> Pieces | None:
-        """The large frame being collected, if any: read into its `window`,
-        then call `pieces_filled`."""
-        return self._pieces
-
-    def pieces_filled(self, n: int) -> list[bytes]:
-        """`n` bytes were read into `pieces.window()`: the frame once whole."""
-        payload = self._pieces.advance(n)
-        if payload is None:
-            return []
-        self._pieces = None
-        self._need = -1
-        return [payload]
 
     @property
     def has_partial(self) -> bool:

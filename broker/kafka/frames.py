@@ -11,14 +11,17 @@ from __future__ import annotations
 import struct
 
 from rafka.broker.kafka.errors import MalformedRequest
-from rafka.netproto.framing import Pieces
+from rafka.netproto.framing import Pieces, PiecesReading
 
 _SIZE = struct.Struct(">i")
 # api_key + api_version + correlation_id
 FRAME_BYTES_MIN = 8
 
 
-class FrameBuffer:
+class FrameBuffer(PiecesReading):
+    _NO_FRAME = None
+    _deliver = staticmethod(bytes)  # a request frame is hashed and sliced: bytes
+
     def __init__(self, frame_bytes_max: int) -> None:
         self.frame_bytes_max = frame_bytes_max
         self._buf = bytearray()
@@ -31,21 +34,6 @@ class FrameBuffer:
     @property
     def buffered(self) -> int:
         return len(self._buf) + (self._pieces.have if self._pieces is not None else 0)
-
-    @property
-    def pieces(self) -> Pieces | None:
-        """The large frame being collected, if any: read into its `window`,
-        then call `pieces_filled`."""
-        return self._pieces
-
-    def pieces_filled(self, n: int) -> list[bytes]:
-        """`n` bytes were read into `pieces.window()`: the frame once whole."""
-        payload = self._pieces.advance(n)
-        if payload is None:
-            return []
-        self._pieces = None
-        self._need = None
-        return [bytes(payload)]  # a request frame is hashed and sliced: bytes
 
     @property
     def pending_size(self) -> int | None:
@@ -67,7 +55,7 @@ class FrameBuffer:
             payload, data = self._pieces.add(data)
             if payload is None:
                 return out
-            out.append(bytes(payload))
+            out.append(self._deliver(payload))
             self._pieces = None
             self._need = None
         self._buf += data
