@@ -336,7 +336,6 @@ class ReplicaManager(RoleApplier):
                 self.log.error("replica.flush_failed", topic=p.topic, partition=p.index,
                                leader_epoch=p.role.leader_epoch, error=error)
                 continue
-            p.durable_offset = durable
             if p.leader is not None and not p.settings.write_caching and p.leader.update_leader(durable):
                 self._release(p)
         self._notify()
@@ -421,7 +420,6 @@ class ReplicaManager(RoleApplier):
         state is rebuilt from what is left."""
         old = p.log.log_end_offset
         new_end = await trio.to_thread.run_sync(p.log.truncate_to, offset)
-        p.durable_offset = min(p.durable_offset, new_end)
         await trio.to_thread.run_sync(p.rebuild_producers, self.config.producer_state_scan_bytes_max)
         if new_end != old:
             self.log.info("replica.truncated", topic=p.topic, partition=p.index,

@@ -7,7 +7,10 @@ Invariants:
 - `leader` (a LeaderState) is set exactly while this broker leads the
   partition in `role.leader_epoch`;
 - `high_watermark <= log.log_end_offset`;
-- `durable_offset` is what the last flush made durable (log.flushed_offset).
+- `durable_offset` is the log's own flushed offset, read when used: the
+  log raises it after an fsync and lowers it in the same critical section
+  as a truncation, so no flush result computed before a truncation can be
+  reported after it.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ class Partition:
         # The HW as last known: from the HW checkpoint on open, then (a
         # follower) from the leader's fetch responses.
         self._hw = high_watermark
-        self.durable_offset = log.flushed_offset
         # Follower: waiting for OffsetForLeaderEpoch truncation before fetching.
         self.needs_truncation = True
+
+    @property
+    def durable_offset(self) -> int:
+        return self.log.flushed_offset
 
     @property
     def topic(self) -> str:
