@@ -77,6 +77,19 @@ class LogDurability:
                 self._write_recovery_point(persist)
             return flushed
 
+    def forget_epochs_at_end(self) -> None:
+        """Drop leader epochs that start at or after the log end: they hold
+        no batch. A replica that led an epoch without appending in it and
+        now follows finds nothing to cut; without this its next fetched
+        batches (of an older epoch) would sit under that empty epoch and the
+        cache would say the older epoch ends where the empty one started
+        (Kafka's truncateTo always truncates the epoch cache at the log end).
+        Under `_flush_lock` so a flush in progress cannot write the old
+        entries after this; the checkpoint is rewritten at once."""
+        with self._flush_lock, self._lock:
+            self._check_open()
+            self.leader_epochs.truncate_from_end(self._log_end_offset)
+
     def _park_all(self) -> None:
         """Offer every idle, fsynced segment to the open-file cache (after
         an operation that wrote or fsynced through their files)."""

@@ -132,6 +132,8 @@ class SourceFetcher:
                                        own_end_for=p.log.leader_epochs.end_offset_for)
             if target < p.log.log_end_offset:
                 await self.manager.truncate(p, target)
+            else:  # nothing to cut, but an epoch this replica led may start at its log end
+                await trio.to_thread.run_sync(p.log.forget_epochs_at_end)
             if self._current(key, role_epoch) is p:
                 p.needs_truncation = False
                 self.log.info("fetcher.truncated", topic=p.topic, partition=p.index, leader_epoch=role_epoch,
