@@ -107,6 +107,10 @@ class BrokerLifecycle:
         self.broker_epoch: int | None = None
         self.fenced = True
         self.caught_up = False
+        # Set once the controller first acknowledged this broker's metadata
+        # as caught up (it has applied its own registration, so everything
+        # committed before it): Kafka's initial catch-up.
+        self.initial_catch_up = trio.Event()
         self.state = "unregistered"
         self.heartbeats_ok = 0
         self.registered = trio.Event()
@@ -177,6 +181,10 @@ class BrokerLifecycle:
                      broker_epoch=self.broker_epoch, metadata_offset=request.metadata_offset)
         self.fenced = resp.is_fenced
         self.caught_up = resp.is_caught_up
+        if self.caught_up and not self.initial_catch_up.is_set():
+            log.info("broker.metadata_caught_up", node_id=self.node_id, broker_epoch=self.broker_epoch,
+                     metadata_offset=request.metadata_offset)
+            self.initial_catch_up.set()
         if resp.should_shut_down and self.state == "registered":
             log.warning("broker.told_to_shut_down", node_id=self.node_id)
             self.state = "stopped"

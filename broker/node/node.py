@@ -285,6 +285,7 @@ class Node:
             self.config.replica,
             alter_partition=services.api.route_to_controller, broker_epoch=broker_epoch,
             peer_call=self._forward,
+            catch_up=None if services.lifecycle is None else services.lifecycle.initial_catch_up.wait,
         )
 
     async def _listen_kafka(self, nursery):

@@ -90,7 +90,7 @@ class ReplicaManager(RoleApplier):
     def __init__(self, node_id: int, log_dirs: list[Path], metadata, config: ReplicaConfig | None = None, *,
                  alter_partition: AlterPartitionCall | None = None,
                  broker_epoch: Callable[[], int | None] = lambda: None,
-                 peer_call=None) -> None:
+                 peer_call=None, catch_up: Callable[[], Awaitable[None]] | None = None) -> None:
         self.node_id = node_id
         self.metadata = metadata  # has .image and .listeners
         self.config = config or ReplicaConfig()
@@ -101,6 +101,11 @@ class ReplicaManager(RoleApplier):
         self.alter_partition = alter_partition
         self.broker_epoch = broker_epoch
         self.peer_call = peer_call  # (node_id, msg, timeout_s) -> response: fetchers' path to leaders
+        # Returns once this broker's metadata has caught up with the quorum
+        # (the controller acknowledged it, as Kafka's initial catch-up); no
+        # role is taken from the image before (None: the image is current).
+        self.catch_up = catch_up
+        self.roles_followed = False  # the image's roles applied at least once
         self.fetchers = None
         self.partitions: dict[PartitionKey, Partition] = {}
         # Metrics hooks (broker/node/node_metrics.py sets a real one).
@@ -136,8 +141,8 @@ class ReplicaManager(RoleApplier):
                     self._deletes_send.send_nowait(path)
                 for d, error in await trio.to_thread.run_sync(self.hw_checkpoints.load):
                     self.log.warning("replica.hw_checkpoint_unreadable", log_dir=str(d), error=error)
-                await self._sync_roles()
-                nursery.start_soon(housekeeping.hw_checkpoint_loop, self)
+                if self.catch_up is None:
+                    await self._begin_following()
                 nursery.start_soon(self._follow_image)
                 nursery.start_soon(self._flusher)
                 nursery.start_soon(self.isr_sync.run)
@@ -148,7 +153,7 @@ class ReplicaManager(RoleApplier):
         finally:
             if self._on_metadata in self.metadata.listeners:
                 self.metadata.listeners.remove(self._on_metadata)
-            if self.hw_checkpoints.loaded:  # clean shutdown: the HWs as they are now
+            if self.roles_followed:  # clean shutdown: the HWs as they are now
                 try:
                     self.hw_checkpoints.write(self._hw_by_dir())
                 except OSError as exc:
@@ -168,7 +173,23 @@ class ReplicaManager(RoleApplier):
             # A removed topic's id is still in current roles: keep it.
         self._image_event.set()
 
+    async def _begin_following(self) -> None:
+        """The first full diff of the image, then the HW checkpoints (before
+        it, the checkpoint would be rewritten without the partitions not
+        yet opened)."""
+        self._touched = None
+        await self._sync_roles()
+        self.roles_followed = True
+        self._nursery.start_soon(housekeeping.hw_checkpoint_loop, self)
+
     async def _follow_image(self) -> None:
+        if not self.roles_followed:
+            # A restarted broker's image may be far behind the quorum's: it
+            # could name this broker leader of a partition that moved on
+            # (answering reads and OffsetForLeaderEpoch from a stale log).
+            await self.catch_up()
+            self.log.info("replica.metadata_caught_up", metadata_offset=self.metadata.image.offset)
+            await self._begin_following()
         image = self.metadata.image
         while True:
             with trio.move_on_after(IMAGE_CHECK_INTERVAL_S):

@@ -1,13 +1,17 @@
-"""Goal: a restarted partition leader serves the high watermark it had
-before it stopped (clean stop and kill -9), from its log dir's
-replication-offset-checkpoint, before any follower fetched from it and
-before any new produce.
+"""Goal: a restarted partition leader whose metadata cannot catch up with
+the quorum serves nothing from its stale image, and once the quorum is back
+the partition's HW is the one it had before the stop (clean stop and
+kill -9): nothing acknowledged or consumed goes backwards.
 
-How the test makes that observable: the leader's two followers are frozen
-(SIGSTOP) before the leader stops, then killed, and only the leader starts
-again. Its metadata image still names it leader with all three replicas in
-the ISR, so its HW cannot move until the (dead) followers fetch: without the
-checkpoint a consumer would see 0 there, with it the old HW.
+How: the leader's two followers are frozen (SIGSTOP) before the leader
+stops, then killed, and only the leader starts again. Its image still names
+it leader with all three replicas in the ISR, but with no quorum its broker
+is never acknowledged as caught up, so it must not act on that image (it
+answered reads and OffsetForLeaderEpoch from it before, and a consumer
+re-read a committed offset because of such an answer in a jepsen run).
+Then the followers start again. That a restarted leader starts from its
+replication-offset-checkpoint, before any follower fetched, is shown at
+the replica manager's level (tests/unit/test_replica_hw_checkpoint.py).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from tests.integration.raw_kafka import RawKafka
 pytestmark = pytest.mark.integration
 
 RECORDS = 50
+NOT_LEADER_OR_FOLLOWER = 6
+UNKNOWN_TOPIC_OR_PARTITION = 3
 DEADLINE_S = 60.0
 POLL_S = 0.05
 
@@ -62,7 +68,7 @@ def leader_of(bootstrap: str, topic: str) -> int:
 
 
 @pytest.mark.parametrize("stop", ["clean", "kill"])
-def test_restarted_leader_serves_its_checkpointed_hw(tmp_path, stop):
+def test_restarted_leader_without_quorum_takes_no_stale_role(tmp_path, stop):
     # clean: an interval far longer than the test, so only the shutdown can write the file
     interval_ms = 3_600_000 if stop == "clean" else 100
     c = LocalCluster(tmp_path, 3, replica={"hw_checkpoint_interval_ms": interval_ms})
@@ -92,10 +98,15 @@ def test_restarted_leader_serves_its_checkpointed_hw(tmp_path, stop):
         for i in followers:
             c.kill_node(i)  # a stopped process dies of SIGKILL too
         c.start_node(leader)
-        # the first answer the restarted leader gives a consumer
-        code, hw = wait_for(lambda: (r := latest_offset(c.kafka_address(leader), "hw"))[0] == 0 and r,
-                            "the restarted leader to answer ListOffsets")
-        assert hw == RECORDS
+        # its first answer: no quorum, so its image may be stale (or not even
+        # hold the topic yet after a kill -9): no role taken from it
+        code, _ = wait_for(lambda: latest_offset(c.kafka_address(leader), "hw"),
+                           "the restarted leader to answer ListOffsets")
+        assert code in (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION)
+        for i in followers:
+            c.start_node(i)
+        wait_for(lambda: latest_offset(c.kafka_address(leader_of(c.bootstrap_servers, "hw")), "hw")
+                 == (0, RECORDS), "the partition's leader to serve the old HW once the quorum is back")
     finally:
         c.close()
 
