@@ -53,6 +53,10 @@ async def respond(frame: bytes, broker: BrokerView, *, client_host: str = "",
         return header, unsupported(header)
     body = decode_body(request_schema(key, version), frame, offset)
     resp_schema = response_schema(key, version)
+    if key not in registry.BEFORE_CATCH_UP_KEYS:
+        caught_up = getattr(broker, "wait_caught_up", None)
+        if caught_up is not None:  # the node's view: its metadata caught up with the quorum
+            await caught_up()
     stamp = None
     if cache is not None and key in registry.CACHED_KEYS and not _consistent(header.client_id):
         stamp = module.cache_stamp(broker)

@@ -74,6 +74,14 @@ API_TABLE: dict[int, ModuleType] = {m.API_KEY: m for m in MODULES}
 # has `cache_stamp(broker)` and `cacheable(answer)`.
 CACHED_KEYS: frozenset[int] = frozenset(m.API_KEY for m in MODULES if hasattr(m, "cache_stamp"))
 
+# Keys served before the broker's metadata has caught up with the quorum:
+# version negotiation and the quorum's own APIs (a node that cannot catch
+# up must still say what its quorum looks like). Every other request waits
+# for the catch-up (Kafka processes no client request before it), so no
+# client is answered from an image that may be far behind.
+BEFORE_CATCH_UP_KEYS: frozenset[int] = frozenset(
+    m.API_KEY for m in (api_versions, describe_quorum, add_raft_voter, remove_raft_voter))
+
 
 def served(api_key: int, version: int) -> ModuleType | None:
     m = API_TABLE.get(api_key)

@@ -25,6 +25,21 @@ class NodeKafkaView:
     def image(self) -> MetadataImage:
         return self._node.state_machine.image
 
+    async def wait_caught_up(self) -> None:
+        """Return once this broker's metadata image has caught up with the
+        quorum (the controller acknowledged it: broker_lifecycle.py) and its
+        partitions took their roles from that image, so no client is
+        answered from an image left far behind by a restart. A node without
+        a broker lifecycle answers from its image as it is."""
+        await self._node.services_started.wait()
+        services = self._node.services
+        lifecycle = None if services is None else services.lifecycle
+        if lifecycle is not None:
+            await lifecycle.initial_catch_up.wait()
+        replicas = self._node.replicas
+        if replicas is not None:
+            await replicas.roles_applied.wait()
+
     def leader_id(self) -> int | None:
         driver = self._node.driver
         return None if driver is None else driver.core.leader_id

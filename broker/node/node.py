@@ -145,6 +145,7 @@ class Node:
         self.state_machine = state_machine
         self.with_services = metadata_services and hasattr(self.state_machine, "image")
         self.services: MetadataServices | None = None
+        self.services_started = trio.Event()  # set once `services` is what it will be
         # Message TYPE -> handler, for tools and for peers (the peer listener).
         self.tool_handlers: dict = {}
         self.peer_handlers: dict = {}
@@ -234,6 +235,7 @@ class Node:
                             self.peer_handlers.update(ReplicaPeerApi(self.replicas).peer_handlers())
                             if replica_test_api.enabled():  # integration tests only (env flag)
                                 self.peer_handlers.update(replica_test_api.ReplicaTestApi(self.replicas).peer_handlers())
+                    self.services_started.set()
                     self.membership = MembershipService.for_node(
                         self.config, self.driver, self.book, call_peer=pool.call, forward=self._forward,
                     )

@@ -106,6 +106,7 @@ class ReplicaManager(RoleApplier):
         # role is taken from the image before (None: the image is current).
         self.catch_up = catch_up
         self.roles_followed = False  # the image's roles applied at least once
+        self.roles_applied = trio.Event()  # set with roles_followed
         self.fetchers = None
         self.partitions: dict[PartitionKey, Partition] = {}
         # Metrics hooks (broker/node/node_metrics.py sets a real one).
@@ -180,6 +181,7 @@ class ReplicaManager(RoleApplier):
         self._touched = None
         await self._sync_roles()
         self.roles_followed = True
+        self.roles_applied.set()
         self._nursery.start_soon(housekeeping.hw_checkpoint_loop, self)
 
     async def _follow_image(self) -> None:
