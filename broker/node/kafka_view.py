@@ -20,6 +20,7 @@ class NodeKafkaView:
         self.cluster_id = node.cluster_id
         self.config = config
         self._producer_ids = None
+        self._caught_up = False  # wait_caught_up returned once
 
     @property
     def image(self) -> MetadataImage:
@@ -30,7 +31,10 @@ class NodeKafkaView:
         quorum (the controller acknowledged it: broker_lifecycle.py) and its
         partitions took their roles from that image, so no client is
         answered from an image left far behind by a restart. A node without
-        a broker lifecycle answers from its image as it is."""
+        a broker lifecycle answers from its image as it is. Once true it
+        stays true, checked without a scheduler turn."""
+        if self._caught_up:
+            return
         await self._node.services_started.wait()
         services = self._node.services
         lifecycle = None if services is None else services.lifecycle
@@ -39,6 +43,7 @@ class NodeKafkaView:
         replicas = self._node.replicas
         if replicas is not None:
             await replicas.roles_applied.wait()
+        self._caught_up = True
 
     def leader_id(self) -> int | None:
         driver = self._node.driver
