@@ -230,7 +230,7 @@ async def test_session_timeout_fences_silent_broker(nursery, autojump_clock):
     async def keep_alive(n):
         while True:
             await service.submit(rq.BrokerHeartbeatRequest(n, epochs[n], sm.image.offset), 5)
-            await trio.sleep(0.5)
+            await trio.sleep(0.5)  # wait-ok: a broker's heartbeat interval
 
     async with trio.open_nursery() as hb:
         hb.start_soon(keep_alive, 1)

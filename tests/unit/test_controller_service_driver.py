@@ -46,7 +46,7 @@ async def test_service_on_real_driver(nursery, autojump_clock):
     await nursery.start(service.run)
     with trio.fail_after(10):
         while not service.is_active():
-            await trio.sleep(0.05)
+            await trio.sleep(0.05)  # wait-ok: a poll bounded by fail_after
     term = handle.leadership().term
     epoch = (await service.submit(rq.BrokerRegistrationRequest(1, "inc", "127.0.0.1", 9192), 5)).broker_epoch
     await service.submit(rq.BrokerHeartbeatRequest(1, epoch, sm.image.offset), 5)

@@ -31,7 +31,7 @@ async def test_register_retries_until_a_leader_then_unfences(nursery, autojump_c
     lcs = {i: lifecycle(c, i) for i in (1, 2, 3)}
     for lc in lcs.values():
         await nursery.start(lc.run)
-    await trio.sleep(1)
+    await trio.sleep(1)  # wait-ok: time passes with no quorum; nothing may register
     assert all(lc.state == "unregistered" for lc in lcs.values())
     await c.elect(2)
     image = c.q.sms[2].image
@@ -70,7 +70,7 @@ async def test_controlled_shutdown_moves_leaderships_away(nursery, autojump_cloc
     b = image.brokers[2]
     assert b.in_controlled_shutdown and b.fenced
     beats = lcs[2].heartbeats_ok
-    await trio.sleep(1)
+    await trio.sleep(1)  # wait-ok: time passes; a stopped broker sends no heartbeat
     assert lcs[2].heartbeats_ok == beats and lcs[2].state == "stopped"
 
 
@@ -161,7 +161,7 @@ async def test_controlled_shutdown_rides_out_a_short_leader_change(nursery, auto
     no_leader_until[0] = trio.current_time() + 0.3
 
     async def reelect():
-        await trio.sleep(0.3)
+        await trio.sleep(0.3)  # wait-ok: the leaderless window the test stages
         await c.elect(1)
 
     nursery.start_soon(reelect)

@@ -39,7 +39,7 @@ async def test_requests_wait_for_the_catch_up_but_api_versions_does_not(nursery)
     broker.caught_up.set()
     with trio.fail_after(10):
         while "metadata" not in answers:
-            await trio.sleep(0.01)
+            await trio.sleep(0.01)  # wait-ok: a poll bounded by fail_after
     assert [t.name for t in answers["metadata"].topics] == ["orders"]
 
 

@@ -223,7 +223,7 @@ async def test_a_full_memory_pool_makes_the_next_request_wait_for_released_bytes
 async def _send_sliced(stream, data: bytes, slice_bytes: int) -> None:
     for i in range(0, len(data), slice_bytes):
         await stream.send_all(data[i:i + slice_bytes])
-        await trio.sleep(0)  # let the reader see each slice on its own
+        await trio.sleep(0)  # wait-ok: one scheduler turn per slice
 
 
 async def test_large_requests_arriving_in_slices_are_answered_whole(nursery):

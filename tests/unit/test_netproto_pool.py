@@ -117,7 +117,7 @@ async def test_pool_reconnects_after_server_restart():
                         reply = await pool.call(("127.0.0.1", port), Echo("two"), 5)
                         break
                     except NotSentError:
-                        await trio.sleep(0.02)
+                        await trio.sleep(0.02)  # wait-ok: a reconnect retry bounded by the loop
                 assert reply.text == "two"
                 await delivered.wait()
     assert got == [9]

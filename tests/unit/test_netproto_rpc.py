@@ -71,7 +71,7 @@ async def test_concurrent_calls_complete_out_of_order():
             async with trio.open_nursery() as nursery:
                 for text in ("slow1", "slow2"):
                     nursery.start_soon(one, text)
-                await trio.sleep(0)
+                await trio.sleep(0)  # wait-ok: one scheduler turn: the slow calls start first
                 nursery.start_soon(one, "fast")
     assert results == {"slow1": "SLOW1", "slow2": "SLOW2", "fast": "FAST"}
     assert order[0] == "fast"
@@ -284,7 +284,7 @@ async def test_connection_loss_fails_pending_calls():
             port = await outer.start(run_server)
             async with connect(port) as conn:
                 async def cancel_soon():
-                    await trio.sleep(0.05)
+                    await trio.sleep(0.05)  # wait-ok: the cancel the test stages mid-call
                     scope.cancel()
                 outer.start_soon(cancel_soon)
                 with pytest.raises(RafkaError) as err:
@@ -335,7 +335,7 @@ async def test_idle_connections_close_but_busy_ones_do_not():
     limits = LIMITS.__class__(**{**LIMITS.__dict__, "idle_timeout_ms": 200})
 
     async def handler(msg, ctx):
-        await trio.sleep(0.6)
+        await trio.sleep(0.6)  # wait-ok: a handler slower than the idle timeout, by design
         return Echo(msg.text)
 
     with trio.fail_after(10):

@@ -32,7 +32,7 @@ async def _tcp_pair():
 async def _send_sliced(stream, data: bytes, slice_bytes: int) -> None:
     for i in range(0, len(data), slice_bytes):
         await stream.send_all(data[i:i + slice_bytes])
-        await trio.sleep(0)
+        await trio.sleep(0)  # wait-ok: one scheduler turn per slice
 
 
 @pytest.mark.parametrize("transport", ["tcp", "memory"])

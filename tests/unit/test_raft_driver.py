@@ -72,7 +72,7 @@ def _cluster(n=3, **limits):
 async def _until(pred, timeout_s=30.0):
     with trio.fail_after(timeout_s):
         while not pred():
-            await trio.sleep(0.01)
+            await trio.sleep(0.01)  # wait-ok: a poll bounded by fail_after
 
 
 def _leader(router):

@@ -172,6 +172,6 @@ async def test_periodic_checkpoint_follows_the_hw(tmp_path):
         await rm.append("t", 0, batch(4), acks=-1, timeout_s=DEADLINE_S)
         with trio.fail_after(DEADLINE_S):
             while read_checkpoint(log_dir) != {("t", 0): 4}:
-                await trio.sleep(0.02)
+                await trio.sleep(0.02)  # wait-ok: a poll bounded by fail_after
 
     await _run_manager(meta, log_dir, produce, hw_checkpoint_interval_ms=20)

@@ -48,7 +48,7 @@ def batch(n=2, **kw) -> bytes:
 async def wait_until(pred, what: str):
     with trio.fail_after(DEADLINE_S):
         while not pred():
-            await trio.sleep(0.01)
+            await trio.sleep(0.01)  # wait-ok: a poll bounded by fail_after
 
 
 @pytest.fixture
@@ -189,7 +189,7 @@ async def test_long_poll_wakes_on_hw_and_respects_min_bytes(started):
     with trio.fail_after(DEADLINE_S):
         async with trio.open_nursery() as n:
             n.start_soon(poll)
-            await trio.sleep(0)
+            await trio.sleep(0)  # wait-ok: one scheduler turn: the poll starts first
             assert "r" not in got
             await rm.append("t", 0, batch(1), acks=-1, timeout_s=DEADLINE_S)
     assert len(_headers(got["r"][0].records)) == 1

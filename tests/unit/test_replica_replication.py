@@ -36,7 +36,7 @@ class Net:
     def caller(self, src: int):
         async def call(dst: int, msg, timeout_s: float):
             if src in self.down or dst in self.down:
-                await trio.sleep(0.05)
+                await trio.sleep(0.05)  # wait-ok: a down link's connect delay
                 raise OSError(f"link {src}->{dst} down")
             wire = from_wire(msg.TYPE, to_wire(msg))
             handler = self.apis[dst].peer_handlers()[msg.TYPE]
