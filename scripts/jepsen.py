@@ -29,6 +29,7 @@ from tests.jepsen.nemesis import (  # noqa: E402
     ordered_min_time_limit_s,
     parse_nemeses,
 )
+from tests.jepsen.plot import PlotDependencyError, require_matplotlib  # noqa: E402
 from tests.jepsen.runner import (  # noqa: E402
     WORKLOADS,
     RunError,
@@ -104,6 +105,11 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    try:  # a run and --check both write latency.png: a missing plot is an error
+        require_matplotlib()
+    except PlotDependencyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.check:
         out = Path(args.check)
         if not (out / "history.jsonl").exists():

@@ -1,7 +1,9 @@
 """Latency over time, colored by outcome, with fault windows shaded.
 
-matplotlib is the optional extra `jepsen`; without it `plot_latency` writes
-nothing and returns a note saying how to get the plot.
+Every run writes its plot (as Jepsen's does), so matplotlib is required: it
+is in the `test` and `jepsen` extras, and without it `require_matplotlib`
+raises PlotDependencyError with one line saying what to install (a run and
+`--check` refuse up front; never a verdict without its plot).
 """
 
 from __future__ import annotations
@@ -14,15 +16,29 @@ COLORS = {"ok": "#2b8a3e", "fail": "#c92a2a", "info": "#e67700"}
 MARKERS = {"create": "o", "delete": "x", "list": "s", "write": "^", "read": "v"}
 
 
-def plot_latency(events: list[dict], path: str | Path, title: str = "") -> str | None:
-    """Write a PNG to `path`; return None on success or a one-line note."""
+MATPLOTLIB_MISSING = ("the latency plot needs matplotlib, which is not installed: "
+                      "pip install -e '.[test]' (or '.[jepsen]')")
+
+
+class PlotDependencyError(RuntimeError):
+    """matplotlib is missing, so the run's latency plot cannot be written."""
+
+
+def require_matplotlib():
+    """matplotlib.pyplot on the Agg backend; PlotDependencyError without it."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError:
-        return "no latency plot: matplotlib is not installed (pip install -e '.[jepsen]')"
+    except ImportError as exc:
+        raise PlotDependencyError(MATPLOTLIB_MISSING) from exc
+    return plt
+
+
+def plot_latency(events: list[dict], path: str | Path, title: str = "") -> None:
+    """Write a PNG to `path` (PlotDependencyError without matplotlib)."""
+    plt = require_matplotlib()
     ops = pair(events)
     fig, ax = plt.subplots(figsize=(11, 5), dpi=100)
     try:
@@ -45,4 +61,3 @@ def plot_latency(events: list[dict], path: str | Path, title: str = "") -> str |
         fig.savefig(str(path))
     finally:
         plt.close(fig)
-    return None

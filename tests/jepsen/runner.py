@@ -3,8 +3,9 @@ heal, quiet period, final reads, node status, checkers, verdict files.
 
 Outputs in the run directory: history.jsonl (written as the run goes),
 results.json ({"valid": bool, "checks": {...}, "run": {...}}), summary.txt,
-latency.png (when matplotlib is installed). `check_dir` re-runs the checkers
-on a saved history and rewrites the verdict files.
+latency.png (matplotlib is required: a run refuses up front without it).
+`check_dir` re-runs the checkers on a saved history and rewrites the verdict
+files.
 
 Exit codes (see scripts/jepsen.py): 0 valid, 1 invalid, 2 the harness could
 not run (e.g. the cluster never became ready).
@@ -28,7 +29,7 @@ from tests.jepsen.fuse.control import unavailable_reason
 from tests.jepsen.history import HistoryRecorder, counts, fault_windows, load
 from tests.jepsen.nemesis import ScheduleConfig, make_schedule
 from tests.jepsen.nemesis_driver import NemesisState, heal_all, run_nemesis, statuses
-from tests.jepsen.plot import plot_latency
+from tests.jepsen.plot import PlotDependencyError, plot_latency, require_matplotlib
 from tests.jepsen.progress import Progress
 from tests.jepsen.workload_metadata import (
     MetadataGenerator,
@@ -98,6 +99,10 @@ async def run(opts: RunOptions, progress_out=None) -> dict:
                                lazyfs=any(k.startswith("lose-unfsynced") for k in opts.nemeses))
     if settings.lazyfs and (reason := unavailable_reason()):
         raise RunError(f"nemesis lose-unfsynced refused: {reason}")
+    try:  # the verdict writes the plot: refuse now, not after the run
+        require_matplotlib()
+    except PlotDependencyError as exc:
+        raise RunError(str(exc)) from None
     cluster = Cluster(out / "cluster", settings, random.Random(rng.random()))
     gen = MetadataGenerator(random.Random(rng.random()), registers=opts.registers)
     worker_rng = random.Random(rng.random())
@@ -312,14 +317,14 @@ def write_verdict(out: Path, events: list[dict], meta: dict, checker_timeout_s: 
     valid = all(c.get("valid") is True for c in checks.values())
     results = {"valid": valid, "checks": checks, "counts": counts(events), "run": meta}
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    note = plot_latency(events, out / "latency.png",
-                        title=f"{meta.get('options', {}).get('workload', 'metadata')} "
-                              f"seed={meta.get('options', {}).get('seed', '?')}")
-    (out / "summary.txt").write_text(summary_text(results, events, note))
+    plot_latency(events, out / "latency.png",
+                 title=f"{meta.get('options', {}).get('workload', 'metadata')} "
+                       f"seed={meta.get('options', {}).get('seed', '?')}")
+    (out / "summary.txt").write_text(summary_text(results, events))
     return results
 
 
-def summary_text(results: dict, events: list[dict], plot_note: str | None) -> str:
+def summary_text(results: dict, events: list[dict]) -> str:
     c = results["counts"]
     lines = [f"verdict: {'VALID' if results['valid'] else 'INVALID'}",
              f"ops: ok={c['ok']} fail={c['fail']} info={c['info']}"]
@@ -342,7 +347,7 @@ def summary_text(results: dict, events: list[dict], plot_note: str | None) -> st
     lines.append(f"faults: {len(windows)}")
     for w in windows:
         lines.append(f"  {w['start']:8.2f}-{w['end']:8.2f}s {w['fault'][:150]}")
-    lines.append(plot_note or "plot: latency.png")
+    lines.append("plot: latency.png")
     return "\n".join(lines) + "\n"
 
 

@@ -59,7 +59,7 @@ def test_help_lists_workloads_and_nemeses():
 
 def test_check_valid_history(tmp_path, capsys):
     """Goal: --check on a valid saved history exits 0, writes results.json
-    (valid true, each check), summary.txt and, with matplotlib, the plot;
+    (valid true, each check), summary.txt and the plot;
     the verdict is the last line printed."""
     dump(valid_history(), tmp_path / "history.jsonl")
     code = load_script().main(["--check", str(tmp_path)])
@@ -72,8 +72,8 @@ def test_check_valid_history(tmp_path, capsys):
                                       "convergence", "crashes"}
     summary = (tmp_path / "summary.txt").read_text()
     assert "verdict: VALID" in summary and "faults: 1" in summary
-    if importlib.util.find_spec("matplotlib"):
-        assert (tmp_path / "latency.png").stat().st_size > 1000
+    assert "plot: latency.png" in summary
+    assert (tmp_path / "latency.png").stat().st_size > 1000
 
 
 def test_check_invalid_history_rewrites_verdict(tmp_path, capsys):
@@ -103,12 +103,12 @@ def test_unknown_nemesis_is_rejected(tmp_path):
     assert not (tmp_path / "history.jsonl").exists()
 
 
-def test_summary_text_without_plot_says_why():
-    """Goal: with no matplotlib the summary carries a clear note."""
+def test_summary_text_names_the_failing_check():
+    """Goal: an invalid verdict's summary names the check and what it found."""
     results = {"valid": False, "counts": {"ok": 1, "fail": 0, "info": 0},
                "checks": {"topics": {"valid": False, "lost": ["jt-0"]}}, "run": {}}
-    text = summary_text(results, [], "no latency plot: matplotlib is not installed")
-    assert "INVALID" in text and "lost=['jt-0']" in text and "matplotlib" in text
+    text = summary_text(results, [])
+    assert "INVALID" in text and "lost=['jt-0']" in text and "plot: latency.png" in text
 
 
 @pytest.mark.parametrize("bad", ["0,1", "5,2", "x"])

@@ -29,7 +29,8 @@ def unavailable_reason() -> str | None:
     try:
         import pyfuse3  # noqa: F401
     except ImportError:
-        return "lazyfs needs pyfuse3 (apt-get install -y libfuse3-dev pkg-config; pip install -e '.[jepsen]')"
+        return ("lazyfs needs pyfuse3 (apt-get install -y libfuse3-dev pkg-config; "
+                "pip install -e '.[test]' or '.[jepsen]')")
     return None
 
 
