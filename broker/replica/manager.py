@@ -14,7 +14,7 @@ producer_state.py, produce_validation.py):
   count for the HW (write.caching topics: appended offsets);
 - `fetch`: the one read path for consumers (below the HW) and followers
   (to the log end; their fetch reports their durable log end, which moves
-  the HW); long polls wake on progress, never on a timer;
+  the HW); long polls wait on their own partitions (wakeups.py), never on a timer;
 - runs the ISR check (isr_sync.py: AlterPartition for shrink/expand) and
   the background chores (housekeeping.py: HW checkpoints, removal of
   deleted topics' directories, retention) and the log cleaner.
@@ -52,6 +52,7 @@ from rafka.broker.replica.cleaner import LogCleaner
 from rafka.broker.replica.role_apply import RoleApplier
 from rafka.broker.replica.settings import ReplicaConfig
 from rafka.broker.replica.types import CONSUMER_REPLICA_ID, AppendResult, FetchPartition, FetchResult
+from rafka.broker.replica.wakeups import FetchWakeups
 from rafka.log.errors import LogError
 from rafka.log.segment_handles import SegmentHandles
 from rafka.netproto.errors import ErrorCode, RafkaError
@@ -116,7 +117,8 @@ class ReplicaManager(RoleApplier):
         self.log = log.bind(node_id=node_id)
         self._touched: set[str] | None = None  # None: diff everything (start-up)
         self._image_event = trio.Event()
-        self._progress = trio.Event()
+        self._progress = trio.Event()  # set (and replaced) when roles change
+        self.wakeups = FetchWakeups()  # long-polling fetches, by partition
         self._dirty: set[PartitionKey] = set()
         self._dirty_event = trio.Event()
         self._deletes_send, self._deletes_recv = trio.open_memory_channel(self.config.deletes_pending_max)
@@ -218,7 +220,7 @@ class ReplicaManager(RoleApplier):
             self.role_changes_applied += 1
         for tid in configs:
             self._refresh_configs(tid)
-        self._notify()
+        self._roles_changed()
 
     # --------------------------------------------------------------- lookup
     def partition(self, topic: str, partition: int) -> Partition:
@@ -295,7 +297,7 @@ class ReplicaManager(RoleApplier):
             if leader.update_leader(p.log.log_end_offset):
                 self._release(p)
         self._mark_dirty(p)
-        self._notify()
+        self.wakeups.appended((topic, partition))
         if on_appended is not None:
             on_appended()
         result = AppendResult(info.base_offset, info.last_offset, append_time, p.log.log_start_offset)
@@ -319,6 +321,9 @@ class ReplicaManager(RoleApplier):
             raise waiter.error
 
     def _release(self, p: Partition) -> None:
+        """The leader's HW of `p` moved: acks=all waiters below it return,
+        consumers' long polls on it re-read."""
+        self.wakeups.high_watermark_moved((p.topic, p.index))
         if p.leader is None:
             return
         for w in p.leader.released():
@@ -330,9 +335,10 @@ class ReplicaManager(RoleApplier):
             w.error = RafkaError(code, why)
             w.event.set()
 
-    def _notify(self) -> None:
+    def _roles_changed(self) -> None:
         self._progress.set()
         self._progress = trio.Event()
+        self.wakeups.roles_changed()
 
     def _mark_dirty(self, p: Partition) -> None:
         self._dirty.add(p.role.key)
@@ -361,7 +367,6 @@ class ReplicaManager(RoleApplier):
                 continue
             if p.leader is not None and not p.settings.write_caching and p.leader.update_leader(durable):
                 self._release(p)
-        self._notify()
 
     async def wait_durable(self, parts: list[Partition]) -> None:
         """Make each partition's current log end durable: a follower's own
@@ -380,7 +385,8 @@ class ReplicaManager(RoleApplier):
         """The one read path. Consumers (replica_id -1) read below the HW;
         a follower (replica_id = its node id) reads to the log end and its
         `durable_log_end_offset` counts toward the HW. Long polls wait for
-        `min_bytes` up to `max_wait_ms`, woken by appends and HW moves."""
+        `min_bytes` up to `max_wait_ms`, a follower's woken by appends to its
+        partitions, a consumer's by their HW moves, both by role changes."""
         follower = replica_id >= 0
         if follower:
             now = now_ms()
@@ -389,10 +395,9 @@ class ReplicaManager(RoleApplier):
                 if p is not None and p.leader is not None and fp.durable_log_end_offset >= 0:
                     if p.leader.update_follower(replica_id, fp.durable_log_end_offset, now):
                         self._release(p)
-                        self._notify()
         deadline = trio.current_time() + max_wait_ms / 1000
+        keys = None
         while True:
-            progress = self._progress
             results, total, errors = self._read_all(partitions, follower, max_bytes)
             if total >= min_bytes or errors or max_wait_ms <= 0 or trio.current_time() >= deadline:
                 if not follower:
@@ -400,8 +405,9 @@ class ReplicaManager(RoleApplier):
                         if res.records:
                             self.observer.bytes_out(res.topic, len(res.records))
                 return results
-            with trio.move_on_at(deadline):
-                await progress.wait()
+            if keys is None:
+                keys = [(fp.topic, fp.partition) for fp in partitions]
+            await self.wakeups.wait(keys, follower=follower, deadline=deadline)
 
     def _read_all(self, partitions, follower: bool, max_bytes: int):
         results = []
@@ -436,7 +442,6 @@ class ReplicaManager(RoleApplier):
                 p.producers.record(h, h.base_offset)
             self._mark_dirty(p)
         p.set_follower_hw(leader_hw)
-        self._notify()
 
     async def truncate(self, p: Partition, offset: int) -> int:
         """Truncate a follower's log to `offset` (KIP-101/279); producer
