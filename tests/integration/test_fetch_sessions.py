@@ -4,7 +4,8 @@ incremental fetch lists only partitions with news; forgotten partitions
 leave the session; a wrong epoch is refused). kafka-python (which uses
 sessions when offered) reads every record back over many polls through one
 session per connection; librdkafka (always sessionless) still reads
-everything."""
+everything; aiokafka (sessionless too: session_id 0, epoch -1 on every
+Fetch v7+) gets full answers, no session, every record once in order."""
 
 from __future__ import annotations
 
@@ -144,3 +145,83 @@ def test_clients_read_everything_over_many_polls(node):
     assert 1 <= len(created) <= 2, created  # one session (a retry at most), not one per poll
     got = dc.read_confluent(node.bootstrap_servers, "many", PARTITIONS, RECORDS)
     dc.check_read_back(acked, got, RECORDS)
+
+
+def record_aiokafka_fetches(monkeypatch) -> list[tuple]:
+    """(request struct as encoded, response struct) of every Fetch aiokafka
+    sends: the request from FetchRequest.prepare, the answer from the client."""
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.protocol.fetch import FetchRequest as AioFetchRequest
+
+    fetches: list[tuple] = []
+    prepare, send = AioFetchRequest.prepare, AIOKafkaClient.send
+
+    def prepare_and_keep(self, versions):
+        self.rafka_sent = prepare(self, versions)
+        return self.rafka_sent
+
+    async def send_and_keep(self, node_id, request, **kwargs):
+        response = await send(self, node_id, request, **kwargs)
+        if isinstance(request, AioFetchRequest):
+            fetches.append((request.rafka_sent, response))
+        return response
+
+    monkeypatch.setattr(AioFetchRequest, "prepare", prepare_and_keep)
+    monkeypatch.setattr(AIOKafkaClient, "send", send_and_keep)
+    return fetches
+
+
+def test_aiokafka_reads_sessionless_over_many_polls(node, monkeypatch):
+    """aiokafka (0.14) never opens a fetch session: each Fetch (v7+) carries
+    session_id 0 / epoch -1 (FINAL_EPOCH) and no forgotten topics; the broker
+    answers session_id 0 with every asked partition listed (a full answer,
+    not an incremental one), opens no session, and every record is read
+    exactly once, in order, over many small polls."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": node.bootstrap_servers, "log_level": 3})
+    admin.create_topics([NewTopic("aio", PARTITIONS, 1)])["aio"].result(30)
+    # batches of 25 records (~600 bytes): a 1 KiB partition fetch holds one
+    # or two, so reading back takes dozens of Fetches
+    acked = dc.produce_confluent(node.bootstrap_servers, "aio", RECORDS, **{"batch.num.messages": 25})
+    session_event_names = ("kafka.fetch_session_created", "kafka.fetch_session_closed",
+                           "kafka.fetch_session_evicted")
+    before = {e: len(session_events(node, e)) for e in session_event_names}
+    fetches = record_aiokafka_fetches(monkeypatch)
+
+    async def read() -> list:
+        # small fetches: many Fetch requests, each asking only for what it may hold
+        c = AIOKafkaConsumer(bootstrap_servers=node.bootstrap_servers, enable_auto_commit=False,
+                             max_partition_fetch_bytes=1024, fetch_max_bytes=2048)
+        await c.start()
+        out = []
+        try:
+            tps = [TopicPartition("aio", p) for p in range(PARTITIONS)]
+            c.assign(tps)
+            await c.seek_to_beginning(*tps)
+            deadline = time.monotonic() + 60
+            while len(out) < RECORDS and time.monotonic() < deadline:
+                for _tp, msgs in (await c.getmany(timeout_ms=500, max_records=50)).items():
+                    out.extend((m.partition, m.offset, m.key, m.value) for m in msgs)
+        finally:
+            await c.stop()
+        return out
+
+    got = asyncio.run(read())
+    dc.check_read_back(acked, got, RECORDS)
+    assert len(fetches) >= 20, len(fetches)
+    print(f"aiokafka: {len(got)} records in {len(fetches)} sessionless fetches")
+    for sent, answer in fetches:
+        assert sent.API_VERSION >= 7, sent.API_VERSION  # the session fields are on the wire
+        assert (sent.session_id, sent.session_epoch) == (0, -1), sent
+        assert list(sent.forgotten_topics_data) == [], sent
+        assert (answer.error_code, answer.session_id) == (0, 0), answer
+        asked = {(t, part[0]) for t, parts in sent.topics for part in parts}
+        listed_ = {(t, part[0]) for t, parts in answer.topics for part in parts}
+        assert listed_ == asked, (sent, answer)  # full: every asked partition, with or without news
+        assert all(part[1] == 0 for _t, parts in answer.topics for part in parts), answer
+    after = {e: len(session_events(node, e)) for e in session_event_names}
+    assert after == before, (before, after)  # no session opened, closed or evicted
