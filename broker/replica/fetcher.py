@@ -2,13 +2,10 @@
 this broker follows from it (Kafka's ReplicaFetcherThread).
 
 Per partition a follower first truncates (OffsetForLeaderEpoch, see
-truncation.py), then fetches from its log end. The leader only ever counts
-fsynced offsets toward the HW (write.caching topics: appended ones), and
-learns them two ways: every fetch carries the follower's durable log end,
-and after appending fetched batches the fetcher's reporter fsyncs them and
-sends a DurableReport at once, while the next fetch already waits at the
-leader for new data. (Waiting for the fsync before the next fetch put a
-whole fetch round plus the fsync between an append and its HW.)
+truncation.py), then fetches from its log end. Every fetch reports the
+follower's durable log end: after appending fetched batches the fetcher
+waits for the group-commit flusher before its next fetch, so the leader
+only ever counts fsynced offsets (write.caching topics: appended ones).
 
 A response is applied only if the partition is still followed from this
 source in the same leader epoch (a role change may land meanwhile).
@@ -71,9 +68,6 @@ class SourceFetcher:
         self.call = call
         self.partitions: dict[PartitionKey, Partition] = {}
         self._wake = trio.Event()
-        # Appended since the last DurableReport: key -> (partition, leader epoch of the append).
-        self._unreported: dict[PartitionKey, tuple[Partition, int]] = {}
-        self._report_wake = trio.Event()
         self.log = log.bind(node_id=manager.node_id, leader=leader_id)
 
     def wake(self) -> None:
@@ -86,11 +80,6 @@ class SourceFetcher:
         return p
 
     async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._report_durable)
-            await self._fetch_loop()
-
-    async def _fetch_loop(self) -> None:
         while True:
             if not self.partitions:
                 await self._wake.wait()
@@ -196,35 +185,9 @@ class SourceFetcher:
                 appended.append(p)
             else:
                 p.set_follower_hw(r.high_watermark)
-        for p in appended:
-            if not p.settings.write_caching:  # (their fetches carry the appended log end)
-                self._unreported[p.role.key] = (p, epochs[p.role.key])
-        if self._unreported:
-            self._report_wake.set()
+        if appended:
+            await self.manager.wait_durable(appended)
         return useful
-
-    async def _report_durable(self) -> None:
-        """fsync what the fetch loop appended and tell the leader how far
-        each partition is durable (one pass at a time; appends meanwhile
-        wait for the next pass). A failed report is only late: the next
-        fetch carries the same offsets."""
-        while True:
-            await self._report_wake.wait()
-            self._report_wake = trio.Event()
-            batch, self._unreported = self._unreported, {}
-            parts = [(p, epoch) for key, (p, epoch) in batch.items()
-                     if self._current(key, epoch) is p and not p.needs_truncation]
-            if not parts:
-                continue
-            try:
-                await self.manager.wait_durable([p for p, _ in parts])
-                positions = [m.DurablePosition(p.topic, p.index, epoch, p.durable_offset) for p, epoch in parts
-                             if self._current(p.role.key, epoch) is p and not p.needs_truncation]
-                if positions:
-                    await self.call(self.leader_id, m.DurableReport(self.manager.node_id, positions), CALL_SLACK_S)
-            except (OSError, trio.TooSlowError, LogError, Exception) as exc:  # noqa: BLE001 - peer down: late only
-                self.log.info("fetcher.report_failed", error=f"{type(exc).__name__}: {exc}")
-                await trio.sleep(BACKOFF_S)
 
     async def _on_error(self, p: Partition, r: m.ReplicaFetchResult) -> None:
         code = ErrorCode(r.error_code)

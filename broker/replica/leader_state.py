@@ -104,15 +104,9 @@ class LeaderState:
         self.leader_log_end_offset = max(self.leader_log_end_offset, durable_log_end_offset)
         return self._recompute_hw()
 
-    def update_follower(self, follower_id: int, log_end_offset: int, now_ms: int, *,
-                        monotonic: bool = False) -> bool:
+    def update_follower(self, follower_id: int, log_end_offset: int, now_ms: int) -> bool:
         """A fetch from `follower_id` reporting its durable log end. True
-        when the HW moved. Unknown replicas are ignored (a stale fetcher).
-        `monotonic`: keep the larger of the known and reported offsets (a
-        fsynced offset: a follower's reports and fetches may arrive out of
-        order, and what a disk held durably is never lost); otherwise the
-        report replaces it (write.caching: an in-memory log end can shrink
-        when the follower crashes)."""
+        when the HW moved. Unknown replicas are ignored (a stale fetcher)."""
         f = self.followers.get(follower_id)
         if f is None:
             return False
@@ -121,22 +115,9 @@ class LeaderState:
             f.last_caught_up_ms = now_ms
         elif f.last_fetch_ms is not None and log_end_offset >= f.last_fetch_leader_leo:
             f.last_caught_up_ms = max(f.last_caught_up_ms, f.last_fetch_ms)
-        f.log_end_offset = max(f.log_end_offset, log_end_offset) if monotonic else log_end_offset
+        f.log_end_offset = log_end_offset
         f.last_fetch_ms = now_ms
         f.last_fetch_leader_leo = leader_leo
-        return self._recompute_hw()
-
-    def follower_durable(self, follower_id: int, durable_log_end_offset: int, now_ms: int) -> bool:
-        """A follower's report that its log is fsynced up to this offset
-        (sent as soon as its fsync returns, between fetches). Only raises
-        what is known; counts as caught up when it reaches the leader's log
-        end. True when the HW moved."""
-        f = self.followers.get(follower_id)
-        if f is None or durable_log_end_offset <= f.log_end_offset:
-            return False
-        if durable_log_end_offset >= self.leader_log_end_offset:
-            f.last_caught_up_ms = max(f.last_caught_up_ms, now_ms)
-        f.log_end_offset = durable_log_end_offset
         return self._recompute_hw()
 
     def apply_isr(self, isr: tuple[int, ...], partition_epoch: int) -> bool:

@@ -374,16 +374,6 @@ class ReplicaManager(RoleApplier):
         running would add its whole duration to the replication round)."""
         await self._flush([p for p in parts if self.partitions.get(p.role.key) is p])
 
-    def follower_durable(self, replica_id: int, topic: str, partition: int, leader_epoch: int,
-                         durable_log_end_offset: int) -> None:
-        """A follower's DurableReport for one partition (ignored unless this
-        broker leads it in that epoch)."""
-        p = self.by_name.get((topic, partition))
-        if p is None or p.leader is None or p.role.leader_epoch != leader_epoch or p.settings.write_caching:
-            return
-        if p.leader.follower_durable(replica_id, durable_log_end_offset, now_ms()):
-            self._release(p)
-
     def _hw_by_dir(self):
         return group_by_dir(self.dirs.dirs, ((Path(p.log.dir_path), p.topic, p.index, p.high_watermark)
                                              for p in self.partitions.values()))
@@ -404,8 +394,7 @@ class ReplicaManager(RoleApplier):
                 p = self.by_name.get((fp.topic, fp.partition))
                 if (p is not None and p.leader is not None and fp.durable_log_end_offset >= 0
                         and fp.current_leader_epoch in (-1, p.role.leader_epoch)):
-                    if p.leader.update_follower(replica_id, fp.durable_log_end_offset, now,
-                                                monotonic=not p.settings.write_caching):
+                    if p.leader.update_follower(replica_id, fp.durable_log_end_offset, now):
                         self._release(p)
         deadline = trio.current_time() + max_wait_ms / 1000
         keys = None
@@ -448,8 +437,9 @@ class ReplicaManager(RoleApplier):
     # ------------------------------------------------------------ follower
     def follower_append(self, p: Partition, data: bytes, leader_hw: int) -> None:
         """Append batches fetched from the leader (offsets and epochs kept).
-        The fetcher fsyncs them at once (`wait_durable`) to report them;
-        only write.caching partitions are left to the flusher."""
+        The fetcher fsyncs them at once (`wait_durable`) before its next
+        fetch reports them; only write.caching partitions are left to the
+        flusher (one fsync pass a round, not two racing for the file)."""
         if data:
             p.log.append(data, assign_offsets=False)
             for h in iter_headers(data):

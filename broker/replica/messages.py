@@ -5,10 +5,6 @@
   partition carries the follower's fetch offset (its log end), its durable
   log end (what the leader may count toward the HW) and the leader epoch it
   believes current (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH otherwise).
-- DurableReport -> DurableReportResponse: a follower tells the leader how
-  far its log is fsynced as soon as its fsync returns, while its next fetch
-  is already waiting at the leader (the fetch would carry it only on its
-  next round); positions of another leader epoch are ignored.
 - OffsetForLeaderEpochRequest -> OffsetForLeaderEpochResponse: a new
   follower asks where the leader's log ends for its own latest epoch and
   truncates there before fetching (KIP-101/279).
@@ -102,28 +98,4 @@ class OffsetForLeaderEpochResponse(Message):
     partitions: list[EpochAnswer] = field(default_factory=list)
 
 
-@register
-@dataclass(frozen=True)
-class DurablePosition(Message):
-    TYPE = "replica.DurablePosition"
-    topic: str
-    partition: int
-    leader_epoch: int
-    durable_log_end_offset: int
-
-
-@register
-@dataclass(frozen=True)
-class DurableReport(Message):
-    TYPE = "replica.DurableReport"
-    replica_id: int
-    partitions: list[DurablePosition] = field(default_factory=list)
-
-
-@register
-@dataclass(frozen=True)
-class DurableReportResponse(Message):
-    TYPE = "replica.DurableReportResponse"
-
-
-REPLICA_PEER_TYPES = frozenset({FetchRequest.TYPE, OffsetForLeaderEpochRequest.TYPE, DurableReport.TYPE})
+REPLICA_PEER_TYPES = frozenset({FetchRequest.TYPE, OffsetForLeaderEpochRequest.TYPE})

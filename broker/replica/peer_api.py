@@ -1,7 +1,6 @@
 """The leader's side of replication on the peer listener: serves
-`replica.FetchRequest`, `replica.DurableReport` and
-`replica.OffsetForLeaderEpochRequest` from the ReplicaManager (fetches take
-the same path consumers use)."""
+`replica.FetchRequest` and `replica.OffsetForLeaderEpochRequest` from the
+ReplicaManager (the same fetch path consumers use)."""
 
 from __future__ import annotations
 
@@ -16,8 +15,7 @@ class ReplicaPeerApi:
         self.partitions_max = partitions_max
 
     def peer_handlers(self) -> dict:
-        return {m.FetchRequest.TYPE: self.fetch, m.DurableReport.TYPE: self.durable_report,
-                m.OffsetForLeaderEpochRequest.TYPE: self.offset_for_leader_epoch}
+        return {m.FetchRequest.TYPE: self.fetch, m.OffsetForLeaderEpochRequest.TYPE: self.offset_for_leader_epoch}
 
     def _check(self, replica_id: int, count: int, ctx) -> None:
         if replica_id < 0:
@@ -38,13 +36,6 @@ class ReplicaPeerApi:
             m.ReplicaFetchResult(r.topic, r.partition, r.error_code, r.high_watermark, r.log_start_offset,
                                  r.log_end_offset, bytes(r.records), r.error_message)
             for r in results])
-
-    async def durable_report(self, req: m.DurableReport, ctx) -> m.DurableReportResponse:
-        self._check(req.replica_id, len(req.partitions), ctx)
-        for d in req.partitions:
-            self.manager.follower_durable(req.replica_id, d.topic, d.partition, d.leader_epoch,
-                                          d.durable_log_end_offset)
-        return m.DurableReportResponse()
 
     async def offset_for_leader_epoch(self, req: m.OffsetForLeaderEpochRequest, ctx) -> m.OffsetForLeaderEpochResponse:
         self._check(req.replica_id, len(req.partitions), ctx)

@@ -56,8 +56,8 @@ class RoleApplier:
             p.become_leader(role, self.node_id, now_ms(), self.config.lag_time_max_ms,
                             self.config.ack_waiters_max)
             # Batches it fetched as a follower may not be fsynced yet (its
-            # fetcher reports only what it flushed): flush now, so its own
-            # durable end, and the HW, reach its log end without an append.
+            # fetcher's round was cut short): flush now, so its own durable
+            # end, and the HW, reach its log end without an append.
             self._mark_dirty(p)
             self.on_unfollow(role.key)
             self.log.info("replica.became_leader", topic=role.topic, partition=role.partition,
