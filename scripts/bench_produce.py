@@ -79,11 +79,20 @@ class Timeline:
             b[2].append(latency_s)
 
 
-def draw(timeline: Timeline, path: str) -> None:
-    import matplotlib
+def require_matplotlib():
+    """matplotlib.pyplot for --plot, or a one-line exit saying what to install."""
+    try:
+        import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("produce --plot needs matplotlib, which is not installed: pip install -e '.[test]'") from None
+    return plt
+
+
+def draw(timeline: Timeline, path: str) -> None:
+    plt = require_matplotlib()
 
     idx = sorted(timeline.buckets)
     xs = [i * timeline.bucket_s for i in idx]
@@ -209,6 +218,8 @@ def disk_limit_mib_s(total_bytes: int, chunk: int, root: Path) -> float:
 
 
 def run(args) -> int:
+    if args.plot:
+        require_matplotlib()  # before minutes of load, not after
     with tempfile.TemporaryDirectory(prefix="rafka-bench-produce-") as tmp:
         root = Path(args.dir or tmp)
         with QuorumUp(root / "cluster") as cluster:

@@ -110,6 +110,12 @@ def pysyncobj_node(args: argparse.Namespace) -> int:
 def run_pysyncobj(args: argparse.Namespace) -> float:
     from rafka.netproto.ports import free_ports
 
+    try:  # the baseline's nodes import it: say so here, not as "no result"
+        import pysyncobj  # noqa: F401
+    except ImportError:
+        raise SystemExit("raft-commit: the baseline needs pysyncobj, which is not installed: "
+                         "pip install -e '.[bench]' (or --skip-pysyncobj)") from None
+
     ports = free_ports(3)
     procs = []
     try:
