@@ -84,15 +84,14 @@ class Timeline:
 
 
 def require_matplotlib():
-    """matplotlib.pyplot for --plot, or a one-line exit saying what to install."""
-    try:
-        import matplotlib
+    """matplotlib.pyplot for --plot (the jepsen plot's own check), or a
+    one-line exit saying what to install."""
+    from tests.jepsen.plot import PlotDependencyError, require_matplotlib as require
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit("produce --plot needs matplotlib, which is not installed: pip install -e '.[test]'") from None
-    return plt
+    try:
+        return require()
+    except PlotDependencyError as exc:
+        raise SystemExit(f"produce --plot: {exc}") from None
 
 
 def draw(timeline: Timeline, path: str) -> None:
